@@ -1,0 +1,132 @@
+// Package clockrpc serves selfserve.operator.v1.ClockService for one service:
+// reading its business clock and, under --clock=manual, moving it and running
+// the jobs that came due.
+package clockrpc
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
+	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/clock"
+	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/kv"
+)
+
+// MaxAdvance is the longest single move of the clock.
+const MaxAdvance = 3660 * 24 * time.Hour
+
+// Open returns the business clock of a store for mode "system" or "manual".
+// A manual clock starts where it last stood (or at the current time on first
+// start) and saves every move in the store.
+func Open(mode string, db *bolt.DB) (clock.Clock, error) {
+	switch mode {
+	case "", "system":
+		return clock.System{}, nil
+	case "manual":
+		at, err := kv.LoadClock(db)
+		if err != nil {
+			return nil, err
+		}
+		if at.IsZero() {
+			at = time.Now().UTC().Truncate(time.Second)
+			if err := kv.SaveClock(db, at); err != nil {
+				return nil, err
+			}
+		}
+		return clock.NewManual(at, func(t time.Time) error { return kv.SaveClock(db, t) }), nil
+	}
+	return nil, fmt.Errorf("clock must be system or manual, not %q", mode)
+}
+
+// Server implements ClockService for one service.
+type Server struct {
+	operatorv1.UnimplementedClockServiceServer
+	Service string
+	Clock   clock.Clock
+	// RunDue runs every job due at now; nil when the service has none yet.
+	RunDue func(ctx context.Context, now time.Time) error
+}
+
+func (s *Server) clock() *operatorv1.Clock {
+	mode := operatorv1.Clock_SYSTEM
+	if _, ok := s.Clock.(*clock.Manual); ok {
+		mode = operatorv1.Clock_MANUAL
+	}
+	return &operatorv1.Clock{Name: "clock", Mode: mode, Now: timestamppb.New(s.Clock.Now()), Services: []string{s.Service}}
+}
+
+func operatorOnly(ctx context.Context) error {
+	if !auth.FromContext(ctx).IsOperator() {
+		return errs.Denied("only an operator may read or move the clock")
+	}
+	return nil
+}
+
+// GetClock returns the business clock.
+func (s *Server) GetClock(ctx context.Context, req *operatorv1.GetClockRequest) (*operatorv1.Clock, error) {
+	if err := operatorOnly(ctx); err != nil {
+		return nil, err
+	}
+	if req.GetName() != "" && req.GetName() != "clock" {
+		return nil, errs.NotFound(req.GetName())
+	}
+	return s.clock(), nil
+}
+
+// AdvanceClock moves a manual clock and runs what came due before answering.
+func (s *Server) AdvanceClock(ctx context.Context, req *operatorv1.AdvanceClockRequest) (*operatorv1.Clock, error) {
+	if err := operatorOnly(ctx); err != nil {
+		return nil, err
+	}
+	m, ok := s.Clock.(*clock.Manual)
+	if !ok {
+		return nil, errs.New(errs.ClockNotManual, "the clock runs in system mode; start with --clock=manual")
+	}
+	target, err := Target(m.Now(), req)
+	if err != nil {
+		return nil, err
+	}
+	now, err := m.AdvanceTo(target)
+	if err != nil {
+		return nil, err
+	}
+	if s.RunDue != nil {
+		if err := s.RunDue(ctx, now); err != nil {
+			return nil, err
+		}
+	}
+	return s.clock(), nil
+}
+
+// Target checks an AdvanceClock request and returns the time it moves to.
+func Target(now time.Time, req *operatorv1.AdvanceClockRequest) (time.Time, error) {
+	switch {
+	case req.GetDuration() != nil && req.GetUntil() != nil:
+		return time.Time{}, errs.Field("duration", "give duration or until, not both")
+	case req.GetUntil() != nil:
+		if err := req.GetUntil().CheckValid(); err != nil {
+			return time.Time{}, errs.Field("until", "until is not a valid time")
+		}
+		t := req.GetUntil().AsTime()
+		if t.Sub(now) > MaxAdvance {
+			return time.Time{}, errs.Field("until", "until is more than %d days ahead", int(MaxAdvance.Hours()/24))
+		}
+		return t, nil
+	case req.GetDuration() != nil:
+		if err := req.GetDuration().CheckValid(); err != nil {
+			return time.Time{}, errs.Field("duration", "duration is not valid")
+		}
+		d := req.GetDuration().AsDuration()
+		if d <= 0 || d > MaxAdvance {
+			return time.Time{}, errs.Field("duration", "duration must be more than 0 and at most %d days", int(MaxAdvance.Hours()/24))
+		}
+		return now.Add(d), nil
+	}
+	return time.Time{}, errs.Field("duration", "duration is required")
+}

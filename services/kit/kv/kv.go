@@ -1,0 +1,195 @@
+// Package kv holds the bbolt helpers every service's store shares: opening a
+// file with its buckets, composite keys, proto values, prefix scans from a
+// cursor, and the stored position of a manual clock.
+package kv
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+)
+
+// Meta is the bucket of every store for small service-wide values (clock
+// position, schema version).
+var Meta = []byte("meta")
+
+var clockKey = []byte("clock")
+
+// Open opens (creating if needed) the bbolt file at path with mode 0600 and a
+// lock timeout, and creates every bucket of the list, plus Meta.
+func Open(path string, buckets ...[]byte) (*bolt.DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// Request paths write with Batch; keep its wait short (bbolt's default is 10 ms).
+	db.MaxBatchDelay = time.Millisecond
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range append([][]byte{Meta}, buckets...) {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("bucket %s: %w", b, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Key joins parts with a 0 byte, which no id or name contains, so that a key
+// sorts by its parts and a prefix of parts is a prefix of keys.
+func Key(parts ...string) []byte {
+	n := len(parts)
+	for _, p := range parts {
+		n += len(p)
+	}
+	k := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			k = append(k, 0)
+		}
+		k = append(k, p...)
+	}
+	return k
+}
+
+// Prefix is Key(parts...) followed by the separator: every key under parts.
+func Prefix(parts ...string) []byte { return append(Key(parts...), 0) }
+
+// Split undoes Key.
+func Split(k []byte) []string {
+	var out []string
+	for _, p := range bytes.Split(k, []byte{0}) {
+		out = append(out, string(p))
+	}
+	return out
+}
+
+// Uint64 is a big-endian key of a sequence number: keys sort by number.
+func Uint64(n uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, n)
+	return b
+}
+
+// Get reads a proto value; false when the key is absent. The value is copied
+// out of the transaction by unmarshaling.
+func Get(b *bolt.Bucket, key []byte, m proto.Message) (bool, error) {
+	v := b.Get(key)
+	if v == nil {
+		return false, nil
+	}
+	if err := proto.Unmarshal(v, m); err != nil {
+		return false, fmt.Errorf("decode %q: %w", key, err)
+	}
+	return true, nil
+}
+
+// Put writes a proto value.
+func Put(b *bolt.Bucket, key []byte, m proto.Message) error {
+	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, v)
+}
+
+// Scan calls fn for each key under prefix, in key order, starting after the
+// key after (or at the start of prefix when after is nil), until fn returns
+// false. It seeks: the cost is that of the keys visited, never an offset scan.
+func Scan(b *bolt.Bucket, prefix, after []byte, fn func(k, v []byte) (bool, error)) error {
+	c := b.Cursor()
+	var k, v []byte
+	if after != nil {
+		k, v = c.Seek(after)
+		if k != nil && bytes.Equal(k, after) {
+			k, v = c.Next()
+		}
+	} else {
+		k, v = c.Seek(prefix)
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		more, err := fn(k, v)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScanReverse is Scan from the last key under prefix backwards, starting
+// before the key before (when not nil): newest first for sequence keys.
+func ScanReverse(b *bolt.Bucket, prefix, before []byte, fn func(k, v []byte) (bool, error)) error {
+	c := b.Cursor()
+	var k, v []byte
+	if before != nil {
+		k, v = c.Seek(before)
+		if k == nil {
+			k, v = c.Last()
+		}
+		for k != nil && bytes.Compare(k, before) >= 0 {
+			k, v = c.Prev()
+		}
+	} else {
+		// The first key past every key under prefix, then one step back.
+		k, v = c.Seek(upperBound(prefix))
+		if k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
+		more, err := fn(k, v)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// upperBound is the smallest key greater than every key with the prefix.
+func upperBound(prefix []byte) []byte {
+	ub := bytes.Clone(prefix)
+	for i := len(ub) - 1; i >= 0; i-- {
+		if ub[i] < 0xff {
+			ub[i]++
+			return ub[:i+1]
+		}
+	}
+	return nil // all 0xff: no upper bound; Seek(nil) is the first key
+}
+
+// LoadClock returns the stored position of a manual clock (zero if none).
+func LoadClock(db *bolt.DB) (time.Time, error) {
+	var t time.Time
+	err := db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(Meta).Get(clockKey)
+		if v == nil {
+			return nil
+		}
+		return t.UnmarshalBinary(v)
+	})
+	return t.UTC(), err
+}
+
+// SaveClock stores the position of a manual clock, durably.
+func SaveClock(db *bolt.DB, t time.Time) error {
+	v, err := t.UTC().MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return db.Update(func(tx *bolt.Tx) error { return tx.Bucket(Meta).Put(clockKey, v) })
+}

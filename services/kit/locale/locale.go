@@ -1,0 +1,64 @@
+// Package locale picks the language of a response from Accept-Language: one of
+// en, fr, sv and zh-CN, with English as the fallback.
+package locale
+
+import (
+	"context"
+
+	"golang.org/x/text/language"
+	"google.golang.org/grpc/metadata"
+)
+
+// The supported languages, English first so that it is the fallback.
+var (
+	English = language.English
+	French  = language.French
+	Swedish = language.Swedish
+	Chinese = language.MustParse("zh-CN")
+
+	Supported = []language.Tag{English, French, Swedish, Chinese}
+	matcher   = language.NewMatcher(Supported)
+)
+
+// Header is the metadata key the gateway forwards Accept-Language under.
+const Header = "accept-language"
+
+// Match picks the supported language that best fits an Accept-Language value
+// (quality values and fallbacks included: fr-CA gives fr, zh-Hans gives zh-CN).
+func Match(acceptLanguage string) language.Tag {
+	if acceptLanguage == "" {
+		return English
+	}
+	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
+	if err != nil || len(tags) == 0 {
+		return English
+	}
+	_, i, conf := matcher.Match(tags...)
+	if conf == language.No {
+		return English
+	}
+	return Supported[i]
+}
+
+// FromContext reads the caller's language from incoming gRPC metadata.
+func FromContext(ctx context.Context) language.Tag {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get(Header); len(v) > 0 {
+		return Match(v[0])
+	}
+	return English
+}
+
+// Code is the BCP 47 code of a supported language as API.md writes it.
+func Code(t language.Tag) string {
+	switch t {
+	case French:
+		return "fr"
+	case Swedish:
+		return "sv"
+	case Chinese:
+		return "zh-CN"
+	default:
+		return "en"
+	}
+}

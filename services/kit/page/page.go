@@ -1,0 +1,64 @@
+// Package page implements AIP-158 pagination: page sizes and opaque page
+// tokens that are cursors into bbolt keys, bound to the request that made them.
+package page
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"strings"
+
+	"github.com/selfserve/selfserve/services/kit/errs"
+)
+
+// Page size limits of API.md §6.
+const (
+	DefaultSize = 50
+	MaxSize     = 1000
+)
+
+// Size checks a requested page size and applies the default.
+func Size(requested int32) (int, error) {
+	switch {
+	case requested < 0:
+		return 0, errs.Field("page_size", "page_size must not be negative")
+	case requested == 0:
+		return DefaultSize, nil
+	case requested > MaxSize:
+		return MaxSize, nil
+	}
+	return int(requested), nil
+}
+
+const version = 1
+
+// Binding identifies a list request apart from its page fields: the method,
+// the parent and every filter. A token made for one binding is refused for
+// another.
+func Binding(parts ...string) []byte {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return h[:8]
+}
+
+// Token makes the page token that resumes after cursor (the last key served).
+func Token(binding, cursor []byte) string {
+	b := make([]byte, 0, 1+len(binding)+len(cursor))
+	b = append(b, version)
+	b = append(b, binding...)
+	b = append(b, cursor...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Cursor reads a page token: nil for an empty token (the first page), else the
+// cursor it holds. A token that is malformed or was made for another request
+// is INVALID_ARGUMENT.
+func Cursor(token string, binding []byte) ([]byte, error) {
+	if token == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(b) < 1+len(binding)+1 || b[0] != version || !bytes.Equal(b[1:1+len(binding)], binding) {
+		return nil, errs.New(errs.InvalidPageToken, "page_token is not valid for this request").With("field", "page_token")
+	}
+	return b[1+len(binding):], nil
+}

@@ -1,0 +1,198 @@
+// Package serve builds the gRPC server every selfserve service runs: one
+// interceptor chain in a fixed order (recovery, logging, auth, errors), health
+// and reflection, and a graceful shutdown.
+package serve
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/locale"
+)
+
+// MaxRequestBytes bounds the size of one request message.
+const MaxRequestBytes = 1 << 20
+
+// Server is a gRPC server with its health service.
+type Server struct {
+	*grpc.Server
+	Health *health.Server
+	name   string
+	log    *slog.Logger
+}
+
+// NewServer returns a server whose errors carry domain (e.g.
+// "licensing.selfserve") and whose callers are verified with signer.
+// Register the services, then call Serve.
+func NewServer(name, domain string, log *slog.Logger, signer *auth.Signer) *Server {
+	chain := interceptors{domain: domain, log: log, signer: signer}
+	s := grpc.NewServer(
+		grpc.MaxRecvMsgSize(MaxRequestBytes),
+		grpc.ChainUnaryInterceptor(chain.recovery, chain.logging, chain.auth, chain.errors),
+		grpc.ChainStreamInterceptor(chain.streamRecovery, chain.streamAuth),
+	)
+	h := health.NewServer()
+	healthpb.RegisterHealthServer(s, h)
+	reflection.Register(s)
+	return &Server{Server: s, Health: h, name: name, log: log}
+}
+
+// Serve serves on lis until ctx is done, then stops gracefully, waiting at
+// most grace for calls in flight before cutting them off.
+func (s *Server) Serve(ctx context.Context, lis net.Listener, grace time.Duration) error {
+	for name := range s.GetServiceInfo() {
+		s.Health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	s.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	errc := make(chan error, 1)
+	go func() { errc <- s.Server.Serve(lis) }()
+	s.log.Info("grpc serving", "component", s.name, "addr", lis.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.Health.Shutdown()
+	done := make(chan struct{})
+	go func() { s.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		s.log.Warn("graceful stop timed out; stopping", "component", s.name)
+		s.Stop()
+		<-done
+	}
+	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	return nil
+}
+
+type interceptors struct {
+	domain string
+	log    *slog.Logger
+	signer *auth.Signer
+}
+
+// public methods need no token: probes and discovery.
+func public(method string) bool {
+	return strings.HasPrefix(method, "/grpc.health.v1.Health/") ||
+		strings.HasPrefix(method, "/grpc.reflection.")
+}
+
+func (c interceptors) recovery(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic", "method", info.FullMethod, "panic", r, "stack", string(debug.Stack()))
+			resp, err = nil, errs.GRPC(errs.New(errs.Internal, "internal error"), c.domain, locale.FromContext(ctx))
+		}
+	}()
+	return handler(ctx, req)
+}
+
+func (c interceptors) streamRecovery(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic", "method", info.FullMethod, "panic", r, "stack", string(debug.Stack()))
+			err = status.Error(codes.Internal, "internal error")
+		}
+	}()
+	return handler(srv, ss)
+}
+
+// logging writes one line per call: never the request, which may hold card
+// numbers or security codes.
+func (c interceptors) logging(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	resp, err := handler(ctx, req)
+	if public(info.FullMethod) {
+		return resp, err
+	}
+	code := status.Code(err)
+	attrs := []any{"method", info.FullMethod, "code", code.String(), "ms", float64(time.Since(start).Microseconds()) / 1000}
+	if id := auth.FromContext(ctx); id != nil {
+		attrs = append(attrs, "sub", id.Subject, "org", id.Org)
+	}
+	if r := errs.ReasonOf(err); r != "" {
+		attrs = append(attrs, "reason", r)
+	}
+	switch code {
+	case codes.Internal, codes.Unknown, codes.DataLoss, codes.Unavailable:
+		c.log.Error("rpc", attrs...)
+	default:
+		c.log.Debug("rpc", attrs...)
+	}
+	return resp, err
+}
+
+func (c interceptors) auth(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if public(info.FullMethod) {
+		return handler(ctx, req)
+	}
+	id, err := c.identify(ctx)
+	if err != nil {
+		return nil, errs.GRPC(err, c.domain, locale.FromContext(ctx))
+	}
+	return handler(auth.WithIdentity(ctx, id), req)
+}
+
+func (c interceptors) streamAuth(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if public(info.FullMethod) {
+		return handler(srv, ss)
+	}
+	if _, err := c.identify(ss.Context()); err != nil {
+		return errs.GRPC(err, c.domain, locale.FromContext(ss.Context()))
+	}
+	// No selfserve RPC streams; a stream that is not a probe is refused.
+	return errs.GRPC(errs.New(errs.NotImplemented, "streaming is not supported"), c.domain, locale.FromContext(ss.Context()))
+}
+
+// identify verifies the bearer token of a call against real time: the manual
+// business clock never extends a token's life.
+func (c interceptors) identify(ctx context.Context) (*auth.Identity, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	v := md.Get("authorization")
+	if len(v) == 0 || v[0] == "" {
+		return nil, errs.New(errs.TokenMissing, "missing bearer token")
+	}
+	scheme, token, ok := strings.Cut(v[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return nil, errs.New(errs.TokenInvalid, "authorization must be \"Bearer <token>\"")
+	}
+	claims, err := c.signer.Verify(strings.TrimSpace(token), time.Now())
+	switch {
+	case errors.Is(err, auth.ErrExpired):
+		return nil, errs.New(errs.TokenExpired, "bearer token expired")
+	case err != nil:
+		return nil, errs.New(errs.TokenInvalid, "bearer token: %v", err)
+	}
+	return &auth.Identity{Claims: claims, Token: token}, nil
+}
+
+// errors gives every error the handler returns its status, ErrorInfo and
+// LocalizedMessage.
+func (c interceptors) errors(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if err != nil {
+		if status.Code(err) == codes.Internal || errs.ReasonOf(err) == "" {
+			c.log.Error("rpc failed", "method", info.FullMethod, "err", err.Error())
+		}
+		return nil, errs.GRPC(err, c.domain, locale.FromContext(ctx))
+	}
+	return resp, nil
+}
