@@ -60,3 +60,7 @@ func (id *Identity) UserName() string {
 	}
 	return "organizations/" + id.Org + "/users/" + id.Subject
 }
+
+// Sees tells whether the caller may see org at all: its users and operators.
+// Everyone else is answered NOT_FOUND, never a hint that org exists.
+func (id *Identity) Sees(org string) bool { return id.IsOperator() || id.MemberOf(org) }

@@ -1,0 +1,263 @@
+// Package server is the licensing service's gRPC face: it checks requests and
+// who may make them, calls the directory rules and the store, and maps errors.
+package server
+
+import (
+	"context"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
+	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/clock"
+	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/idem"
+	"github.com/selfserve/selfserve/services/kit/names"
+	"github.com/selfserve/selfserve/services/kit/page"
+	"github.com/selfserve/selfserve/services/licensing/directory"
+	"github.com/selfserve/selfserve/services/licensing/store"
+)
+
+// Token lifetimes.
+const (
+	DefaultTokenTTL = 24 * time.Hour
+	MinTokenTTL     = time.Minute
+	MaxTokenTTL     = 30 * 24 * time.Hour
+)
+
+// Directory implements DirectoryService.
+type Directory struct {
+	licensingv1.UnimplementedDirectoryServiceServer
+	Store  *store.Store
+	Clock  clock.Clock
+	Signer *auth.Signer
+}
+
+// principal scopes request ids to their caller.
+func principal(id *auth.Identity) string { return id.Org + "/" + id.Subject }
+
+// CreateOrganization creates an organization. OPERATOR only.
+func (d *Directory) CreateOrganization(ctx context.Context, req *licensingv1.CreateOrganizationRequest) (*licensingv1.Organization, error) {
+	caller := auth.FromContext(ctx)
+	if !caller.IsOperator() {
+		return nil, errs.Denied("only an operator may create organizations")
+	}
+	org, err := directory.NormalizeOrganization(req.GetOrganization())
+	if err != nil {
+		return nil, err
+	}
+	rid, err := idem.RequestID(ctx, req.GetRequestId())
+	if err != nil {
+		return nil, err
+	}
+	id, err := directory.CheckID("organization_id", req.GetOrganizationId(), "o")
+	if err != nil {
+		return nil, err
+	}
+	now := d.Clock.Now()
+	resp := &licensingv1.Organization{}
+	_, err = idem.Update(d.Store.DB, idem.NewKey("CreateOrganization", principal(caller), rid), now, req, resp, func(tx *bolt.Tx) error {
+		if err := store.InsertOrganization(tx, id, org, now); err != nil {
+			return err
+		}
+		proto.Merge(resp, org)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// GetOrganization returns an organization to its users and operators.
+func (d *Directory) GetOrganization(ctx context.Context, req *licensingv1.GetOrganizationRequest) (*licensingv1.Organization, error) {
+	ids, err := names.Parse("name", req.GetName(), directory.OrganizationPattern)
+	if err != nil {
+		return nil, err
+	}
+	if !auth.FromContext(ctx).Sees(ids[0]) {
+		return nil, errs.NotFound(req.GetName())
+	}
+	var org *licensingv1.Organization
+	err = d.Store.DB.View(func(tx *bolt.Tx) (err error) {
+		org, err = store.GetOrganization(tx, ids[0])
+		return err
+	})
+	return org, err
+}
+
+// ListOrganizations lists every organization. OPERATOR only.
+func (d *Directory) ListOrganizations(ctx context.Context, req *licensingv1.ListOrganizationsRequest) (*licensingv1.ListOrganizationsResponse, error) {
+	if !auth.FromContext(ctx).IsOperator() {
+		return nil, errs.Denied("only an operator may list organizations")
+	}
+	size, err := page.Size(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	bind := page.Binding("ListOrganizations")
+	after, err := page.Cursor(req.GetPageToken(), bind)
+	if err != nil {
+		return nil, err
+	}
+	resp := &licensingv1.ListOrganizationsResponse{}
+	err = d.Store.DB.View(func(tx *bolt.Tx) error {
+		orgs, next, err := store.ListOrganizations(tx, after, size)
+		resp.Organizations = orgs
+		if next != nil {
+			resp.NextPageToken = page.Token(bind, next)
+		}
+		return err
+	})
+	return resp, err
+}
+
+// CreateUser adds a user to an organization. OPERATOR and the organization's
+// GLOBAL_ADMIN.
+func (d *Directory) CreateUser(ctx context.Context, req *licensingv1.CreateUserRequest) (*licensingv1.User, error) {
+	ids, err := names.Parse("parent", req.GetParent(), directory.OrganizationPattern)
+	if err != nil {
+		return nil, err
+	}
+	org := ids[0]
+	caller := auth.FromContext(ctx)
+	if !caller.Sees(org) {
+		return nil, errs.NotFound(req.GetParent())
+	}
+	if !caller.IsOperator() && !caller.HasRole(auth.GlobalAdmin) {
+		return nil, errs.Denied("only a GLOBAL_ADMIN or an operator may add users")
+	}
+	u, err := directory.NormalizeUser(req.GetUser())
+	if err != nil {
+		return nil, err
+	}
+	rid, err := idem.RequestID(ctx, req.GetRequestId())
+	if err != nil {
+		return nil, err
+	}
+	id, err := directory.CheckID("user_id", req.GetUserId(), "u")
+	if err != nil {
+		return nil, err
+	}
+	now := d.Clock.Now()
+	resp := &licensingv1.User{}
+	_, err = idem.Update(d.Store.DB, idem.NewKey("CreateUser", principal(caller), rid), now, req, resp, func(tx *bolt.Tx) error {
+		if _, err := store.GetOrganization(tx, org); err != nil {
+			return err
+		}
+		if err := store.InsertUser(tx, org, id, u, now); err != nil {
+			return err
+		}
+		proto.Merge(resp, u)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// GetUser returns a user to the organization's users and operators.
+func (d *Directory) GetUser(ctx context.Context, req *licensingv1.GetUserRequest) (*licensingv1.User, error) {
+	ids, err := names.Parse("name", req.GetName(), directory.UserPattern)
+	if err != nil {
+		return nil, err
+	}
+	if !auth.FromContext(ctx).Sees(ids[0]) {
+		return nil, errs.NotFound(req.GetName())
+	}
+	var u *licensingv1.User
+	err = d.Store.DB.View(func(tx *bolt.Tx) (err error) {
+		u, err = store.GetUser(tx, ids[0], ids[1])
+		return err
+	})
+	return u, err
+}
+
+// ListUsers lists an organization's users, or those a type-ahead query finds.
+func (d *Directory) ListUsers(ctx context.Context, req *licensingv1.ListUsersRequest) (*licensingv1.ListUsersResponse, error) {
+	ids, err := names.Parse("parent", req.GetParent(), directory.OrganizationPattern)
+	if err != nil {
+		return nil, err
+	}
+	org := ids[0]
+	if !auth.FromContext(ctx).Sees(org) {
+		return nil, errs.NotFound(req.GetParent())
+	}
+	size, err := page.Size(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	query, err := directory.Query(req.GetQuery())
+	if err != nil {
+		return nil, err
+	}
+	bind := page.Binding("ListUsers", org, query)
+	after, err := page.Cursor(req.GetPageToken(), bind)
+	if err != nil {
+		return nil, err
+	}
+	resp := &licensingv1.ListUsersResponse{}
+	err = d.Store.DB.View(func(tx *bolt.Tx) error {
+		if _, err := store.GetOrganization(tx, org); err != nil {
+			return err
+		}
+		var users []*licensingv1.User
+		var next []byte
+		var err error
+		if query == "" {
+			users, next, err = store.ListUsers(tx, org, after, size)
+		} else {
+			users, next, err = store.SearchUsers(tx, org, query, after, size)
+		}
+		resp.Users = users
+		if next != nil {
+			resp.NextPageToken = page.Token(bind, next)
+		}
+		return err
+	})
+	return resp, err
+}
+
+// IssueToken signs a bearer token for a user with the roles stored now.
+// OPERATOR only. Expiry is real time, never the business clock.
+func (d *Directory) IssueToken(ctx context.Context, req *licensingv1.IssueTokenRequest) (*licensingv1.IssueTokenResponse, error) {
+	ids, err := names.Parse("name", req.GetName(), directory.UserPattern)
+	if err != nil {
+		return nil, err
+	}
+	caller := auth.FromContext(ctx)
+	if !caller.Sees(ids[0]) {
+		return nil, errs.NotFound(req.GetName())
+	}
+	if !caller.IsOperator() {
+		return nil, errs.Denied("only an operator may issue tokens")
+	}
+	ttl := DefaultTokenTTL
+	if req.GetTtl() != nil {
+		if err := req.GetTtl().CheckValid(); err != nil {
+			return nil, errs.Field("ttl", "ttl is not a valid duration")
+		}
+		ttl = req.GetTtl().AsDuration()
+		if ttl < MinTokenTTL || ttl > MaxTokenTTL {
+			return nil, errs.Field("ttl", "ttl must be from 1 minute to 30 days")
+		}
+	}
+	var u *licensingv1.User
+	if err := d.Store.DB.View(func(tx *bolt.Tx) (err error) {
+		u, err = store.GetUser(tx, ids[0], ids[1])
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	exp := now.Add(ttl).Truncate(time.Second)
+	tok, err := d.Signer.Sign(auth.Claims{Subject: ids[1], Org: ids[0], Roles: directory.RoleNames(u), IssuedAt: now.Unix(), Expires: exp.Unix()})
+	if err != nil {
+		return nil, err
+	}
+	return &licensingv1.IssueTokenResponse{Token: tok, ExpireTime: timestamppb.New(exp)}, nil
+}

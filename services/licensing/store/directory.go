@@ -1,0 +1,156 @@
+package store
+
+import (
+	"bytes"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
+	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/kv"
+	"github.com/selfserve/selfserve/services/kit/names"
+	"github.com/selfserve/selfserve/services/licensing/directory"
+)
+
+// InsertOrganization stores a new organization with id inside tx.
+func InsertOrganization(tx *bolt.Tx, id string, org *licensingv1.Organization, now time.Time) error {
+	b := tx.Bucket(Organizations)
+	name := names.Format(directory.OrganizationPattern, id)
+	if b.Get([]byte(id)) != nil {
+		return errs.New(errs.ResourceExists, "%s already exists", name).With("resource", name)
+	}
+	org.Name = name
+	org.CreateTime = timestamppb.New(now)
+	return kv.Put(b, []byte(id), org)
+}
+
+// GetOrganization reads an organization inside tx; NOT_FOUND when absent.
+func GetOrganization(tx *bolt.Tx, id string) (*licensingv1.Organization, error) {
+	org := &licensingv1.Organization{}
+	ok, err := kv.Get(tx.Bucket(Organizations), []byte(id), org)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errs.NotFound(names.Format(directory.OrganizationPattern, id))
+	}
+	return org, nil
+}
+
+// ListOrganizations returns up to size organizations after the cursor, in id
+// order, and the cursor of the next page (nil at the end).
+func ListOrganizations(tx *bolt.Tx, after []byte, size int) ([]*licensingv1.Organization, []byte, error) {
+	var out []*licensingv1.Organization
+	var next, last []byte
+	err := kv.Scan(tx.Bucket(Organizations), nil, after, func(k, v []byte) (bool, error) {
+		if len(out) == size {
+			next = last
+			return false, nil
+		}
+		org := &licensingv1.Organization{}
+		if _, err := kv.Get(tx.Bucket(Organizations), k, org); err != nil {
+			return false, err
+		}
+		out = append(out, org)
+		last = bytes.Clone(k)
+		return true, nil
+	})
+	return out, next, err
+}
+
+// InsertUser stores a new user of org with id inside tx, with its e-mail and
+// search index entries.
+func InsertUser(tx *bolt.Tx, org, id string, u *licensingv1.User, now time.Time) error {
+	name := names.Format(directory.UserPattern, org, id)
+	users := tx.Bucket(Users)
+	if users.Get(kv.Key(org, id)) != nil {
+		return errs.New(errs.ResourceExists, "%s already exists", name).With("resource", name)
+	}
+	emails := tx.Bucket(UserEmails)
+	if emails.Get(kv.Key(org, u.GetEmail())) != nil {
+		return errs.New(errs.ResourceExists, "a user with this e-mail already exists").With("field", "user.email")
+	}
+	u.Name = name
+	u.CreateTime = timestamppb.New(now)
+	if err := kv.Put(users, kv.Key(org, id), u); err != nil {
+		return err
+	}
+	if err := emails.Put(kv.Key(org, u.GetEmail()), []byte(id)); err != nil {
+		return err
+	}
+	terms := tx.Bucket(UserTerms)
+	for _, t := range directory.SearchTerms(u) {
+		if err := terms.Put(kv.Key(org, t, id), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GetUser reads a user inside tx; NOT_FOUND when absent.
+func GetUser(tx *bolt.Tx, org, id string) (*licensingv1.User, error) {
+	u := &licensingv1.User{}
+	ok, err := kv.Get(tx.Bucket(Users), kv.Key(org, id), u)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errs.NotFound(names.Format(directory.UserPattern, org, id))
+	}
+	return u, nil
+}
+
+// ListUsers returns up to size users of org after the cursor, in id order,
+// and the cursor of the next page (nil at the end).
+func ListUsers(tx *bolt.Tx, org string, after []byte, size int) ([]*licensingv1.User, []byte, error) {
+	var out []*licensingv1.User
+	var next, last []byte
+	err := kv.Scan(tx.Bucket(Users), kv.Prefix(org), after, func(k, v []byte) (bool, error) {
+		if len(out) == size {
+			next = last
+			return false, nil
+		}
+		u := &licensingv1.User{}
+		if _, err := kv.Get(tx.Bucket(Users), k, u); err != nil {
+			return false, err
+		}
+		out = append(out, u)
+		last = bytes.Clone(k)
+		return true, nil
+	})
+	return out, next, err
+}
+
+// SearchUsers returns up to size users of org matching the folded query (see
+// directory.SearchTerms), in order of the matched term, each user once, after
+// the cursor (an index key), and the cursor of the next page.
+func SearchUsers(tx *bolt.Tx, org, query string, after []byte, size int) ([]*licensingv1.User, []byte, error) {
+	var out []*licensingv1.User
+	var next, last []byte
+	prefix := append(kv.Prefix(org), query...)
+	err := kv.Scan(tx.Bucket(UserTerms), prefix, after, func(k, _ []byte) (bool, error) {
+		parts := kv.Split(k)
+		if len(parts) != 3 {
+			return true, nil
+		}
+		term, id := parts[1], parts[2]
+		u, err := GetUser(tx, org, id)
+		if err != nil {
+			return false, err
+		}
+		// A user is listed at its first matching term only, so pages never repeat it.
+		if first, _ := directory.FirstMatch(directory.SearchTerms(u), query); first != term {
+			return true, nil
+		}
+		if len(out) == size {
+			next = last
+			return false, nil
+		}
+		out = append(out, u)
+		last = bytes.Clone(k)
+		return true, nil
+	})
+	return out, next, err
+}
