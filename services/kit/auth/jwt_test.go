@@ -49,15 +49,15 @@ func TestVerifyRefusesForgeries(t *testing.T) {
 	none := b64([]byte(`{"alg":"none","typ":"JWT"}`))
 	forgedPayload := b64([]byte(`{"sub":"bob","org":"contoso","roles":["OPERATOR"],"exp":9999999999}`))
 	for name, bad := range map[string]string{
-		"alg none":          none + "." + parts[1] + ".",
-		"alg none no sig":   none + "." + parts[1],
-		"changed payload":   parts[0] + "." + forgedPayload + "." + parts[2],
-		"empty":             "",
-		"garbage":           "not-a-token",
-		"four parts":        tok + ".x",
-		"bad base64 sig":    parts[0] + "." + parts[1] + ".!!!",
-		"HS512 header":      b64([]byte(`{"alg":"HS512","typ":"JWT"}`)) + "." + parts[1] + "." + parts[2],
-		"truncated sig":     parts[0] + "." + parts[1] + "." + parts[2][:10],
+		"alg none":        none + "." + parts[1] + ".",
+		"alg none no sig": none + "." + parts[1],
+		"changed payload": parts[0] + "." + forgedPayload + "." + parts[2],
+		"empty":           "",
+		"garbage":         "not-a-token",
+		"four parts":      tok + ".x",
+		"bad base64 sig":  parts[0] + "." + parts[1] + ".!!!",
+		"HS512 header":    b64([]byte(`{"alg":"HS512","typ":"JWT"}`)) + "." + parts[1] + "." + parts[2],
+		"truncated sig":   parts[0] + "." + parts[1] + "." + parts[2][:10],
 	} {
 		if _, err := s.Verify(bad, now); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -6,6 +6,7 @@ package clockrpc
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -79,6 +80,11 @@ func (s *Server) GetClock(ctx context.Context, req *operatorv1.GetClockRequest) 
 	return s.clock(), nil
 }
 
+// moving makes reading a clock and moving it one step, so that concurrent
+// moves by duration add up instead of landing on the same instant. Moves are
+// rare and short; one lock for every clock of the process is enough.
+var moving sync.Mutex
+
 // AdvanceClock moves a manual clock and runs what came due before answering.
 func (s *Server) AdvanceClock(ctx context.Context, req *operatorv1.AdvanceClockRequest) (*operatorv1.Clock, error) {
 	if err := operatorOnly(ctx); err != nil {
@@ -88,11 +94,7 @@ func (s *Server) AdvanceClock(ctx context.Context, req *operatorv1.AdvanceClockR
 	if !ok {
 		return nil, errs.New(errs.ClockNotManual, "the clock runs in system mode; start with --clock=manual")
 	}
-	target, err := Target(m.Now(), req)
-	if err != nil {
-		return nil, err
-	}
-	now, err := m.AdvanceTo(target)
+	now, err := advance(m, req)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +104,16 @@ func (s *Server) AdvanceClock(ctx context.Context, req *operatorv1.AdvanceClockR
 		}
 	}
 	return s.clock(), nil
+}
+
+func advance(m *clock.Manual, req *operatorv1.AdvanceClockRequest) (time.Time, error) {
+	moving.Lock()
+	defer moving.Unlock()
+	target, err := Target(m.Now(), req)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return m.AdvanceTo(target)
 }
 
 // Target checks an AdvanceClock request and returns the time it moves to.

@@ -46,6 +46,8 @@ var (
 	FailedPrecondition = Reason{"FAILED_PRECONDITION", codes.FailedPrecondition}
 	Aborted            = Reason{"ABORTED", codes.Aborted}
 	Unknown            = Reason{"UNKNOWN", codes.Unknown}
+	RouteNotFound      = Reason{"ROUTE_NOT_FOUND", codes.NotFound}
+	MethodNotAllowed   = Reason{"METHOD_NOT_ALLOWED", codes.Unimplemented}
 )
 
 // messages holds, for every reason, its message in en, fr, sv and zh-CN, in
@@ -260,6 +262,18 @@ var messages = map[Reason][4]string{
 		"La requête est entrée en conflit avec une autre. Réessayez.",
 		"Begäran krockade med en annan. Försök igen.",
 		"该请求与另一个请求冲突。请重试。",
+	},
+	RouteNotFound: {
+		"There is no such route. See /openapi.json for the API.",
+		"Cette route n'existe pas. Consultez /openapi.json pour l'API.",
+		"Det finns ingen sådan väg. Se /openapi.json för API:et.",
+		"不存在此路由。请参阅 /openapi.json 了解 API。",
+	},
+	MethodNotAllowed: {
+		"This HTTP method is not allowed on this route.",
+		"Cette méthode HTTP n'est pas autorisée sur cette route.",
+		"Den här HTTP-metoden är inte tillåten för den här vägen.",
+		"此路由不允许使用该 HTTP 方法。",
 	},
 	Unknown: {
 		"An unknown error occurred.",

@@ -45,6 +45,9 @@ func NewServer(name, domain string, log *slog.Logger, signer *auth.Signer) *Serv
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		grpc.ChainUnaryInterceptor(chain.recovery, chain.logging, chain.auth, chain.errors),
 		grpc.ChainStreamInterceptor(chain.streamRecovery, chain.streamAuth),
+		// Without it grpc answers a method nobody registered with a bare
+		// status, no ErrorInfo; this one runs the stream interceptors first.
+		grpc.UnknownServiceHandler(chain.unknown),
 	)
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(s, h)
@@ -61,7 +64,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, grace time.Duratio
 	s.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	errc := make(chan error, 1)
 	go func() { errc <- s.Server.Serve(lis) }()
-	s.log.Info("grpc serving", "component", s.name, "addr", lis.Addr().String())
+	s.log.Info("grpc serving", "addr", lis.Addr().String())
 	select {
 	case err := <-errc:
 		return err
@@ -73,7 +76,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, grace time.Duratio
 	select {
 	case <-done:
 	case <-time.After(grace):
-		s.log.Warn("graceful stop timed out; stopping", "component", s.name)
+		s.log.Warn("graceful stop timed out; stopping")
 		s.Stop()
 		<-done
 	}
@@ -109,7 +112,7 @@ func (c interceptors) streamRecovery(srv any, ss grpc.ServerStream, info *grpc.S
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error("panic", "method", info.FullMethod, "panic", r, "stack", string(debug.Stack()))
-			err = status.Error(codes.Internal, "internal error")
+			err = errs.GRPC(errs.New(errs.Internal, "internal error"), c.domain, locale.FromContext(ss.Context()))
 		}
 	}()
 	return handler(srv, ss)
@@ -119,13 +122,15 @@ func (c interceptors) streamRecovery(srv any, ss grpc.ServerStream, info *grpc.S
 // numbers or security codes.
 func (c interceptors) logging(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
-	resp, err := handler(ctx, req)
+	// auth runs after logging and hands the caller it verified back here.
+	who := &caller{}
+	resp, err := handler(context.WithValue(ctx, callerKey{}, who), req)
 	if public(info.FullMethod) {
 		return resp, err
 	}
 	code := status.Code(err)
 	attrs := []any{"method", info.FullMethod, "code", code.String(), "ms", float64(time.Since(start).Microseconds()) / 1000}
-	if id := auth.FromContext(ctx); id != nil {
+	if id := who.id; id != nil {
 		attrs = append(attrs, "sub", id.Subject, "org", id.Org)
 	}
 	if r := errs.ReasonOf(err); r != "" {
@@ -148,6 +153,9 @@ func (c interceptors) auth(ctx context.Context, req any, info *grpc.UnaryServerI
 	if err != nil {
 		return nil, errs.GRPC(err, c.domain, locale.FromContext(ctx))
 	}
+	if who, ok := ctx.Value(callerKey{}).(*caller); ok {
+		who.id = id
+	}
 	return handler(auth.WithIdentity(ctx, id), req)
 }
 
@@ -158,9 +166,21 @@ func (c interceptors) streamAuth(srv any, ss grpc.ServerStream, info *grpc.Strea
 	if _, err := c.identify(ss.Context()); err != nil {
 		return errs.GRPC(err, c.domain, locale.FromContext(ss.Context()))
 	}
-	// No selfserve RPC streams; a stream that is not a probe is refused.
-	return errs.GRPC(errs.New(errs.NotImplemented, "streaming is not supported"), c.domain, locale.FromContext(ss.Context()))
+	// No selfserve RPC streams; a stream that is not a probe is refused, and
+	// so is a method no service registered (see unknown).
+	return errs.GRPC(errs.New(errs.NotImplemented, "%s is not implemented", info.FullMethod), c.domain, locale.FromContext(ss.Context()))
 }
+
+// unknown answers a method that no registered service has.
+func (c interceptors) unknown(_ any, ss grpc.ServerStream) error {
+	method, _ := grpc.MethodFromServerStream(ss)
+	return errs.GRPC(errs.New(errs.NotImplemented, "%s is not implemented", method), c.domain, locale.FromContext(ss.Context()))
+}
+
+// caller carries the verified caller from auth back out to logging.
+type caller struct{ id *auth.Identity }
+
+type callerKey struct{}
 
 // identify verifies the bearer token of a call against real time: the manual
 // business clock never extends a token's life.
@@ -171,10 +191,11 @@ func (c interceptors) identify(ctx context.Context) (*auth.Identity, error) {
 		return nil, errs.New(errs.TokenMissing, "missing bearer token")
 	}
 	scheme, token, ok := strings.Cut(v[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return nil, errs.New(errs.TokenInvalid, "authorization must be \"Bearer <token>\"")
 	}
-	claims, err := c.signer.Verify(strings.TrimSpace(token), time.Now())
+	token = strings.TrimSpace(token)
+	claims, err := c.signer.Verify(token, time.Now())
 	switch {
 	case errors.Is(err, auth.ErrExpired):
 		return nil, errs.New(errs.TokenExpired, "bearer token expired")
@@ -189,10 +210,12 @@ func (c interceptors) identify(ctx context.Context) (*auth.Identity, error) {
 func (c interceptors) errors(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	resp, err := handler(ctx, req)
 	if err != nil {
-		if status.Code(err) == codes.Internal || errs.ReasonOf(err) == "" {
+		st := errs.Status(err, c.domain, locale.FromContext(ctx))
+		if st.Code() == codes.Internal || st.Code() == codes.Unknown {
+			// The client sees "internal error"; the cause is only in the log.
 			c.log.Error("rpc failed", "method", info.FullMethod, "err", err.Error())
 		}
-		return nil, errs.GRPC(err, c.domain, locale.FromContext(ctx))
+		return nil, st.Err()
 	}
 	return resp, nil
 }

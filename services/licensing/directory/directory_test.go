@@ -16,14 +16,14 @@ func TestNormalizeOrganization(t *testing.T) {
 		t.Fatalf("%v %v", got, err)
 	}
 	for name, bad := range map[string]*licensingv1.Organization{
-		"no name":        {CountryCode: "SE", Cloud: licensingv1.Organization_GLOBAL},
-		"lower country":  {DisplayName: "C", CountryCode: "se", Cloud: licensingv1.Organization_GLOBAL},
-		"not a country":  {DisplayName: "C", CountryCode: "XX", Cloud: licensingv1.Organization_GLOBAL},
-		"a group":        {DisplayName: "C", CountryCode: "EU", Cloud: licensingv1.Organization_GLOBAL},
-		"no cloud":       {DisplayName: "C", CountryCode: "SE"},
-		"long name":      {DisplayName: strings.Repeat("é", 257), CountryCode: "SE", Cloud: licensingv1.Organization_GLOBAL},
-		"control chars":  {DisplayName: "a\nb", CountryCode: "SE", Cloud: licensingv1.Organization_GLOBAL},
-		"unknown cloud":  {DisplayName: "C", CountryCode: "SE", Cloud: 9},
+		"no name":       {CountryCode: "SE", Cloud: licensingv1.Organization_GLOBAL},
+		"lower country": {DisplayName: "C", CountryCode: "se", Cloud: licensingv1.Organization_GLOBAL},
+		"not a country": {DisplayName: "C", CountryCode: "XX", Cloud: licensingv1.Organization_GLOBAL},
+		"a group":       {DisplayName: "C", CountryCode: "EU", Cloud: licensingv1.Organization_GLOBAL},
+		"no cloud":      {DisplayName: "C", CountryCode: "SE"},
+		"long name":     {DisplayName: strings.Repeat("é", 257), CountryCode: "SE", Cloud: licensingv1.Organization_GLOBAL},
+		"control chars": {DisplayName: "a\nb", CountryCode: "SE", Cloud: licensingv1.Organization_GLOBAL},
+		"unknown cloud": {DisplayName: "C", CountryCode: "SE", Cloud: 9},
 	} {
 		if _, err := NormalizeOrganization(bad); errs.ReasonOf(err) != "INVALID_FIELD" {
 			t.Errorf("%s: %v", name, err)
@@ -39,12 +39,12 @@ func TestNormalizeUser(t *testing.T) {
 		t.Fatalf("%v %v", u, err)
 	}
 	for name, bad := range map[string]func(*licensingv1.User){
-		"bad email":      func(u *licensingv1.User) { u.Email = "not an email" },
-		"named email":    func(u *licensingv1.User) { u.Email = "Ada <ada@x.example>" },
-		"no type":        func(u *licensingv1.User) { u.UserType = 0 },
-		"bad location":   func(u *licensingv1.User) { u.UsageLocation = "Sweden" },
-		"unknown role":   func(u *licensingv1.User) { u.Roles = []licensingv1.User_Role{42} },
-		"role zero":      func(u *licensingv1.User) { u.Roles = []licensingv1.User_Role{0} },
+		"bad email":    func(u *licensingv1.User) { u.Email = "not an email" },
+		"named email":  func(u *licensingv1.User) { u.Email = "Ada <ada@x.example>" },
+		"no type":      func(u *licensingv1.User) { u.UserType = 0 },
+		"bad location": func(u *licensingv1.User) { u.UsageLocation = "Sweden" },
+		"unknown role": func(u *licensingv1.User) { u.Roles = []licensingv1.User_Role{42} },
+		"role zero":    func(u *licensingv1.User) { u.Roles = []licensingv1.User_Role{0} },
 	} {
 		c := &licensingv1.User{DisplayName: in.DisplayName, Email: in.Email, UserType: in.UserType, UsageLocation: in.UsageLocation}
 		bad(c)

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/selfserve/selfserve/services/billing"
+	"github.com/selfserve/selfserve/services/commerce"
+	"github.com/selfserve/selfserve/services/gateway"
+	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/licensing"
+)
+
+// runComponent runs one component in this process, as docker-compose does.
+func runComponent(ctx context.Context, name string, args []string, stderr io.Writer) error {
+	f := newFlags(name, stderr)
+	switch name {
+	case "licensing":
+		f.dataDir()
+		f.addrs(false, true, true, true)
+		f.service(true)
+	case "commerce":
+		f.dataDir()
+		f.addrs(false, true, true, true)
+		f.service(true)
+	case "billing":
+		f.dataDir()
+		f.addrs(false, true, true, true)
+		f.service(false)
+	case "gateway":
+		f.addrs(true, true, true, true)
+	}
+	f.common()
+	cfg, err := f.parse(args)
+	if err != nil {
+		return err
+	}
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
+	log = log.With("component", name)
+	listen := map[string]string{"licensing": cfg.LicensingAddr, "commerce": cfg.CommerceAddr, "billing": cfg.BillingAddr, "gateway": cfg.HTTPAddr}[name]
+	lis, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	sys := &system{cfg: cfg, log: log, dial: map[string]string{
+		"licensing": cfg.LicensingAddr, "commerce": cfg.CommerceAddr, "billing": cfg.BillingAddr,
+	}}
+	if name != "gateway" {
+		if sys.signer, err = cfg.signer(); err != nil {
+			lis.Close()
+			return err
+		}
+	}
+	sys.dial[name] = dialAddr(lis)
+	unit, err := sys.open(ctx, name)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	log.Info("started", "addr", lis.Addr().String(), "clock", cfg.Clock)
+	err = unit.serve(ctx, lis, cfg.Grace)
+	if cerr := unit.close(); err == nil {
+		err = cerr
+	}
+	log.Info("stopped")
+	return err
+}
+
+// system knows how to open each component with the shared settings.
+type system struct {
+	cfg    *config
+	log    *slog.Logger
+	signer *auth.Signer
+	dial   map[string]string // where each gRPC service is reached
+}
+
+// unit is an opened component.
+type unit struct {
+	serve func(context.Context, net.Listener, time.Duration) error
+	close func() error
+}
+
+func (s *system) open(ctx context.Context, name string) (*unit, error) {
+	log := s.log.With("component", name)
+	switch name {
+	case "licensing":
+		c, err := licensing.Open(licensing.Config{DataDir: s.cfg.DataDir, Clock: s.cfg.Clock, Seed: s.cfg.Seed, Signer: s.signer, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("licensing: %w", err)
+		}
+		return &unit{serve: c.Serve, close: c.Close}, nil
+	case "commerce":
+		c, err := commerce.Open(commerce.Config{DataDir: s.cfg.DataDir, Clock: s.cfg.Clock, Seed: s.cfg.Seed,
+			LicensingAddr: s.dial["licensing"], BillingAddr: s.dial["billing"], Signer: s.signer, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("commerce: %w", err)
+		}
+		return &unit{serve: c.Serve, close: c.Close}, nil
+	case "billing":
+		c, err := billing.Open(billing.Config{DataDir: s.cfg.DataDir, Clock: s.cfg.Clock,
+			CommerceAddr: s.dial["commerce"], Signer: s.signer, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("billing: %w", err)
+		}
+		return &unit{serve: c.Serve, close: c.Close}, nil
+	case "gateway":
+		g, err := gateway.New(ctx, gateway.Config{LicensingAddr: s.dial["licensing"], CommerceAddr: s.dial["commerce"], BillingAddr: s.dial["billing"], Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		return &unit{serve: g.Serve, close: g.Close}, nil
+	}
+	return nil, fmt.Errorf("unknown component %q", name)
+}
+
+// serveAll serves every unit on its listener until ctx is done or one fails,
+// then stops them all and closes them.
+func serveAll(ctx context.Context, units map[string]*unit, listeners map[string]net.Listener, grace time.Duration) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for name, u := range units {
+		g.Go(func() error {
+			if err := u.serve(gctx, listeners[name], grace); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	for _, u := range units {
+		if cerr := u.close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// dialAddr is the address to reach a listener at: an unspecified host (":9101",
+// "0.0.0.0:9101") is reached on loopback.
+func dialAddr(lis net.Listener) string {
+	addr := lis.Addr().(*net.TCPAddr)
+	if addr.IP == nil || addr.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", fmt.Sprint(addr.Port))
+	}
+	return addr.String()
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/selfserve/selfserve/services/kit/auth"
+)
+
+// config is every setting of every command; each command declares the flags
+// that apply to it.
+type config struct {
+	DataDir       string
+	SigningKey    string
+	HTTPAddr      string
+	LicensingAddr string
+	CommerceAddr  string
+	BillingAddr   string
+	Clock         string
+	Seed          bool
+	LogLevel      string
+	Grace         time.Duration
+	// token
+	Operator bool
+	TTL      time.Duration
+}
+
+type flagSet struct {
+	*flag.FlagSet
+	cfg *config
+}
+
+func newFlags(name string, stderr io.Writer) *flagSet {
+	fs := flag.NewFlagSet("selfserve "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &flagSet{FlagSet: fs, cfg: &config{}}
+}
+
+func (f *flagSet) dataDir() {
+	f.StringVar(&f.cfg.DataDir, "data-dir", "data", "directory of the bbolt stores and the signing key")
+	f.StringVar(&f.cfg.SigningKey, "signing-key", "", "path of the token signing key (default DATA_DIR/signing.key)")
+}
+
+func (f *flagSet) addrs(http, licensing, commerce, billing bool) {
+	if http {
+		f.StringVar(&f.cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "address of the JSON gateway")
+	}
+	if licensing {
+		f.StringVar(&f.cfg.LicensingAddr, "licensing-addr", "127.0.0.1:9101", "address of the licensing gRPC service")
+	}
+	if commerce {
+		f.StringVar(&f.cfg.CommerceAddr, "commerce-addr", "127.0.0.1:9102", "address of the commerce gRPC service")
+	}
+	if billing {
+		f.StringVar(&f.cfg.BillingAddr, "billing-addr", "127.0.0.1:9103", "address of the billing gRPC service")
+	}
+}
+
+func (f *flagSet) service(seed bool) {
+	f.StringVar(&f.cfg.Clock, "clock", "system", "business clock: system, or manual (moved only by POST /v1/clock:advance)")
+	if seed {
+		f.BoolVar(&f.cfg.Seed, "seed", true, "seed the catalog and the demo organizations on first start")
+	}
+}
+
+func (f *flagSet) common() {
+	f.StringVar(&f.cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.DurationVar(&f.cfg.Grace, "shutdown-grace", 10*time.Second, "how long calls in flight may finish on shutdown")
+}
+
+// parse reads the command line, then SELFSERVE_<FLAG> for every flag not given
+// on it: the command line wins over the environment, which wins over defaults.
+func (f *flagSet) parse(args []string) (*config, error) {
+	if err := f.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return nil, errUsage
+		}
+		return nil, errUsage
+	}
+	if f.NArg() > 0 {
+		fmt.Fprintf(f.Output(), "unexpected arguments: %s\n", strings.Join(f.Args(), " "))
+		return nil, errUsage
+	}
+	set := map[string]bool{}
+	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	var err error
+	f.VisitAll(func(fl *flag.Flag) {
+		env := "SELFSERVE_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok && !set[fl.Name] && err == nil {
+			if e := fl.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", env, v, e)
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := f.cfg
+	if c.SigningKey == "" && c.DataDir != "" {
+		c.SigningKey = filepath.Join(c.DataDir, "signing.key")
+	}
+	if c.Clock != "" && c.Clock != "system" && c.Clock != "manual" {
+		return nil, fmt.Errorf("--clock must be system or manual, not %q", c.Clock)
+	}
+	return c, nil
+}
+
+func (c *config) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), nil
+}
+
+func (c *config) signer() (*auth.Signer, error) {
+	key, err := auth.LoadOrCreateKey(c.SigningKey)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	return auth.NewSigner(key)
+}

@@ -1,0 +1,67 @@
+// Command selfserve runs the selfserve services: all of them in one process
+// (`dev`), or one component per process (`licensing`, `commerce`, `billing`,
+// `gateway`), and prints operator tokens (`token`).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `selfserve: self-service commerce (licensing, commerce, billing, gateway)
+
+Usage:
+  selfserve dev        start every component in one process, seed demo data, print tokens
+  selfserve licensing  run the licensing gRPC service
+  selfserve commerce   run the commerce gRPC service
+  selfserve billing    run the billing gRPC service
+  selfserve gateway    run the JSON gateway
+  selfserve token --operator [--data-dir DIR]
+                       print an operator bearer token signed with DIR/signing.key
+
+Run "selfserve COMMAND -h" for the flags of a command. Every flag also reads
+the environment variable SELFSERVE_<FLAG> (dashes as underscores).
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "selfserve:", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+// run dispatches a command line; it returns when the command is done or ctx
+// is cancelled and every component has stopped.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "dev":
+		return runDev(ctx, rest, stdout, stderr)
+	case "licensing", "commerce", "billing", "gateway":
+		return runComponent(ctx, cmd, rest, stderr)
+	case "token":
+		return runToken(rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "selfserve: unknown command %q\n\n%s", cmd, usage)
+	return errUsage
+}

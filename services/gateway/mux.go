@@ -1,0 +1,98 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"net/textproto"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
+	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
+	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
+	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
+	"github.com/selfserve/selfserve/services/kit/idem"
+	"github.com/selfserve/selfserve/services/kit/locale"
+)
+
+// newMux builds the grpc-gateway mux: every generated handler against the
+// connection of the service that owns it, the clock fan-out in process, and
+// the edge's own routes.
+func newMux(ctx context.Context, b backends) (*runtime.ServeMux, error) {
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, documentMarshaler{jsonMarshaler()}),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithForwardResponseOption(contentDisposition),
+		runtime.WithErrorHandler(handleError),
+		runtime.WithRoutingErrorHandler(handleRoutingError),
+		// A form POST must not reach a GET route: the edge speaks JSON only.
+		runtime.WithDisablePathLengthFallback(),
+	)
+	regs := []struct {
+		conn     *grpc.ClientConn
+		register func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error
+	}{
+		{b.licensing, licensingv1.RegisterDirectoryServiceHandler},
+		{b.licensing, licensingv1.RegisterLicensingServiceHandler},
+		{b.licensing, licensingv1.RegisterLicenseRequestServiceHandler},
+		{b.commerce, commercev1.RegisterCatalogServiceHandler},
+		{b.commerce, commercev1.RegisterSubscriptionServiceHandler},
+		{b.commerce, commercev1.RegisterEventServiceHandler},
+		{b.billing, billingv1.RegisterBillingAccountServiceHandler},
+		{b.billing, billingv1.RegisterInvoiceServiceHandler},
+	}
+	for _, r := range regs {
+		if err := r.register(ctx, mux, r.conn); err != nil {
+			return nil, err
+		}
+	}
+	if err := operatorv1.RegisterClockServiceHandlerServer(ctx, mux, newClockFanOut(b)); err != nil {
+		return nil, err
+	}
+	// The edge's own routes live on the same mux so that a wrong method or
+	// path gets the same error body as everywhere else.
+	if err := mux.HandlePath(http.MethodGet, "/healthz", healthz(b)); err != nil {
+		return nil, err
+	}
+	if err := mux.HandlePath(http.MethodGet, "/openapi.json", openAPI); err != nil {
+		return nil, err
+	}
+	return mux, nil
+}
+
+// jsonMarshaler is the canonical proto3 JSON of API.md §3. Unknown fields in a
+// request are refused rather than dropped, so a misspelt field is an error and
+// not a silent no-op.
+func jsonMarshaler() *runtime.JSONPb {
+	return &runtime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}
+}
+
+// incomingHeader chooses the HTTP headers that travel as gRPC metadata.
+func incomingHeader(key string) (string, bool) {
+	switch textproto.CanonicalMIMEHeaderKey(key) {
+	case "Accept-Language":
+		return locale.Header, true
+	case "Idempotency-Key":
+		return idem.Header, true
+	case "Authorization":
+		// The runtime always passes it on as "authorization"; one copy of a
+		// secret is enough, so not also as grpcgateway-Authorization.
+		return "", false
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// outgoingHeader chooses the gRPC response metadata that travels back as
+// Grpc-Metadata-* headers: not the transport's own content-type.
+func outgoingHeader(key string) (string, bool) {
+	if key == "content-type" {
+		return "", false
+	}
+	return runtime.MetadataHeaderPrefix + key, true
+}
