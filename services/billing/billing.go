@@ -4,18 +4,12 @@
 package billing
 
 import (
-	"context"
 	"log/slog"
-	"net"
 	"path/filepath"
-	"time"
 
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
-	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
 	"github.com/selfserve/selfserve/services/billing/store"
 	"github.com/selfserve/selfserve/services/kit/auth"
-	"github.com/selfserve/selfserve/services/kit/clock"
-	"github.com/selfserve/selfserve/services/kit/clockrpc"
 	"github.com/selfserve/selfserve/services/kit/serve"
 )
 
@@ -31,11 +25,10 @@ type Config struct {
 	Logger       *slog.Logger
 }
 
-// Component is a running-ready billing service.
+// Component is a ready-to-serve billing service.
 type Component struct {
-	Store  *store.Store
-	Clock  clock.Clock
-	server *serve.Server
+	*serve.Service
+	Store *store.Store
 }
 
 // Open opens the store, the clock and the gRPC server.
@@ -44,24 +37,13 @@ func Open(cfg Config) (*Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	clk, err := clockrpc.Open(cfg.Clock, st.DB)
+	svc, err := serve.NewService(serve.ServiceConfig{Name: "billing", Domain: Domain, DB: st.DB, ClockMode: cfg.Clock, Signer: cfg.Signer, Logger: cfg.Logger})
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
-	srv := serve.NewServer("billing", Domain, cfg.Logger, cfg.Signer)
 	// Accounts, payment methods and invoices come with the billing issue;
 	// until then they answer UNIMPLEMENTED with reason NOT_IMPLEMENTED.
-	billingv1.RegisterBillingAccountServiceServer(srv, billingv1.UnimplementedBillingAccountServiceServer{})
-	billingv1.RegisterInvoiceServiceServer(srv, billingv1.UnimplementedInvoiceServiceServer{})
-	operatorv1.RegisterClockServiceServer(srv, &clockrpc.Server{Service: "billing", Clock: clk})
-	return &Component{Store: st, Clock: clk, server: srv}, nil
+	billingv1.RegisterBillingAccountServiceServer(svc, billingv1.UnimplementedBillingAccountServiceServer{})
+	billingv1.RegisterInvoiceServiceServer(svc, billingv1.UnimplementedInvoiceServiceServer{})
+	return &Component{Service: svc, Store: st}, nil
 }
-
-// Serve serves on lis until ctx is done, then stops gracefully.
-func (c *Component) Serve(ctx context.Context, lis net.Listener, grace time.Duration) error {
-	return c.server.Serve(ctx, lis, grace)
-}
-
-// Close closes the store; call it after Serve returned.
-func (c *Component) Close() error { return c.Store.Close() }

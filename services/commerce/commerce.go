@@ -4,18 +4,12 @@
 package commerce
 
 import (
-	"context"
 	"log/slog"
-	"net"
 	"path/filepath"
-	"time"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
-	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
 	"github.com/selfserve/selfserve/services/commerce/store"
 	"github.com/selfserve/selfserve/services/kit/auth"
-	"github.com/selfserve/selfserve/services/kit/clock"
-	"github.com/selfserve/selfserve/services/kit/clockrpc"
 	"github.com/selfserve/selfserve/services/kit/serve"
 )
 
@@ -33,11 +27,10 @@ type Config struct {
 	Logger        *slog.Logger
 }
 
-// Component is a running-ready commerce service.
+// Component is a ready-to-serve commerce service.
 type Component struct {
-	Store  *store.Store
-	Clock  clock.Clock
-	server *serve.Server
+	*serve.Service
+	Store *store.Store
 }
 
 // Open opens the store, the clock and the gRPC server.
@@ -46,25 +39,14 @@ func Open(cfg Config) (*Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	clk, err := clockrpc.Open(cfg.Clock, st.DB)
+	svc, err := serve.NewService(serve.ServiceConfig{Name: "commerce", Domain: Domain, DB: st.DB, ClockMode: cfg.Clock, Signer: cfg.Signer, Logger: cfg.Logger})
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
-	srv := serve.NewServer("commerce", Domain, cfg.Logger, cfg.Signer)
 	// The catalog, subscriptions and events come with the commerce issue;
 	// until then they answer UNIMPLEMENTED with reason NOT_IMPLEMENTED.
-	commercev1.RegisterCatalogServiceServer(srv, commercev1.UnimplementedCatalogServiceServer{})
-	commercev1.RegisterSubscriptionServiceServer(srv, commercev1.UnimplementedSubscriptionServiceServer{})
-	commercev1.RegisterEventServiceServer(srv, commercev1.UnimplementedEventServiceServer{})
-	operatorv1.RegisterClockServiceServer(srv, &clockrpc.Server{Service: "commerce", Clock: clk})
-	return &Component{Store: st, Clock: clk, server: srv}, nil
+	commercev1.RegisterCatalogServiceServer(svc, commercev1.UnimplementedCatalogServiceServer{})
+	commercev1.RegisterSubscriptionServiceServer(svc, commercev1.UnimplementedSubscriptionServiceServer{})
+	commercev1.RegisterEventServiceServer(svc, commercev1.UnimplementedEventServiceServer{})
+	return &Component{Service: svc, Store: st}, nil
 }
-
-// Serve serves on lis until ctx is done, then stops gracefully.
-func (c *Component) Serve(ctx context.Context, lis net.Listener, grace time.Duration) error {
-	return c.server.Serve(ctx, lis, grace)
-}
-
-// Close closes the store; call it after Serve returned.
-func (c *Component) Close() error { return c.Store.Close() }

@@ -3,17 +3,11 @@
 package licensing
 
 import (
-	"context"
 	"log/slog"
-	"net"
 	"path/filepath"
-	"time"
 
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
-	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
 	"github.com/selfserve/selfserve/services/kit/auth"
-	"github.com/selfserve/selfserve/services/kit/clock"
-	"github.com/selfserve/selfserve/services/kit/clockrpc"
 	"github.com/selfserve/selfserve/services/kit/serve"
 	"github.com/selfserve/selfserve/services/licensing/server"
 	"github.com/selfserve/selfserve/services/licensing/store"
@@ -31,11 +25,10 @@ type Config struct {
 	Logger  *slog.Logger
 }
 
-// Component is a running-ready licensing service.
+// Component is a ready-to-serve licensing service.
 type Component struct {
-	Store  *store.Store
-	Clock  clock.Clock
-	server *serve.Server
+	*serve.Service
+	Store *store.Store
 }
 
 // Open opens the store, the clock and the gRPC server.
@@ -44,31 +37,20 @@ func Open(cfg Config) (*Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	clk, err := clockrpc.Open(cfg.Clock, st.DB)
+	svc, err := serve.NewService(serve.ServiceConfig{Name: "licensing", Domain: Domain, DB: st.DB, ClockMode: cfg.Clock, Signer: cfg.Signer, Logger: cfg.Logger})
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	if cfg.Seed {
-		if err := Seed(st, clk); err != nil {
-			st.Close()
+		if err := Seed(st, svc.Clock); err != nil {
+			svc.Close()
 			return nil, err
 		}
 	}
-	srv := serve.NewServer("licensing", Domain, cfg.Logger, cfg.Signer)
-	licensingv1.RegisterDirectoryServiceServer(srv, &server.Directory{Store: st, Clock: clk, Signer: cfg.Signer})
+	licensingv1.RegisterDirectoryServiceServer(svc, &server.Directory{Store: st, Clock: svc.Clock, Signer: cfg.Signer})
 	// Seat pools and license requests come with their own issue; until then
 	// they answer UNIMPLEMENTED with reason NOT_IMPLEMENTED.
-	licensingv1.RegisterLicensingServiceServer(srv, licensingv1.UnimplementedLicensingServiceServer{})
-	licensingv1.RegisterLicenseRequestServiceServer(srv, licensingv1.UnimplementedLicenseRequestServiceServer{})
-	operatorv1.RegisterClockServiceServer(srv, &clockrpc.Server{Service: "licensing", Clock: clk})
-	return &Component{Store: st, Clock: clk, server: srv}, nil
+	licensingv1.RegisterLicensingServiceServer(svc, licensingv1.UnimplementedLicensingServiceServer{})
+	licensingv1.RegisterLicenseRequestServiceServer(svc, licensingv1.UnimplementedLicenseRequestServiceServer{})
+	return &Component{Service: svc, Store: st}, nil
 }
-
-// Serve serves on lis until ctx is done, then stops gracefully.
-func (c *Component) Serve(ctx context.Context, lis net.Listener, grace time.Duration) error {
-	return c.server.Serve(ctx, lis, grace)
-}
-
-// Close closes the store; call it after Serve returned.
-func (c *Component) Close() error { return c.Store.Close() }
