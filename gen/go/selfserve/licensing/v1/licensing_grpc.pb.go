@@ -31,8 +31,8 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// LicensingService holds one seat pool per subscription, the assignments of
-// its licenses to users, and the license requests of members.
+// LicensingService shows the seat pool of each subscription and assigns its
+// licenses to users.
 type LicensingServiceClient interface {
 	// Lists the license pools of an organization (AIP-132): a purchaser sees
 	// their own, admins every one.
@@ -121,8 +121,8 @@ func (c *licensingServiceClient) ListUserLicenses(ctx context.Context, in *ListU
 // All implementations must embed UnimplementedLicensingServiceServer
 // for forward compatibility.
 //
-// LicensingService holds one seat pool per subscription, the assignments of
-// its licenses to users, and the license requests of members.
+// LicensingService shows the seat pool of each subscription and assigns its
+// licenses to users.
 type LicensingServiceServer interface {
 	// Lists the license pools of an organization (AIP-132): a purchaser sees
 	// their own, admins every one.
