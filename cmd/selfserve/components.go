@@ -93,7 +93,7 @@ func (s *system) open(ctx context.Context, name string) (*unit, error) {
 	log := s.log.With("component", name)
 	switch name {
 	case "licensing":
-		c, err := licensing.Open(licensing.Config{DataDir: s.cfg.DataDir, Clock: s.cfg.Clock, Seed: s.cfg.Seed, Signer: s.signer, Logger: log})
+		c, err := licensing.Open(licensing.Config{DataDir: s.cfg.DataDir, Clock: s.cfg.Clock, Seed: s.cfg.Seed, CommerceAddr: s.dial["commerce"], Signer: s.signer, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("licensing: %w", err)
 		}

@@ -27,14 +27,17 @@ import (
 
 type env struct {
 	signer *auth.Signer
+	comp   *licensing.Component
 	dir    licensingv1.DirectoryServiceClient
+	lic    licensingv1.LicensingServiceClient
+	pools  licensingv1.PoolServiceClient
 	clock  operatorv1.ClockServiceClient
 	conn   *grpc.ClientConn
 	stop   func()
 }
 
 // start runs a licensing component on bufconn over a bbolt file in dataDir.
-func start(t *testing.T, dataDir string, clockMode string, seed bool) *env {
+func start(t testing.TB, dataDir string, clockMode string, seed bool) *env {
 	t.Helper()
 	key := make([]byte, 32)
 	rand.Read(key)
@@ -42,7 +45,7 @@ func start(t *testing.T, dataDir string, clockMode string, seed bool) *env {
 	return startWith(t, dataDir, clockMode, seed, signer)
 }
 
-func startWith(t *testing.T, dataDir, clockMode string, seed bool, signer *auth.Signer) *env {
+func startWith(t testing.TB, dataDir, clockMode string, seed bool, signer *auth.Signer) *env {
 	t.Helper()
 	c, err := licensing.Open(licensing.Config{DataDir: dataDir, Clock: clockMode, Seed: seed, Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -58,7 +61,8 @@ func startWith(t *testing.T, dataDir, clockMode string, seed bool, signer *auth.
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{signer: signer, dir: licensingv1.NewDirectoryServiceClient(conn), clock: operatorv1.NewClockServiceClient(conn), conn: conn}
+	e := &env{signer: signer, comp: c, dir: licensingv1.NewDirectoryServiceClient(conn), clock: operatorv1.NewClockServiceClient(conn), conn: conn,
+		lic: licensingv1.NewLicensingServiceClient(conn), pools: licensingv1.NewPoolServiceClient(conn)}
 	stopped := false
 	e.stop = func() {
 		if stopped {
@@ -77,6 +81,10 @@ func startWith(t *testing.T, dataDir, clockMode string, seed bool, signer *auth.
 }
 
 func (e *env) as(t *testing.T, org, sub string, roles ...string) context.Context {
+	return e.asTB(t, org, sub, roles...)
+}
+
+func (e *env) asTB(t testing.TB, org, sub string, roles ...string) context.Context {
 	t.Helper()
 	tok, err := e.signer.Sign(auth.Claims{Subject: sub, Org: org, Roles: roles, Expires: time.Now().Add(time.Hour).Unix()})
 	if err != nil {

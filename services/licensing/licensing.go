@@ -3,11 +3,13 @@
 package licensing
 
 import (
+	"errors"
 	"log/slog"
 	"path/filepath"
 
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/outbox"
 	"github.com/selfserve/selfserve/services/kit/serve"
 	"github.com/selfserve/selfserve/services/licensing/server"
 	"github.com/selfserve/selfserve/services/licensing/store"
@@ -18,17 +20,24 @@ const Domain = "licensing.selfserve"
 
 // Config configures the component.
 type Config struct {
-	DataDir string       // holds licensing.db
-	Clock   string       // "system" or "manual"
-	Seed    bool         // seed the demo directory on first start
-	Signer  *auth.Signer // verifies callers and signs issued tokens
-	Logger  *slog.Logger
+	DataDir string // holds licensing.db
+	// CommerceAddr is where the audit events go (commerce's AuditService);
+	// when empty they wait in the outbox.
+	CommerceAddr string
+	Clock        string       // "system" or "manual"
+	Seed         bool         // seed the demo directory on first start
+	Signer       *auth.Signer // verifies callers and signs issued tokens
+	Logger       *slog.Logger
 }
 
 // Component is a ready-to-serve licensing service.
 type Component struct {
 	*serve.Service
 	Store *store.Store
+	// Events sends audit events to commerce.
+	Events *outbox.Outbox
+
+	closeEvents func() error
 }
 
 // Open opens the store, the clock and the gRPC server.
@@ -47,10 +56,21 @@ func Open(cfg Config) (*Component, error) {
 			return nil, err
 		}
 	}
+	events, closeEvents, err := newEventSender(cfg, st)
+	if err != nil {
+		svc.Close()
+		return nil, err
+	}
+	svc.Go(events.Run)
 	licensingv1.RegisterDirectoryServiceServer(svc, &server.Directory{Store: st, Clock: svc.Clock, Signer: cfg.Signer})
-	// Seat pools and license requests come with their own issue; until then
-	// they answer UNIMPLEMENTED with reason NOT_IMPLEMENTED.
-	licensingv1.RegisterLicensingServiceServer(svc, licensingv1.UnimplementedLicensingServiceServer{})
+	licensingv1.RegisterLicensingServiceServer(svc, &server.Licensing{Store: st, Clock: svc.Clock, Committed: events.Notify})
+	licensingv1.RegisterPoolServiceServer(svc, &server.Pools{Store: st, Clock: svc.Clock, Committed: events.Notify})
 	licensingv1.RegisterLicenseRequestServiceServer(svc, licensingv1.UnimplementedLicenseRequestServiceServer{})
-	return &Component{Service: svc, Store: st}, nil
+	return &Component{Service: svc, Store: st, Events: events, closeEvents: closeEvents}, nil
+}
+
+// Close closes the connection to commerce and the store; call it after
+// Serve returned.
+func (c *Component) Close() error {
+	return errors.Join(c.closeEvents(), c.Service.Close())
 }

@@ -64,3 +64,10 @@ func (id *Identity) UserName() string {
 // Sees tells whether the caller may see org at all: its users and operators.
 // Everyone else is answered NOT_FOUND, never a hint that org exists.
 func (id *Identity) Sees(org string) bool { return id.IsOperator() || id.MemberOf(org) }
+
+// IsService tells whether the caller is another selfserve service.
+func (id *Identity) IsService() bool { return id != nil && slices.Contains(id.Roles, Service) }
+
+// IsInternal tells whether the caller may use internal RPCs: a service or an
+// operator.
+func (id *Identity) IsInternal() bool { return id.IsService() || id.IsOperator() }

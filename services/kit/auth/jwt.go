@@ -20,6 +20,9 @@ const (
 	LicenseAdmin = "LICENSE_ADMIN"
 	GlobalReader = "GLOBAL_READER"
 	Operator     = "OPERATOR"
+	// Service is held by the selfserve services calling each other's
+	// internal RPCs; its subject names the calling service.
+	Service = "SERVICE"
 )
 
 // Claims are the claims of a selfserve token.

@@ -13,11 +13,13 @@ import (
 
 // Dial opens one long-lived client connection to a selfserve service; callers
 // share it. Calls carry the caller's bearer token and language (see Outgoing).
-func Dial(addr string) (*grpc.ClientConn, error) {
-	return grpc.NewClient(addr,
+func Dial(addr string) (*grpc.ClientConn, error) { return dial(addr) }
+
+func dial(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
+	return grpc.NewClient(addr, append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16<<20)),
-	)
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16 << 20)),
+	}, opts...)...)
 }
 
 // Outgoing returns ctx with the incoming caller's token and Accept-Language

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,7 +25,14 @@ type Service struct {
 	Clock clock.Clock
 	// Clocks serves ClockService; a service with due jobs sets Clocks.RunDue.
 	Clocks *clockrpc.Server
+
+	log   *slog.Logger
+	tasks []func(context.Context)
 }
+
+// JobInterval is how often due jobs run under the system clock. Under a
+// manual clock they run when the clock is advanced.
+const JobInterval = time.Minute
 
 // ServiceConfig says what a Service is made of.
 type ServiceConfig struct {
@@ -55,14 +63,49 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		DB:     cfg.DB,
 		Clock:  clk,
 		Clocks: &clockrpc.Server{Service: cfg.Name, Clock: clk},
+		log:    log,
 	}
 	operatorv1.RegisterClockServiceServer(s.Server, s.Clocks)
 	return s, nil
 }
 
-// Serve serves on lis until ctx is done, then stops gracefully.
+// Go adds a background task (an outbox sender, say) that runs while the
+// service serves and must return when its context is done.
+func (s *Service) Go(task func(ctx context.Context)) { s.tasks = append(s.tasks, task) }
+
+// Serve serves on lis until ctx is done, then stops gracefully; background
+// tasks run meanwhile and are waited for.
 func (s *Service) Serve(ctx context.Context, lis net.Listener, grace time.Duration) error {
-	return s.Server.Serve(ctx, lis, grace)
+	tctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	tasks := s.tasks
+	if _, manual := s.Clock.(*clock.Manual); !manual && s.Clocks.RunDue != nil {
+		tasks = append(tasks, s.runJobs)
+	}
+	for _, task := range tasks {
+		wg.Add(1)
+		go func() { defer wg.Done(); task(tctx) }()
+	}
+	err := s.Server.Serve(ctx, lis, grace)
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// runJobs runs the due jobs of a system clock every JobInterval.
+func (s *Service) runJobs(ctx context.Context) {
+	t := time.NewTicker(JobInterval)
+	defer t.Stop()
+	for {
+		if err := s.Clocks.RunDue(ctx, s.Clock.Now()); err != nil && ctx.Err() == nil {
+			s.log.Error("due jobs failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Close closes the store; call it after Serve returned.

@@ -22,7 +22,20 @@ var (
 	// user_terms: {org}\0{term}\0{user} → nothing; the type-ahead index
 	UserTerms = []byte("user_terms")
 
-	buckets = [][]byte{Organizations, Users, UserEmails, UserTerms, idem.Bucket}
+	// pools: {org}\0{subscription} → Pool
+	Pools = []byte("pools")
+	// pool_owners: {org}\0{purchaser}\0{subscription} → nothing; a purchaser's pools
+	PoolOwners = []byte("pool_owners")
+	// assignments: {org}\0{subscription}\0{user} → Assignment
+	Assignments = []byte("assignments")
+	// user_assignments: {org}\0{user}\0{subscription} → nothing; a user's licenses
+	UserAssignments = []byte("user_assignments")
+	// license_requests: {org}\0{request} → LicenseRequest; ids sort by creation
+	LicenseRequests = []byte("license_requests")
+	// events: the outbox of audit events for commerce
+	Events = []byte("events_outbox")
+
+	buckets = [][]byte{Organizations, Users, UserEmails, UserTerms, Pools, PoolOwners, Assignments, UserAssignments, LicenseRequests, Events, idem.Bucket}
 )
 
 // Store is the licensing store.

@@ -1,0 +1,326 @@
+package server
+
+import (
+	"context"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
+	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
+	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/clock"
+	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/names"
+	"github.com/selfserve/selfserve/services/licensing/directory"
+	"github.com/selfserve/selfserve/services/licensing/seats"
+	"github.com/selfserve/selfserve/services/licensing/store"
+)
+
+// Pools implements the internal PoolService through which commerce drives
+// the pool of each subscription. Every change carries the subscription's
+// version and applies only when it is newer than the pool's.
+type Pools struct {
+	licensingv1.UnimplementedPoolServiceServer
+	Store     *store.Store
+	Clock     clock.Clock
+	Committed func()
+}
+
+func internalOnly(ctx context.Context) error {
+	if !auth.FromContext(ctx).IsInternal() {
+		return errs.Denied("pools are driven by the commerce service only")
+	}
+	return nil
+}
+
+func version(v int64) error {
+	if v < 1 {
+		return errs.Field("subscription_version", "subscription_version must be at least 1")
+	}
+	return nil
+}
+
+// update runs fn on the named pool in one transaction unless the call is
+// stale, and answers the pool as it then is.
+func (s *Pools) update(ctx context.Context, name string, v int64, fn func(tx *bolt.Tx, org, sub string, p *licensingv1.Pool) (events bool, err error)) (*licensingv1.Pool, error) {
+	if err := internalOnly(ctx); err != nil {
+		return nil, err
+	}
+	ids, err := names.Parse("name", name, seats.PoolPattern)
+	if err != nil {
+		return nil, err
+	}
+	if err := version(v); err != nil {
+		return nil, err
+	}
+	out := &licensingv1.Pool{}
+	wrote := false
+	err = s.Store.DB.Update(func(tx *bolt.Tx) error {
+		p, err := store.GetPool(tx, ids[0], ids[1])
+		if err != nil {
+			return err
+		}
+		if !seats.Stale(p, v) {
+			if wrote, err = fn(tx, ids[0], ids[1], p); err != nil {
+				return err
+			}
+			p.SubscriptionVersion = v
+			if err := store.PutPool(tx, ids[0], ids[1], p, s.Clock.Now()); err != nil {
+				return err
+			}
+		}
+		proto.Merge(out, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if wrote && s.Committed != nil {
+		s.Committed()
+	}
+	return out, nil
+}
+
+// CreatePool creates the pool of a subscription; a pool that exists is
+// updated to the request when its version is newer, else answered as is.
+func (s *Pools) CreatePool(ctx context.Context, req *licensingv1.CreatePoolRequest) (*licensingv1.Pool, error) {
+	if err := internalOnly(ctx); err != nil {
+		return nil, err
+	}
+	in := req.GetPool()
+	sub, err := names.Parse("pool.subscription", in.GetSubscription(), seats.SubscriptionPattern)
+	if err != nil {
+		return nil, err
+	}
+	org := sub[0]
+	if _, err := names.Parse("pool.product", in.GetProduct(), seats.ProductPattern); err != nil {
+		return nil, err
+	}
+	buyer, err := names.Parse("pool.purchaser", in.GetPurchaser(), directory.UserPattern)
+	if err != nil {
+		return nil, err
+	}
+	if buyer[0] != org {
+		return nil, seats.NotInOrganization(in.GetPurchaser())
+	}
+	if in.GetChannel() != licensingv1.Pool_SELF_SERVICE && in.GetChannel() != licensingv1.Pool_ADMIN {
+		return nil, errs.Field("pool.channel", "channel must be SELF_SERVICE or ADMIN")
+	}
+	if err := seats.Total(in.GetTotalLicenses()); err != nil {
+		return nil, err
+	}
+	state := in.GetState()
+	switch state {
+	case licensingv1.License_STATE_UNSPECIFIED:
+		state = licensingv1.License_ENABLED
+	case licensingv1.License_ENABLED, licensingv1.License_WARNING, licensingv1.License_SUSPENDED:
+	default:
+		return nil, errs.Field("pool.state", "a new pool is ENABLED, WARNING or SUSPENDED")
+	}
+	if err := version(req.GetSubscriptionVersion()); err != nil {
+		return nil, err
+	}
+	out := &licensingv1.Pool{}
+	err = s.Store.DB.Update(func(tx *bolt.Tx) error {
+		if _, err := store.GetUser(tx, org, buyer[1]); err != nil {
+			return seats.NotInOrganization(in.GetPurchaser())
+		}
+		p, err := store.GetPool(tx, org, sub[1])
+		switch {
+		case err == nil && seats.Stale(p, req.GetSubscriptionVersion()):
+			proto.Merge(out, p)
+			return nil
+		case err == nil:
+			if err := seats.Resize(p, in.GetTotalLicenses()); err != nil {
+				return err
+			}
+		case errs.ReasonOf(err) == errs.ResourceNotFound.Name:
+			p = &licensingv1.Pool{
+				Name:         names.Format(seats.PoolPattern, org, sub[1]),
+				Subscription: in.GetSubscription(),
+				Product:      in.GetProduct(),
+				Purchaser:    in.GetPurchaser(),
+				Channel:      in.GetChannel(),
+			}
+		default:
+			return err
+		}
+		p.TotalLicenses = in.GetTotalLicenses()
+		p.State = state
+		p.SubscriptionVersion = req.GetSubscriptionVersion()
+		if err := store.PutPool(tx, org, sub[1], p, s.Clock.Now()); err != nil {
+			return err
+		}
+		proto.Merge(out, p)
+		return nil
+	})
+	return out, err
+}
+
+// GetPool reads a pool with its internal fields.
+func (s *Pools) GetPool(ctx context.Context, req *licensingv1.GetPoolRequest) (*licensingv1.Pool, error) {
+	if err := internalOnly(ctx); err != nil {
+		return nil, err
+	}
+	ids, err := names.Parse("name", req.GetName(), seats.PoolPattern)
+	if err != nil {
+		return nil, err
+	}
+	var p *licensingv1.Pool
+	err = s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+		p, err = store.GetPool(tx, ids[0], ids[1])
+		return err
+	})
+	return p, err
+}
+
+// ResizePool sets a pool's total, never below its assigned count.
+func (s *Pools) ResizePool(ctx context.Context, req *licensingv1.ResizePoolRequest) (*licensingv1.Pool, error) {
+	return s.update(ctx, req.GetName(), req.GetSubscriptionVersion(), func(_ *bolt.Tx, _, _ string, p *licensingv1.Pool) (bool, error) {
+		if p.GetDeleted() {
+			return false, errs.New(errs.SubscriptionNotActive, "the subscription is deleted")
+		}
+		if err := seats.Resize(p, req.GetTotalLicenses()); err != nil {
+			return false, err
+		}
+		p.TotalLicenses = req.GetTotalLicenses()
+		return false, nil
+	})
+}
+
+// SetPoolState follows the subscription's lifecycle: ENABLED, WARNING or
+// SUSPENDED. A deleted pool stays LOCKED_OUT.
+func (s *Pools) SetPoolState(ctx context.Context, req *licensingv1.SetPoolStateRequest) (*licensingv1.Pool, error) {
+	switch req.GetState() {
+	case licensingv1.License_ENABLED, licensingv1.License_WARNING, licensingv1.License_SUSPENDED:
+	default:
+		return nil, errs.Field("state", "state must be ENABLED, WARNING or SUSPENDED; DeletePool locks a pool out")
+	}
+	return s.update(ctx, req.GetName(), req.GetSubscriptionVersion(), func(_ *bolt.Tx, _, _ string, p *licensingv1.Pool) (bool, error) {
+		if !p.GetDeleted() {
+			p.State = req.GetState()
+		}
+		return false, nil
+	})
+}
+
+// DeletePool locks a pool out and removes its assignments.
+func (s *Pools) DeletePool(ctx context.Context, req *licensingv1.DeletePoolRequest) (*licensingv1.Pool, error) {
+	return s.update(ctx, req.GetName(), req.GetSubscriptionVersion(), func(tx *bolt.Tx, org, sub string, p *licensingv1.Pool) (bool, error) {
+		return deletePool(tx, org, sub, p, "", s.Clock)
+	})
+}
+
+// deletePool removes every assignment of a pool and locks it out, with an
+// audit event for the users who lost their license.
+func deletePool(tx *bolt.Tx, org, sub string, p *licensingv1.Pool, actor string, clk clock.Clock) (bool, error) {
+	users, err := store.AssignedUsers(tx, org, sub)
+	if err != nil {
+		return false, err
+	}
+	removed, err := store.Unassign(tx, org, sub, p, users, clk.Now())
+	if err != nil {
+		return false, err
+	}
+	p.State = licensingv1.License_LOCKED_OUT
+	p.Deleted = true
+	if len(removed) == 0 {
+		return false, nil
+	}
+	return true, store.AddEvent(tx, licenseEvent(tx, org, commercev1.Event_LICENSES_UNASSIGNED, actor, p, removed, clk.Now()))
+}
+
+// TransferAssignments moves every user of a pool to another, all or
+// nothing, and deletes the source: the take-over of a self-service
+// subscription.
+func (s *Pools) TransferAssignments(ctx context.Context, req *licensingv1.TransferAssignmentsRequest) (*licensingv1.TransferAssignmentsResponse, error) {
+	if err := internalOnly(ctx); err != nil {
+		return nil, err
+	}
+	src, err := names.Parse("source", req.GetSource(), seats.PoolPattern)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := names.Parse("target", req.GetTarget(), seats.PoolPattern)
+	if err != nil {
+		return nil, err
+	}
+	if src[0] != dst[0] || src[1] == dst[1] {
+		return nil, errs.Field("target", "target must be another pool of the same organization")
+	}
+	if err := version(req.GetSourceVersion()); err != nil {
+		return nil, err
+	}
+	if req.GetActor() != "" {
+		if _, err := names.Parse("actor", req.GetActor(), directory.UserPattern); err != nil {
+			return nil, err
+		}
+	}
+	org := src[0]
+	now := s.Clock.Now()
+	resp := &licensingv1.TransferAssignmentsResponse{}
+	wrote := false
+	err = s.Store.DB.Update(func(tx *bolt.Tx) error {
+		source, err := store.GetPool(tx, org, src[1])
+		if err != nil {
+			return err
+		}
+		target, err := store.GetPool(tx, org, dst[1])
+		if err != nil {
+			return err
+		}
+		if !seats.Stale(source, req.GetSourceVersion()) {
+			users, err := store.AssignedUsers(tx, org, src[1])
+			if err != nil {
+				return err
+			}
+			var moving []*licensingv1.User
+			var movingIDs []string
+			for _, id := range users {
+				if store.Assigned(tx, org, dst[1], id) {
+					continue
+				}
+				u, err := store.GetUser(tx, org, id)
+				if err != nil {
+					return err
+				}
+				moving, movingIDs = append(moving, u), append(movingIDs, id)
+			}
+			if err := seats.Assignable(target); err != nil {
+				return err
+			}
+			if err := seats.Room(target, len(moving)); err != nil {
+				return err
+			}
+			if len(moving) > 0 {
+				if err := store.Assign(tx, org, dst[1], target, moving, now); err != nil {
+					return err
+				}
+				if err := store.AddEvent(tx, licenseEvent(tx, org, commercev1.Event_LICENSES_ASSIGNED, req.GetActor(), target, movingIDs, now)); err != nil {
+					return err
+				}
+			}
+			if wrote, err = deletePool(tx, org, src[1], source, req.GetActor(), s.Clock); err != nil {
+				return err
+			}
+			wrote = wrote || len(moving) > 0
+			source.SubscriptionVersion = req.GetSourceVersion()
+			if err := store.PutPool(tx, org, src[1], source, now); err != nil {
+				return err
+			}
+			for _, id := range users {
+				resp.MovedUsers = append(resp.MovedUsers, names.Format(directory.UserPattern, org, id))
+			}
+		}
+		resp.Source, resp.Target = source, target
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if wrote && s.Committed != nil {
+		s.Committed()
+	}
+	return resp, nil
+}

@@ -1,0 +1,180 @@
+package store
+
+import (
+	"bytes"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
+	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
+	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/kv"
+	"github.com/selfserve/selfserve/services/kit/names"
+	"github.com/selfserve/selfserve/services/kit/outbox"
+	"github.com/selfserve/selfserve/services/licensing/seats"
+)
+
+// userID is the id part of organizations/{org}/users/{user}.
+func userID(name string) string {
+	if ids, ok := names.Match(name, seats.UserPattern); ok {
+		return ids[1]
+	}
+	return ""
+}
+
+// GetPool reads the pool of a subscription; NOT_FOUND when absent.
+func GetPool(tx *bolt.Tx, org, sub string) (*licensingv1.Pool, error) {
+	p := &licensingv1.Pool{}
+	ok, err := kv.Get(tx.Bucket(Pools), kv.Key(org, sub), p)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errs.NotFound(names.Format(seats.PoolPattern, org, sub))
+	}
+	return p, nil
+}
+
+// PutPool writes a pool and its owner index entry.
+func PutPool(tx *bolt.Tx, org, sub string, p *licensingv1.Pool, now time.Time) error {
+	p.UpdateTime = timestamppb.New(now)
+	if p.CreateTime == nil {
+		p.CreateTime = p.UpdateTime
+	}
+	if err := kv.Put(tx.Bucket(Pools), kv.Key(org, sub), p); err != nil {
+		return err
+	}
+	return tx.Bucket(PoolOwners).Put(kv.Key(org, userID(p.GetPurchaser()), sub), nil)
+}
+
+// Assigned tells whether a user holds a license of a pool.
+func Assigned(tx *bolt.Tx, org, sub, user string) bool {
+	return tx.Bucket(Assignments).Get(kv.Key(org, sub, user)) != nil
+}
+
+// Assign gives users a license of the pool; the caller checked room, state
+// and that none holds one yet.
+func Assign(tx *bolt.Tx, org, sub string, p *licensingv1.Pool, users []*licensingv1.User, now time.Time) error {
+	as, ua := tx.Bucket(Assignments), tx.Bucket(UserAssignments)
+	for _, u := range users {
+		id := userID(u.GetName())
+		a := &licensingv1.Assignment{User: u.GetName(), UserDisplayName: u.GetDisplayName(), AssignTime: timestamppb.New(now), License: p.GetName(), Product: p.GetProduct()}
+		if err := kv.Put(as, kv.Key(org, sub, id), a); err != nil {
+			return err
+		}
+		if err := ua.Put(kv.Key(org, id, sub), nil); err != nil {
+			return err
+		}
+	}
+	p.AssignedLicenses += int32(len(users))
+	return PutPool(tx, org, sub, p, now)
+}
+
+// Unassign takes the licenses of users back; users without one are skipped.
+// It returns the user ids whose license was removed.
+func Unassign(tx *bolt.Tx, org, sub string, p *licensingv1.Pool, users []string, now time.Time) ([]string, error) {
+	as, ua := tx.Bucket(Assignments), tx.Bucket(UserAssignments)
+	var removed []string
+	for _, id := range users {
+		if as.Get(kv.Key(org, sub, id)) == nil {
+			continue
+		}
+		if err := as.Delete(kv.Key(org, sub, id)); err != nil {
+			return nil, err
+		}
+		if err := ua.Delete(kv.Key(org, id, sub)); err != nil {
+			return nil, err
+		}
+		removed = append(removed, id)
+	}
+	if len(removed) > 0 {
+		p.AssignedLicenses -= int32(len(removed))
+		if err := PutPool(tx, org, sub, p, now); err != nil {
+			return nil, err
+		}
+	}
+	return removed, nil
+}
+
+// AssignedUsers lists every user id holding a license of a pool.
+func AssignedUsers(tx *bolt.Tx, org, sub string) ([]string, error) {
+	var ids []string
+	err := kv.Scan(tx.Bucket(Assignments), kv.Prefix(org, sub), nil, func(k, _ []byte) (bool, error) {
+		parts := kv.Split(k)
+		ids = append(ids, parts[len(parts)-1])
+		return true, nil
+	})
+	return ids, err
+}
+
+// page scans up to size entries of bucket under prefix after the cursor,
+// decoding each with get, and returns the cursor of the next page when more
+// exist.
+func page[T any](b *bolt.Bucket, prefix, after []byte, size int, get func(k, v []byte) (T, bool, error)) ([]T, []byte, error) {
+	var out []T
+	var next, last []byte
+	err := kv.Scan(b, prefix, after, func(k, v []byte) (bool, error) {
+		item, keep, err := get(k, v)
+		if err != nil || !keep {
+			return err == nil, err
+		}
+		if len(out) == size {
+			next = last
+			return false, nil
+		}
+		out = append(out, item)
+		last = bytes.Clone(k)
+		return true, nil
+	})
+	return out, next, err
+}
+
+// ListPools lists the pools of org in subscription order, those keep accepts.
+func ListPools(tx *bolt.Tx, org string, after []byte, size int, keep func(*licensingv1.Pool) bool) ([]*licensingv1.Pool, []byte, error) {
+	return page(tx.Bucket(Pools), kv.Prefix(org), after, size, func(k, v []byte) (*licensingv1.Pool, bool, error) {
+		p := &licensingv1.Pool{}
+		if err := proto.Unmarshal(v, p); err != nil {
+			return nil, false, err
+		}
+		return p, keep(p), nil
+	})
+}
+
+// ListOwnPools lists the pools a purchaser bought, through the owner index.
+func ListOwnPools(tx *bolt.Tx, org, purchaser string, after []byte, size int) ([]*licensingv1.Pool, []byte, error) {
+	return page(tx.Bucket(PoolOwners), kv.Prefix(org, purchaser), after, size, func(k, _ []byte) (*licensingv1.Pool, bool, error) {
+		parts := kv.Split(k)
+		p, err := GetPool(tx, org, parts[2])
+		return p, err == nil, err
+	})
+}
+
+// ListAssignments lists the assignments of a pool in user order.
+func ListAssignments(tx *bolt.Tx, org, sub string, after []byte, size int) ([]*licensingv1.Assignment, []byte, error) {
+	return page(tx.Bucket(Assignments), kv.Prefix(org, sub), after, size, func(_, v []byte) (*licensingv1.Assignment, bool, error) {
+		a := &licensingv1.Assignment{}
+		return a, true, proto.Unmarshal(v, a)
+	})
+}
+
+// ListUserAssignments lists a user's assignments in subscription order.
+func ListUserAssignments(tx *bolt.Tx, org, user string, after []byte, size int) ([]*licensingv1.Assignment, []byte, error) {
+	return page(tx.Bucket(UserAssignments), kv.Prefix(org, user), after, size, func(k, _ []byte) (*licensingv1.Assignment, bool, error) {
+		parts := kv.Split(k)
+		a := &licensingv1.Assignment{}
+		ok, err := kv.Get(tx.Bucket(Assignments), kv.Key(org, parts[2], user), a)
+		return a, ok, err
+	})
+}
+
+// AddEvent puts an audit event in the outbox, in the transaction of the change.
+func AddEvent(tx *bolt.Tx, e *commercev1.Event) error {
+	v, err := proto.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return outbox.Add(tx, Events, v)
+}
