@@ -31,6 +31,7 @@ type env struct {
 	dir    licensingv1.DirectoryServiceClient
 	lic    licensingv1.LicensingServiceClient
 	pools  licensingv1.PoolServiceClient
+	req    licensingv1.LicenseRequestServiceClient
 	clock  operatorv1.ClockServiceClient
 	conn   *grpc.ClientConn
 	stop   func()
@@ -62,7 +63,8 @@ func startWith(t testing.TB, dataDir, clockMode string, seed bool, signer *auth.
 		t.Fatal(err)
 	}
 	e := &env{signer: signer, comp: c, dir: licensingv1.NewDirectoryServiceClient(conn), clock: operatorv1.NewClockServiceClient(conn), conn: conn,
-		lic: licensingv1.NewLicensingServiceClient(conn), pools: licensingv1.NewPoolServiceClient(conn)}
+		lic: licensingv1.NewLicensingServiceClient(conn), pools: licensingv1.NewPoolServiceClient(conn),
+		req: licensingv1.NewLicenseRequestServiceClient(conn)}
 	stopped := false
 	e.stop = func() {
 		if stopped {

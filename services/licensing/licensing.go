@@ -3,9 +3,11 @@
 package licensing
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	"github.com/selfserve/selfserve/services/kit/auth"
@@ -65,7 +67,11 @@ func Open(cfg Config) (*Component, error) {
 	licensingv1.RegisterDirectoryServiceServer(svc, &server.Directory{Store: st, Clock: svc.Clock, Signer: cfg.Signer})
 	licensingv1.RegisterLicensingServiceServer(svc, &server.Licensing{Store: st, Clock: svc.Clock, Committed: events.Notify})
 	licensingv1.RegisterPoolServiceServer(svc, &server.Pools{Store: st, Clock: svc.Clock, Committed: events.Notify})
-	licensingv1.RegisterLicenseRequestServiceServer(svc, licensingv1.UnimplementedLicenseRequestServiceServer{})
+	licensingv1.RegisterLicenseRequestServiceServer(svc, &server.Requests{Store: st, Clock: svc.Clock, Committed: events.Notify})
+	svc.Clocks.RunDue = func(_ context.Context, now time.Time) error {
+		_, err := server.PurgeRequests(st, now)
+		return err
+	}
 	return &Component{Service: svc, Store: st, Events: events, closeEvents: closeEvents}, nil
 }
 

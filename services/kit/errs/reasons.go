@@ -47,6 +47,8 @@ var (
 	Aborted            = Reason{"ABORTED", codes.Aborted}
 	Unknown            = Reason{"UNKNOWN", codes.Unknown}
 	RouteNotFound      = Reason{"ROUTE_NOT_FOUND", codes.NotFound}
+	RequestDecided     = Reason{"LICENSE_REQUEST_DECIDED", codes.FailedPrecondition}
+	ProductMismatch    = Reason{"PRODUCT_MISMATCH", codes.FailedPrecondition}
 	MethodNotAllowed   = Reason{"METHOD_NOT_ALLOWED", codes.Unimplemented}
 )
 
@@ -262,6 +264,18 @@ var messages = map[Reason][4]string{
 		"La requête est entrée en conflit avec une autre. Réessayez.",
 		"Begäran krockade med en annan. Försök igen.",
 		"该请求与另一个请求冲突。请重试。",
+	},
+	RequestDecided: {
+		"This license request has already been decided.",
+		"Cette demande de licence a déjà été traitée.",
+		"Den här licensbegäran har redan avgjorts.",
+		"此许可证申请已处理。",
+	},
+	ProductMismatch: {
+		"The subscription is for another product than the one requested.",
+		"L'abonnement porte sur un autre produit que celui demandé.",
+		"Prenumerationen gäller en annan produkt än den som begärdes.",
+		"该订阅对应的产品与所申请的产品不同。",
 	},
 	RouteNotFound: {
 		"There is no such route. See /openapi.json for the API.",

@@ -32,10 +32,14 @@ var (
 	UserAssignments = []byte("user_assignments")
 	// license_requests: {org}\0{request} → LicenseRequest; ids sort by creation
 	LicenseRequests = []byte("license_requests")
+	// license_request_owners: {org}\0{requester}\0{request} → nothing
+	RequestOwners = []byte("license_request_owners")
+	// license_requests_by_time: {create time, 8 bytes}{org}\0{request} → nothing; for the purge
+	RequestsByTime = []byte("license_requests_by_time")
 	// events: the outbox of audit events for commerce
 	Events = []byte("events_outbox")
 
-	buckets = [][]byte{Organizations, Users, UserEmails, UserTerms, Pools, PoolOwners, Assignments, UserAssignments, LicenseRequests, Events, idem.Bucket}
+	buckets = [][]byte{Organizations, Users, UserEmails, UserTerms, Pools, PoolOwners, Assignments, UserAssignments, LicenseRequests, RequestOwners, RequestsByTime, Events, idem.Bucket}
 )
 
 // Store is the licensing store.

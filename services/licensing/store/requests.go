@@ -1,0 +1,123 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
+	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/kv"
+	"github.com/selfserve/selfserve/services/kit/names"
+	"github.com/selfserve/selfserve/services/licensing/requests"
+)
+
+func timeKey(t time.Time, org, id string) []byte {
+	k := kv.Uint64(uint64(t.UnixNano()))
+	return append(k, kv.Key(org, id)...)
+}
+
+// InsertRequest stores a new license request of org, giving it the next id.
+func InsertRequest(tx *bolt.Tx, org string, r *licensingv1.LicenseRequest, now time.Time) error {
+	b := tx.Bucket(LicenseRequests)
+	n, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	id := requests.ID(n)
+	r.Name = names.Format(requests.Pattern, org, id)
+	r.CreateTime = timestamppb.New(now)
+	if err := kv.Put(b, kv.Key(org, id), r); err != nil {
+		return err
+	}
+	if err := tx.Bucket(RequestOwners).Put(kv.Key(org, userID(r.GetRequester()), id), nil); err != nil {
+		return err
+	}
+	return tx.Bucket(RequestsByTime).Put(timeKey(now, org, id), nil)
+}
+
+// GetRequest reads a license request; NOT_FOUND when absent.
+func GetRequest(tx *bolt.Tx, org, id string) (*licensingv1.LicenseRequest, error) {
+	r := &licensingv1.LicenseRequest{}
+	ok, err := kv.Get(tx.Bucket(LicenseRequests), kv.Key(org, id), r)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errs.NotFound(names.Format(requests.Pattern, org, id))
+	}
+	return r, nil
+}
+
+// PutRequest writes a decided request back.
+func PutRequest(tx *bolt.Tx, org, id string, r *licensingv1.LicenseRequest) error {
+	return kv.Put(tx.Bucket(LicenseRequests), kv.Key(org, id), r)
+}
+
+// ListRequests lists an organization's requests newest first, before the
+// cursor.
+func ListRequests(tx *bolt.Tx, org string, before []byte, size int) ([]*licensingv1.LicenseRequest, []byte, error) {
+	return pageReverse(tx.Bucket(LicenseRequests), kv.Prefix(org), before, size, func(_, v []byte) (*licensingv1.LicenseRequest, error) {
+		r := &licensingv1.LicenseRequest{}
+		return r, proto.Unmarshal(v, r)
+	})
+}
+
+// ListOwnRequests lists a requester's requests newest first, before the cursor.
+func ListOwnRequests(tx *bolt.Tx, org, requester string, before []byte, size int) ([]*licensingv1.LicenseRequest, []byte, error) {
+	return pageReverse(tx.Bucket(RequestOwners), kv.Prefix(org, requester), before, size, func(k, _ []byte) (*licensingv1.LicenseRequest, error) {
+		parts := kv.Split(k)
+		return GetRequest(tx, org, parts[2])
+	})
+}
+
+func pageReverse[T any](b *bolt.Bucket, prefix, before []byte, size int, get func(k, v []byte) (T, error)) ([]T, []byte, error) {
+	var out []T
+	var next, last []byte
+	err := kv.ScanReverse(b, prefix, before, func(k, v []byte) (bool, error) {
+		if len(out) == size {
+			next = last
+			return false, nil
+		}
+		item, err := get(k, v)
+		if err != nil {
+			return false, err
+		}
+		out = append(out, item)
+		last = bytes.Clone(k)
+		return true, nil
+	})
+	return out, next, err
+}
+
+// PurgeRequests deletes up to limit requests made before cutoff, oldest
+// first, and reports how many it deleted.
+func PurgeRequests(tx *bolt.Tx, cutoff time.Time, limit int) (int, error) {
+	byTime := tx.Bucket(RequestsByTime)
+	c := byTime.Cursor()
+	n := 0
+	for k, _ := c.First(); k != nil && n < limit; k, _ = c.First() {
+		if int64(binary.BigEndian.Uint64(k[:8])) >= cutoff.UnixNano() {
+			break
+		}
+		parts := kv.Split(k[8:])
+		org, id := parts[0], parts[1]
+		if r, err := GetRequest(tx, org, id); err == nil {
+			if err := tx.Bucket(RequestOwners).Delete(kv.Key(org, userID(r.GetRequester()), id)); err != nil {
+				return n, err
+			}
+		}
+		if err := tx.Bucket(LicenseRequests).Delete(kv.Key(org, id)); err != nil {
+			return n, err
+		}
+		if err := byTime.Delete(k); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
