@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
+	"github.com/selfserve/selfserve/services/commerce/server"
 	"github.com/selfserve/selfserve/services/commerce/store"
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/serve"
@@ -43,10 +44,11 @@ func Open(cfg Config) (*Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The catalog, subscriptions and events come with the commerce issue;
-	// until then they answer UNIMPLEMENTED with reason NOT_IMPLEMENTED.
+	commercev1.RegisterEventServiceServer(svc, &server.Events{Store: st})
+	commercev1.RegisterAuditServiceServer(svc, &server.Audit{Store: st})
+	// The catalog and subscriptions come with their own issue; until then
+	// they answer UNIMPLEMENTED with reason NOT_IMPLEMENTED.
 	commercev1.RegisterCatalogServiceServer(svc, commercev1.UnimplementedCatalogServiceServer{})
 	commercev1.RegisterSubscriptionServiceServer(svc, commercev1.UnimplementedSubscriptionServiceServer{})
-	commercev1.RegisterEventServiceServer(svc, commercev1.UnimplementedEventServiceServer{})
 	return &Component{Service: svc, Store: st}, nil
 }

@@ -1,15 +1,26 @@
-// Package store keeps the commerce service's data in bbolt.
+// Package store keeps the commerce service's data in bbolt: the audit feed
+// (events and the index that deduplicates them) and the request records.
 package store
 
 import (
+	"errors"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/selfserve/selfserve/services/kit/idem"
 	"github.com/selfserve/selfserve/services/kit/kv"
 )
 
-// buckets, declared once; the service's own buckets come with its issue.
-var buckets = [][]byte{idem.Bucket}
+// Buckets, declared once.
+var (
+	// events: {org}\0{create_time unix nanos, 8 bytes big-endian}\0{event} → Event;
+	// by business time, so a reverse scan is newest first
+	Events = []byte("events")
+	// event_names: {event name} → its events key; an event is recorded once
+	EventNames = []byte("event_names")
+
+	buckets = [][]byte{Events, EventNames, idem.Bucket}
+)
 
 // Store is the commerce store.
 type Store struct {
@@ -26,4 +37,9 @@ func Open(path string) (*Store, error) {
 }
 
 // Close closes the file.
-func (s *Store) Close() error { return s.DB.Close() }
+func (s *Store) Close() error {
+	if s == nil || s.DB == nil {
+		return errors.New("store not open")
+	}
+	return s.DB.Close()
+}

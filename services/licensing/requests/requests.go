@@ -87,7 +87,5 @@ func Pending(r *licensingv1.LicenseRequest) error {
 	return nil
 }
 
-// Expired tells whether a request made at created is past retention at now.
-func Expired(created, now time.Time) bool {
-	return created.Before(now.AddDate(0, -Retention, 0))
-}
+// Cutoff is the creation time before which requests are purged at now.
+func Cutoff(now time.Time) time.Time { return now.AddDate(0, -Retention, 0) }

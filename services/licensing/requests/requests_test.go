@@ -15,10 +15,10 @@ func TestIDsSortByCreation(t *testing.T) {
 	}
 }
 
-func TestExpired(t *testing.T) {
+func TestCutoff(t *testing.T) {
 	now := time.Date(2027, 3, 31, 12, 0, 0, 0, time.UTC)
-	if Expired(now.AddDate(0, -11, 0), now) || !Expired(now.AddDate(-1, 0, -2), now) {
-		t.Fatal("retention of 12 months")
+	if c := Cutoff(now); !c.Equal(time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)) {
+		t.Fatalf("retention of 12 months: %v", c)
 	}
 }
 

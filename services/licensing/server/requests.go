@@ -259,7 +259,7 @@ func PurgeRequests(st *store.Store, now time.Time) (int, error) {
 	for {
 		n := 0
 		err := st.DB.Update(func(tx *bolt.Tx) (err error) {
-			n, err = store.PurgeRequests(tx, now.AddDate(0, -requests.Retention, 0), 1000)
+			n, err = store.PurgeRequests(tx, requests.Cutoff(now), 1000)
 			return err
 		})
 		total += n
