@@ -3,7 +3,10 @@ package licensing
 import (
 	"context"
 	"errors"
+	"log/slog"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
@@ -18,6 +21,10 @@ var errNoCommerce = errors.New("no commerce address: audit events wait in the ou
 // newEventSender delivers the store's audit events to commerce's AuditService.
 // The returned close func closes its connection.
 func newEventSender(cfg Config, st *store.Store) (*outbox.Outbox, func() error, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	deliver := func(context.Context, []outbox.Message) error { return errNoCommerce }
 	closeConn := func() error { return nil }
 	if cfg.CommerceAddr != "" {
@@ -37,8 +44,23 @@ func newEventSender(cfg Config, st *store.Store) (*outbox.Outbox, func() error, 
 				req.Events = append(req.Events, e)
 			}
 			_, err := audit.RecordEvents(ctx, req)
-			return err
+			if status.Code(err) != codes.InvalidArgument || len(req.Events) == 1 {
+				return err
+			}
+			// One event commerce refuses must not hold back the others
+			// forever: send them one by one and drop only what is refused.
+			for _, e := range req.Events {
+				_, err := audit.RecordEvents(ctx, &commercev1.RecordEventsRequest{Events: []*commercev1.Event{e}})
+				if status.Code(err) == codes.InvalidArgument {
+					log.Error("audit event refused by commerce; dropped", "event", e.GetName(), "err", err)
+					continue
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 	}
-	return outbox.New(st.DB, store.Events, deliver, cfg.Logger), closeConn, nil
+	return outbox.New(st.DB, store.Events, deliver, log), closeConn, nil
 }

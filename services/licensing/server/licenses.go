@@ -285,12 +285,23 @@ func assignUsers(tx *bolt.Tx, org, sub string, p *licensingv1.Pool, userIDs []st
 	return freshIDs, store.Assign(tx, org, sub, p, fresh, now)
 }
 
+// maxEventValue is the longest metadata value the audit feed takes.
+const maxEventValue = 1000
+
 // licenseEvent is the audit event of an assignment change by actor (a user
 // name; empty for the system).
 func licenseEvent(tx *bolt.Tx, org string, typ commercev1.Event_Type, actor string, p *licensingv1.Pool, userIDs []string, now time.Time) *commercev1.Event {
-	users := make([]string, len(userIDs))
-	for i, id := range userIDs {
-		users[i] = names.Format(directory.UserPattern, org, id)
+	// The feed keeps metadata values to 1,000 characters: name as many users
+	// as fit; count says how many there were.
+	var users []string
+	size := 0
+	for _, id := range userIDs {
+		u := names.Format(directory.UserPattern, org, id)
+		if size+len(u)+1 > maxEventValue {
+			break
+		}
+		users = append(users, u)
+		size += len(u) + 1
 	}
 	e := &commercev1.Event{
 		Name:       "organizations/" + org + "/events/" + directory.NewID("lic"),
@@ -300,7 +311,7 @@ func licenseEvent(tx *bolt.Tx, org string, typ commercev1.Event_Type, actor stri
 		CreateTime: timestamppb.New(now),
 		Metadata: map[string]string{
 			"users":        strings.Join(users, ","),
-			"count":        strconv.Itoa(len(users)),
+			"count":        strconv.Itoa(len(userIDs)),
 			"subscription": p.GetSubscription(),
 			"product":      p.GetProduct(),
 		},

@@ -1,0 +1,352 @@
+package audit
+
+import (
+	"strconv"
+	"strings"
+
+	"golang.org/x/text/language"
+
+	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
+	"github.com/selfserve/selfserve/services/kit/locale"
+	"github.com/selfserve/selfserve/services/kit/names"
+)
+
+// Metadata keys the feed reads to describe an event. Sources set those they
+// know; a missing one gives a more general sentence.
+const (
+	MetaProductDisplayName = "product_display_name" // the product's display name
+	MetaProduct            = "product"              // the product, by display name or resource name
+	MetaCount              = "count"                // how many licenses (purchase, trial, assign, unassign)
+	MetaUsers              = "users"                // comma-separated user names (assign, unassign)
+	MetaFrom               = "from"                 // the old quantity
+	MetaTo                 = "to"                   // the new quantity
+	MetaReason             = "reason"               // a cancellation reason, e.g. TOO_EXPENSIVE
+	MetaState              = "state"                // the new subscription state, e.g. EXPIRED
+	MetaAutoRenew          = "auto_renew"           // "true" or "false"
+	MetaPolicy             = "policy"               // a policy value, e.g. DISABLED
+	MetaTarget             = "target"               // the subscription a take-over moved users to
+	MetaBrand              = "brand"                // a card brand, e.g. VISA, or ALIPAY
+	MetaLast4              = "last4"                // the last 4 digits of a card
+)
+
+// sentence is one wording in en, fr, sv and zh-CN, in that order (the order
+// of locale.Supported). Placeholders are written {like_this}.
+type sentence [4]string
+
+// sentences holds, for every event type, its wordings from the most to the
+// least specific: Describe takes the first whose placeholders all have a
+// value. The last of each needs only {actor}, so one always fits.
+var sentences = map[commercev1.Event_Type][]sentence{
+	commercev1.Event_TYPE_UNSPECIFIED: {
+		{"{actor} made a change to {item}.", "{actor} a apporté une modification à {item}.", "{actor} gjorde en ändring av {item}.", "{actor}对 {item} 进行了更改。"},
+		{"{actor} made a change.", "{actor} a apporté une modification.", "{actor} gjorde en ändring.", "{actor}进行了更改。"},
+	},
+	commercev1.Event_SUBSCRIPTION_PURCHASED: {
+		{"{actor} bought {licenses} of {item}.", "{actor} a acheté {licenses} de {item}.", "{actor} köpte {licenses} för {item}.", "{actor}购买了 {item} 的 {licenses}。"},
+		{"{actor} bought a subscription to {item}.", "{actor} a acheté un abonnement à {item}.", "{actor} köpte en prenumeration på {item}.", "{actor}购买了 {item} 的订阅。"},
+		{"{actor} bought a subscription.", "{actor} a acheté un abonnement.", "{actor} köpte en prenumeration.", "{actor}购买了一个订阅。"},
+	},
+	commercev1.Event_TRIAL_STARTED: {
+		{"{actor} started a trial of {item} with {licenses}.", "{actor} a démarré un essai de {item} avec {licenses}.", "{actor} startade en provperiod av {item} med {licenses}.", "{actor}开始试用 {item}，含 {licenses}。"},
+		{"{actor} started a trial of {item}.", "{actor} a démarré un essai de {item}.", "{actor} startade en provperiod av {item}.", "{actor}开始试用 {item}。"},
+		{"{actor} started a trial.", "{actor} a démarré un essai.", "{actor} startade en provperiod.", "{actor}开始了一个试用。"},
+	},
+	commercev1.Event_TRIAL_EXTENDED: {
+		{"{actor} extended the trial of {item}.", "{actor} a prolongé l'essai de {item}.", "{actor} förlängde provperioden av {item}.", "{actor}延长了 {item} 的试用期。"},
+		{"{actor} extended a trial.", "{actor} a prolongé un essai.", "{actor} förlängde en provperiod.", "{actor}延长了一个试用期。"},
+	},
+	commercev1.Event_TRIAL_CONVERTED: {
+		{"{actor} converted the trial of {item} to a paid subscription.", "{actor} a converti l'essai de {item} en abonnement payant.", "{actor} konverterade provperioden av {item} till en betald prenumeration.", "{actor}将 {item} 的试用转换为付费订阅。"},
+		{"{actor} converted a trial to a paid subscription.", "{actor} a converti un essai en abonnement payant.", "{actor} konverterade en provperiod till en betald prenumeration.", "{actor}将一个试用转换为付费订阅。"},
+	},
+	commercev1.Event_QUANTITY_CHANGED: {
+		{"{actor} changed the number of licenses of {item} from {from} to {to}.", "{actor} a modifié le nombre de licences de {item} de {from} à {to}.", "{actor} ändrade antalet licenser för {item} från {from} till {to}.", "{actor}将 {item} 的许可证数量从 {from} 更改为 {to}。"},
+		{"{actor} changed the number of licenses of {item} to {to}.", "{actor} a fixé le nombre de licences de {item} à {to}.", "{actor} ändrade antalet licenser för {item} till {to}.", "{actor}将 {item} 的许可证数量更改为 {to}。"},
+		{"{actor} changed the number of licenses of {item}.", "{actor} a modifié le nombre de licences de {item}.", "{actor} ändrade antalet licenser för {item}.", "{actor}更改了 {item} 的许可证数量。"},
+		{"{actor} changed the number of licenses of a subscription.", "{actor} a modifié le nombre de licences d'un abonnement.", "{actor} ändrade antalet licenser för en prenumeration.", "{actor}更改了一个订阅的许可证数量。"},
+	},
+	commercev1.Event_LICENSES_ASSIGNED: {
+		{"{actor} assigned {licenses} of {item} to {users}.", "{actor} a attribué {licenses} de {item} à {users}.", "{actor} tilldelade {licenses} för {item} till {users}.", "{actor}将 {item} 的 {licenses}分配给了 {users}。"},
+		{"{actor} assigned {licenses} to {users}.", "{actor} a attribué {licenses} à {users}.", "{actor} tilldelade {licenses} till {users}.", "{actor}将 {licenses}分配给了 {users}。"},
+		{"{actor} assigned {licenses} of {item}.", "{actor} a attribué {licenses} de {item}.", "{actor} tilldelade {licenses} för {item}.", "{actor}分配了 {item} 的 {licenses}。"},
+		{"{actor} assigned licenses of {item}.", "{actor} a attribué des licences de {item}.", "{actor} tilldelade licenser för {item}.", "{actor}分配了 {item} 的许可证。"},
+		{"{actor} assigned licenses.", "{actor} a attribué des licences.", "{actor} tilldelade licenser.", "{actor}分配了许可证。"},
+	},
+	commercev1.Event_LICENSES_UNASSIGNED: {
+		{"{actor} unassigned {licenses} of {item} from {users}.", "{actor} a retiré {licenses} de {item} à {users}.", "{actor} tog bort {licenses} för {item} från {users}.", "{actor}从 {users} 收回了 {item} 的 {licenses}。"},
+		{"{actor} unassigned {licenses} from {users}.", "{actor} a retiré {licenses} à {users}.", "{actor} tog bort {licenses} från {users}.", "{actor}从 {users} 收回了 {licenses}。"},
+		{"{actor} unassigned {licenses} of {item}.", "{actor} a retiré {licenses} de {item}.", "{actor} tog bort {licenses} för {item}.", "{actor}收回了 {item} 的 {licenses}。"},
+		{"{actor} unassigned licenses of {item}.", "{actor} a retiré des licences de {item}.", "{actor} tog bort licenser för {item}.", "{actor}收回了 {item} 的许可证。"},
+		{"{actor} unassigned licenses.", "{actor} a retiré des licences.", "{actor} tog bort licenser.", "{actor}收回了许可证。"},
+	},
+	commercev1.Event_SUBSCRIPTION_CANCELLED: {
+		{"{actor} cancelled {item} (reason: {reason}).", "{actor} a résilié {item} (motif : {reason}).", "{actor} sade upp {item} (orsak: {reason}).", "{actor}取消了 {item}（原因：{reason}）。"},
+		{"{actor} cancelled {item}.", "{actor} a résilié {item}.", "{actor} sade upp {item}.", "{actor}取消了 {item}。"},
+		{"{actor} cancelled a subscription (reason: {reason}).", "{actor} a résilié un abonnement (motif : {reason}).", "{actor} sade upp en prenumeration (orsak: {reason}).", "{actor}取消了一个订阅（原因：{reason}）。"},
+		{"{actor} cancelled a subscription.", "{actor} a résilié un abonnement.", "{actor} sade upp en prenumeration.", "{actor}取消了一个订阅。"},
+	},
+	commercev1.Event_SUBSCRIPTION_REACTIVATED: {
+		{"{actor} reactivated {item}.", "{actor} a réactivé {item}.", "{actor} återaktiverade {item}.", "{actor}重新激活了 {item}。"},
+		{"{actor} reactivated a subscription.", "{actor} a réactivé un abonnement.", "{actor} återaktiverade en prenumeration.", "{actor}重新激活了一个订阅。"},
+	},
+	commercev1.Event_SUBSCRIPTION_RENEWED: {
+		{"{actor} renewed {item}.", "{actor} a renouvelé {item}.", "{actor} förnyade {item}.", "{actor}续订了 {item}。"},
+		{"{actor} renewed a subscription.", "{actor} a renouvelé un abonnement.", "{actor} förnyade en prenumeration.", "{actor}续订了一个订阅。"},
+	},
+	commercev1.Event_SUBSCRIPTION_STATE_CHANGED: {
+		{"{actor} changed the state of {item} to {state}.", "{actor} a changé l'état de {item} en « {state} ».", "{actor} ändrade tillståndet för {item} till {state}.", "{actor}将 {item} 的状态更改为“{state}”。"},
+		{"{actor} changed the state of {item}.", "{actor} a changé l'état de {item}.", "{actor} ändrade tillståndet för {item}.", "{actor}更改了 {item} 的状态。"},
+		{"{actor} changed the state of a subscription to {state}.", "{actor} a changé l'état d'un abonnement en « {state} ».", "{actor} ändrade tillståndet för en prenumeration till {state}.", "{actor}将一个订阅的状态更改为“{state}”。"},
+		{"{actor} changed the state of a subscription.", "{actor} a changé l'état d'un abonnement.", "{actor} ändrade tillståndet för en prenumeration.", "{actor}更改了一个订阅的状态。"},
+	},
+	commercev1.Event_SUBSCRIPTION_TAKEN_OVER: {
+		{"{actor} took over {item} and moved its users to {target}.", "{actor} a repris {item} et déplacé ses utilisateurs vers {target}.", "{actor} tog över {item} och flyttade dess användare till {target}.", "{actor}接管了 {item}，并将其用户移至 {target}。"},
+		{"{actor} took over {item}.", "{actor} a repris {item}.", "{actor} tog över {item}.", "{actor}接管了 {item}。"},
+		{"{actor} took over a subscription.", "{actor} a repris un abonnement.", "{actor} tog över en prenumeration.", "{actor}接管了一个订阅。"},
+	},
+	commercev1.Event_AUTO_RENEW_CHANGED: {
+		{"{actor} turned automatic renewal {onoff} for {item}.", "{actor} a {onoff} le renouvellement automatique de {item}.", "{actor} {onoff} automatisk förnyelse för {item}.", "{actor}{onoff}了 {item} 的自动续订。"},
+		{"{actor} changed automatic renewal of {item}.", "{actor} a modifié le renouvellement automatique de {item}.", "{actor} ändrade automatisk förnyelse för {item}.", "{actor}更改了 {item} 的自动续订设置。"},
+		{"{actor} turned automatic renewal {onoff} for a subscription.", "{actor} a {onoff} le renouvellement automatique d'un abonnement.", "{actor} {onoff} automatisk förnyelse för en prenumeration.", "{actor}{onoff}了一个订阅的自动续订。"},
+		{"{actor} changed automatic renewal of a subscription.", "{actor} a modifié le renouvellement automatique d'un abonnement.", "{actor} ändrade automatisk förnyelse för en prenumeration.", "{actor}更改了一个订阅的自动续订设置。"},
+	},
+	commercev1.Event_PAYMENT_METHOD_ADDED: {
+		{"{actor} added {card}.", "{actor} a ajouté {card}.", "{actor} lade till {card}.", "{actor}添加了{card}。"},
+		{"{actor} added the payment method {item}.", "{actor} a ajouté le mode de paiement {item}.", "{actor} lade till betalningsmetoden {item}.", "{actor}添加了付款方式 {item}。"},
+		{"{actor} added a payment method.", "{actor} a ajouté un mode de paiement.", "{actor} lade till en betalningsmetod.", "{actor}添加了一种付款方式。"},
+	},
+	commercev1.Event_PAYMENT_METHOD_UPDATED: {
+		{"{actor} updated {card}.", "{actor} a modifié {card}.", "{actor} uppdaterade {card}.", "{actor}更新了{card}。"},
+		{"{actor} updated the payment method {item}.", "{actor} a modifié le mode de paiement {item}.", "{actor} uppdaterade betalningsmetoden {item}.", "{actor}更新了付款方式 {item}。"},
+		{"{actor} updated a payment method.", "{actor} a modifié un mode de paiement.", "{actor} uppdaterade en betalningsmetod.", "{actor}更新了一种付款方式。"},
+	},
+	commercev1.Event_PAYMENT_METHOD_DELETED: {
+		{"{actor} removed {card}.", "{actor} a supprimé {card}.", "{actor} tog bort {card}.", "{actor}删除了{card}。"},
+		{"{actor} removed the payment method {item}.", "{actor} a supprimé le mode de paiement {item}.", "{actor} tog bort betalningsmetoden {item}.", "{actor}删除了付款方式 {item}。"},
+		{"{actor} removed a payment method.", "{actor} a supprimé un mode de paiement.", "{actor} tog bort en betalningsmetod.", "{actor}删除了一种付款方式。"},
+	},
+	commercev1.Event_BILLING_PROFILE_UPDATED: {
+		{"{actor} updated the billing profile {item}.", "{actor} a modifié le profil de facturation {item}.", "{actor} uppdaterade faktureringsprofilen {item}.", "{actor}更新了账单配置文件 {item}。"},
+		{"{actor} updated a billing profile.", "{actor} a modifié un profil de facturation.", "{actor} uppdaterade en faktureringsprofil.", "{actor}更新了一个账单配置文件。"},
+	},
+	commercev1.Event_POLICY_CHANGED: {
+		{"{actor} set the self-service policy of {item} to {policy}.", "{actor} a défini la stratégie libre-service de {item} sur « {policy} ».", "{actor} ställde in självbetjäningsprincipen för {item} på {policy}.", "{actor}将 {item} 的自助服务策略设置为“{policy}”。"},
+		{"{actor} changed the self-service policy of {item}.", "{actor} a modifié la stratégie libre-service de {item}.", "{actor} ändrade självbetjäningsprincipen för {item}.", "{actor}更改了 {item} 的自助服务策略。"},
+		{"{actor} set a self-service policy to {policy}.", "{actor} a défini une stratégie libre-service sur « {policy} ».", "{actor} ställde in en självbetjäningsprincip på {policy}.", "{actor}将一项自助服务策略设置为“{policy}”。"},
+		{"{actor} changed a self-service policy.", "{actor} a modifié une stratégie libre-service.", "{actor} ändrade en självbetjäningsprincip.", "{actor}更改了一项自助服务策略。"},
+	},
+	commercev1.Event_PAYMENT_FAILED: {
+		{"{actor} tried to charge {card} for {item}, and the payment failed.", "{actor} a tenté de débiter {card} pour {item}, mais le paiement a échoué.", "{actor} försökte debitera {card} för {item}, men betalningen misslyckades.", "{actor}尝试从{card}为 {item} 扣款，但付款失败。"},
+		{"{actor} tried to collect a payment for {item}, and it failed.", "{actor} a tenté d'encaisser un paiement pour {item}, mais il a échoué.", "{actor} försökte ta betalt för {item}, men betalningen misslyckades.", "{actor}尝试为 {item} 扣款，但付款失败。"},
+		{"{actor} tried to collect a payment, and it failed.", "{actor} a tenté d'encaisser un paiement, mais il a échoué.", "{actor} försökte ta betalt, men betalningen misslyckades.", "{actor}尝试扣款，但付款失败。"},
+	},
+}
+
+// Words that stand for metadata values, in the order of sentence. A value
+// not listed is shown as it came.
+var (
+	systemActor = [4]string{"The system", "Le système", "Systemet", "系统"}
+
+	reasons = map[string][4]string{
+		"NO_LONGER_NEEDED": {"no longer needed", "plus nécessaire", "behövs inte längre", "不再需要"},
+		"TOO_EXPENSIVE":    {"too expensive", "trop cher", "för dyr", "太贵"},
+		"MISSING_FEATURES": {"missing features", "fonctionnalités manquantes", "saknade funktioner", "缺少功能"},
+		"SWITCHED_SERVICE": {"switched to another service", "passage à un autre service", "bytte till en annan tjänst", "改用其他服务"},
+		"TOO_COMPLEX":      {"too complex", "trop complexe", "för komplicerad", "太复杂"},
+		"LOW_QUALITY":      {"low quality", "qualité insuffisante", "låg kvalitet", "质量不佳"},
+		"CUSTOMER_SERVICE": {"customer service", "service client", "kundtjänst", "客户服务"},
+		"OTHER":            {"other", "autre", "annat", "其他"},
+	}
+	states = map[string][4]string{
+		"ACTIVE":   {"active", "actif", "aktiv", "活动"},
+		"EXPIRED":  {"expired", "expiré", "utgången", "已过期"},
+		"DISABLED": {"disabled", "désactivé", "inaktiverad", "已禁用"},
+		"DELETED":  {"deleted", "supprimé", "borttagen", "已删除"},
+	}
+	policies = map[string][4]string{
+		"ENABLED":                            {"enabled", "activée", "aktiverad", "启用"},
+		"ONLY_TRIALS_WITHOUT_PAYMENT_METHOD": {"only trials without a payment method", "essais sans mode de paiement uniquement", "endast provperioder utan betalningsmetod", "仅限无需付款方式的试用"},
+		"DISABLED":                           {"disabled", "désactivée", "inaktiverad", "禁用"},
+	}
+	onOff = map[string][4]string{
+		"true":  {"on", "activé", "aktiverade", "开启"},
+		"false": {"off", "désactivé", "inaktiverade", "关闭"},
+	}
+	brands = map[string][4]string{
+		"VISA":             {"Visa", "Visa", "Visa", "Visa"},
+		"MASTERCARD":       {"Mastercard", "Mastercard", "Mastercard", "Mastercard"},
+		"AMERICAN_EXPRESS": {"American Express", "American Express", "American Express", "American Express"},
+		"DISCOVER":         {"Discover", "Discover", "Discover", "Discover"},
+		"JCB":              {"JCB", "JCB", "JCB", "JCB"},
+		"DINERS_CLUB":      {"Diners Club", "Diners Club", "Diners Club", "Diners Club"},
+		"UNIONPAY":         {"UnionPay", "UnionPay", "UnionPay", "银联"},
+		"MAESTRO":          {"Maestro", "Maestro", "Maestro", "Maestro"},
+	}
+
+	// A card: by brand and last digits, by brand only, by last digits only.
+	cardBoth  = [4]string{"the {brand} card ending in {last4}", "la carte {brand} se terminant par {last4}", "{brand}-kortet som slutar på {last4}", "尾号为 {last4} 的 {brand} 卡"}
+	cardBrand = [4]string{"the {brand} card", "la carte {brand}", "{brand}-kortet", "{brand} 卡"}
+	cardLast4 = [4]string{"the card ending in {last4}", "la carte se terminant par {last4}", "kortet som slutar på {last4}", "尾号为 {last4} 的卡"}
+	alipay    = [4]string{"the Alipay account", "le compte Alipay", "Alipay-kontot", "支付宝账户"}
+
+	licenseOne  = [4]string{"{n} license", "{n} licence", "{n} licens", "{n} 个许可证"}
+	licenseMany = [4]string{"{n} licenses", "{n} licences", "{n} licenser", "{n} 个许可证"}
+	listSep     = [4]string{", ", ", ", ", ", "、"}
+)
+
+// Describe writes the sentence that tells a reader in lang (one of
+// locale.Supported; others are matched to one) what an event was, filled in
+// from its metadata as far as it goes.
+func Describe(e *commercev1.Event, lang language.Tag) string {
+	i := langIndex(lang)
+	values := fill(e, i)
+	variants, ok := sentences[e.GetType()]
+	if !ok {
+		variants = sentences[commercev1.Event_TYPE_UNSPECIFIED]
+	}
+	for _, s := range variants {
+		if text, ok := render(s[i], values); ok {
+			return text
+		}
+	}
+	return systemActor[i] // not reached: the last variant needs only {actor}
+}
+
+func langIndex(lang language.Tag) int {
+	for i, t := range locale.Supported {
+		if t == lang {
+			return i
+		}
+	}
+	m := locale.Match(lang.String())
+	for i, t := range locale.Supported {
+		if t == m {
+			return i
+		}
+	}
+	return 0
+}
+
+// fill gives the placeholder values an event has; absent ones are left out.
+func fill(e *commercev1.Event, i int) map[string]string {
+	md := e.GetMetadata()
+	v := map[string]string{"actor": actor(e, i)}
+	set := func(k, s string) {
+		if s = strings.TrimSpace(s); s != "" {
+			v[k] = s
+		}
+	}
+	// The product says more to a reader than a resource name.
+	for _, s := range []string{md[MetaProductDisplayName], md[MetaProduct], e.GetResource()} {
+		if _, ok := v["item"]; !ok {
+			set("item", s)
+		}
+	}
+	users := userList(md[MetaUsers])
+	set("users", strings.Join(users, listSep[i]))
+	if n, err := strconv.Atoi(strings.TrimSpace(md[MetaCount])); err == nil && n >= 0 {
+		set("licenses", licenses(n, i))
+	} else if len(users) > 0 {
+		set("licenses", licenses(len(users), i))
+	}
+	set("from", md[MetaFrom])
+	set("to", md[MetaTo])
+	set("reason", word(reasons, md[MetaReason], i))
+	set("state", word(states, md[MetaState], i))
+	set("policy", word(policies, md[MetaPolicy], i))
+	if w, ok := onOff[strings.ToLower(strings.TrimSpace(md[MetaAutoRenew]))]; ok {
+		set("onoff", w[i])
+	}
+	set("target", md[MetaTarget])
+	set("card", card(md[MetaBrand], md[MetaLast4], i))
+	return v
+}
+
+// licenses is "n licenses" in language i: French counts 0 and 1 as singular.
+func licenses(n, i int) string {
+	form := licenseMany
+	if n == 1 || n == 0 && locale.Supported[i] == locale.French {
+		form = licenseOne
+	}
+	return strings.ReplaceAll(form[i], "{n}", strconv.Itoa(n))
+}
+
+// actor is who did it: the display name, else the user's id, else the system.
+func actor(e *commercev1.Event, i int) string {
+	if d := strings.TrimSpace(e.GetActorDisplayName()); d != "" {
+		return d
+	}
+	if ids, ok := names.Match(e.GetActor(), UserPattern); ok {
+		return ids[1]
+	}
+	return systemActor[i]
+}
+
+// userList reads a comma-separated list of user names, showing each by id.
+func userList(s string) []string {
+	var out []string
+	for _, u := range strings.Split(s, ",") {
+		u = strings.TrimSpace(u)
+		if ids, ok := names.Match(u, UserPattern); ok {
+			u = ids[1]
+		}
+		if u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func card(brand, last4 string, i int) string {
+	brand, last4 = strings.TrimSpace(brand), strings.TrimSpace(last4)
+	switch strings.ToUpper(brand) {
+	case "ALIPAY":
+		return alipay[i]
+	case "", "OTHER", "BRAND_UNSPECIFIED":
+		brand = ""
+	default:
+		brand = word(brands, strings.ToUpper(brand), i)
+	}
+	r := strings.NewReplacer("{brand}", brand, "{last4}", last4)
+	switch {
+	case brand != "" && last4 != "":
+		return r.Replace(cardBoth[i])
+	case brand != "":
+		return r.Replace(cardBrand[i])
+	case last4 != "":
+		return r.Replace(cardLast4[i])
+	}
+	return ""
+}
+
+func word(words map[string][4]string, value string, i int) string {
+	value = strings.TrimSpace(value)
+	if w, ok := words[value]; ok {
+		return w[i]
+	}
+	return value
+}
+
+// render fills text's placeholders; false when one has no value.
+func render(text string, values map[string]string) (string, bool) {
+	var b strings.Builder
+	for {
+		open := strings.IndexByte(text, '{')
+		if open < 0 {
+			b.WriteString(text)
+			return b.String(), true
+		}
+		end := strings.IndexByte(text[open:], '}')
+		if end < 0 {
+			b.WriteString(text)
+			return b.String(), true
+		}
+		v, ok := values[text[open+1:open+end]]
+		if !ok {
+			return "", false
+		}
+		b.WriteString(text[:open])
+		b.WriteString(v)
+		text = text[open+end+1:]
+	}
+}

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
+	"github.com/selfserve/selfserve/services/commerce/audit"
+	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/kv"
+	"github.com/selfserve/selfserve/services/kit/names"
+)
+
+// eventKey is an event's key in Events: its organization, its business time
+// and its id, so that an organization's events sort by time.
+func eventKey(org string, e *commercev1.Event, id string) []byte {
+	k := kv.Prefix(org)
+	k = append(k, kv.Uint64(uint64(e.GetCreateTime().AsTime().UnixNano()))...)
+	k = append(k, 0)
+	return append(k, id...)
+}
+
+// InsertEvent records an event inside tx, unless an event of the same name
+// was recorded before; it tells whether the event is new. The event is checked
+// with audit.Normalize and stored without its description. Commerce features
+// call it in the transaction of the change the event tells of.
+func InsertEvent(tx *bolt.Tx, e *commercev1.Event) (bool, error) {
+	e, err := audit.Normalize("event", e)
+	if err != nil {
+		return false, err
+	}
+	index := tx.Bucket(EventNames)
+	if index.Get([]byte(e.GetName())) != nil {
+		return false, nil
+	}
+	ids, _ := names.Match(e.GetName(), audit.EventPattern)
+	key := eventKey(ids[0], e, ids[1])
+	if err := kv.Put(tx.Bucket(Events), key, e); err != nil {
+		return false, err
+	}
+	return true, index.Put([]byte(e.GetName()), key)
+}
+
+// NewEventName names a new event of org that commerce itself records, with a
+// sequence id unique in this store ("commerce-000000000000002a").
+func NewEventName(tx *bolt.Tx, org string) (string, error) {
+	seq, err := tx.Bucket(Events).NextSequence()
+	if err != nil {
+		return "", err
+	}
+	return names.Format(audit.EventPattern, org, fmt.Sprintf("commerce-%016x", seq)), nil
+}
+
+// ListEvents returns up to size events of org, newest first by business time,
+// from before the cursor (the key of the last event served; nil for the
+// first page), and the cursor of the next page (nil when no more exist).
+func ListEvents(tx *bolt.Tx, org string, before []byte, size int) ([]*commercev1.Event, []byte, error) {
+	prefix := kv.Prefix(org)
+	if before != nil && !bytes.HasPrefix(before, prefix) {
+		return nil, nil, errs.New(errs.InvalidPageToken, "page_token is not valid for this request").With("field", "page_token")
+	}
+	var out []*commercev1.Event
+	var next, last []byte
+	err := kv.ScanReverse(tx.Bucket(Events), prefix, before, func(k, v []byte) (bool, error) {
+		if len(out) == size {
+			next = last
+			return false, nil
+		}
+		e := &commercev1.Event{}
+		if _, err := kv.Get(tx.Bucket(Events), k, e); err != nil {
+			return false, err
+		}
+		out = append(out, e)
+		last = bytes.Clone(k)
+		return true, nil
+	})
+	return out, next, err
+}
