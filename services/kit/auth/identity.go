@@ -61,9 +61,10 @@ func (id *Identity) UserName() string {
 	return "organizations/" + id.Org + "/users/" + id.Subject
 }
 
-// Sees tells whether the caller may see org at all: its users and operators.
-// Everyone else is answered NOT_FOUND, never a hint that org exists.
-func (id *Identity) Sees(org string) bool { return id.IsOperator() || id.MemberOf(org) }
+// Sees tells whether the caller may see org at all: its users, operators and
+// the selfserve services. Everyone else is answered NOT_FOUND, never a hint
+// that org exists.
+func (id *Identity) Sees(org string) bool { return id.IsInternal() || id.MemberOf(org) }
 
 // IsService tells whether the caller is another selfserve service.
 func (id *Identity) IsService() bool { return id != nil && slices.Contains(id.Roles, Service) }
