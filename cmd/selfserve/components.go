@@ -106,7 +106,7 @@ func (s *system) open(ctx context.Context, name string) (*unit, error) {
 		}
 		return &unit{serve: c.Serve, close: c.Close}, nil
 	case "billing":
-		c, err := billing.Open(billing.Config{DataDir: s.cfg.DataDir, Clock: s.cfg.Clock,
+		c, err := billing.Open(billing.Config{DataDir: s.cfg.DataDir, Clock: s.cfg.Clock, LicensingAddr: s.dial["licensing"],
 			CommerceAddr: s.dial["commerce"], Signer: s.signer, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("billing: %w", err)

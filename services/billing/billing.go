@@ -4,12 +4,18 @@
 package billing
 
 import (
+	"errors"
 	"log/slog"
 	"path/filepath"
 
+	"google.golang.org/grpc"
+
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
+	"github.com/selfserve/selfserve/services/billing/processor"
+	"github.com/selfserve/selfserve/services/billing/server"
 	"github.com/selfserve/selfserve/services/billing/store"
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/outbox"
 	"github.com/selfserve/selfserve/services/kit/serve"
 )
 
@@ -18,21 +24,33 @@ const Domain = "billing.selfserve"
 
 // Config configures the component.
 type Config struct {
-	DataDir      string // holds billing.db
-	Clock        string // "system" or "manual"
-	CommerceAddr string // the commerce service it tells of unpaid invoices
-	Signer       *auth.Signer
-	Logger       *slog.Logger
+	DataDir       string // holds billing.db
+	Clock         string // "system" or "manual"
+	LicensingAddr string // the directory: organizations' clouds, users' types
+	CommerceAddr  string // where audit and payment events go
+	Signer        *auth.Signer
+	Logger        *slog.Logger
+	// Processor charges payment methods; the deterministic simulator when nil.
+	Processor processor.Processor
 }
 
 // Component is a ready-to-serve billing service.
 type Component struct {
 	*serve.Service
 	Store *store.Store
+	// Audit and Payments send events to commerce.
+	Audit, Payments *outbox.Outbox
+	// Charges runs the payment retries.
+	Charges *server.Charges
+
+	conns []*grpc.ClientConn
 }
 
 // Open opens the store, the clock and the gRPC server.
 func Open(cfg Config) (*Component, error) {
+	if cfg.LicensingAddr == "" {
+		return nil, errors.New("billing: the licensing address is required")
+	}
 	st, err := store.Open(filepath.Join(cfg.DataDir, "billing.db"))
 	if err != nil {
 		return nil, err
@@ -41,9 +59,41 @@ func Open(cfg Config) (*Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Accounts, payment methods and invoices come with the billing issue;
-	// until then they answer UNIMPLEMENTED with reason NOT_IMPLEMENTED.
-	billingv1.RegisterBillingAccountServiceServer(svc, billingv1.UnimplementedBillingAccountServiceServer{})
-	billingv1.RegisterInvoiceServiceServer(svc, billingv1.UnimplementedInvoiceServiceServer{})
-	return &Component{Service: svc, Store: st}, nil
+	c := &Component{Service: svc, Store: st}
+	licensingConn, err := serve.DialService(cfg.LicensingAddr, "billing", cfg.Signer)
+	if err != nil {
+		svc.Close()
+		return nil, err
+	}
+	c.conns = append(c.conns, licensingConn)
+	if err := c.outboxes(cfg); err != nil {
+		c.Close()
+		return nil, err
+	}
+	proc := cfg.Processor
+	if proc == nil {
+		proc = processor.NewSimulator()
+	}
+	deps := &server.Deps{
+		Store: st, Clock: svc.Clock, Directory: newDirectory(licensingConn), Processor: proc,
+		Secret:    cfg.Signer.Derive("billing request fingerprints"),
+		Committed: func() { c.Audit.Notify(); c.Payments.Notify() },
+	}
+	c.Charges = &server.Charges{Deps: deps}
+	billingv1.RegisterBillingAccountServiceServer(svc, &server.Accounts{Deps: deps})
+	billingv1.RegisterInvoiceServiceServer(svc, &server.Invoices{Deps: deps})
+	billingv1.RegisterChargeServiceServer(svc, c.Charges)
+	svc.Clocks.RunDue = c.Charges.RunDue
+	svc.Go(c.Audit.Run)
+	svc.Go(c.Payments.Run)
+	return c, nil
+}
+
+// Close closes the connections and the store; call it after Serve returned.
+func (c *Component) Close() error {
+	var errList []error
+	for _, conn := range c.conns {
+		errList = append(errList, conn.Close())
+	}
+	return errors.Join(append(errList, c.Service.Close())...)
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"log/slog"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
@@ -34,7 +32,7 @@ func newEventSender(cfg Config, st *store.Store) (*outbox.Outbox, func() error, 
 		}
 		closeConn = conn.Close
 		audit := commercev1.NewAuditServiceClient(conn)
-		deliver = func(ctx context.Context, batch []outbox.Message) error {
+		deliver = outbox.Tolerant(func(ctx context.Context, batch []outbox.Message) error {
 			req := &commercev1.RecordEventsRequest{}
 			for _, m := range batch {
 				e := &commercev1.Event{}
@@ -44,23 +42,8 @@ func newEventSender(cfg Config, st *store.Store) (*outbox.Outbox, func() error, 
 				req.Events = append(req.Events, e)
 			}
 			_, err := audit.RecordEvents(ctx, req)
-			if status.Code(err) != codes.InvalidArgument || len(req.Events) == 1 {
-				return err
-			}
-			// One event commerce refuses must not hold back the others
-			// forever: send them one by one and drop only what is refused.
-			for _, e := range req.Events {
-				_, err := audit.RecordEvents(ctx, &commercev1.RecordEventsRequest{Events: []*commercev1.Event{e}})
-				if status.Code(err) == codes.InvalidArgument {
-					log.Error("audit event refused by commerce; dropped", "event", e.GetName(), "err", err)
-					continue
-				}
-				if err != nil {
-					return err
-				}
-			}
-			return nil
-		}
+			return err
+		}, log)
 	}
 	return outbox.New(st.DB, store.Events, deliver, log), closeConn, nil
 }

@@ -108,3 +108,11 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	}
 	return c, nil
 }
+
+// Derive returns a secret for another purpose (label), derived from the
+// signing key: the key itself never leaves the Signer.
+func (s *Signer) Derive(label string) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte("selfserve derive\x00" + label))
+	return m.Sum(nil)
+}

@@ -69,14 +69,19 @@ func NewKey(method, principal, requestID string) Key {
 
 // Fingerprint hashes a request without its request_id field.
 func Fingerprint(req proto.Message) []byte {
+	h := sha256.Sum256(canonical(req))
+	return h[:]
+}
+
+// canonical is the deterministic encoding of a request without request_id.
+func canonical(req proto.Message) []byte {
 	c := proto.Clone(req)
 	m := c.ProtoReflect()
 	if f := m.Descriptor().Fields().ByName(protoreflect.Name("request_id")); f != nil {
 		m.Clear(f)
 	}
 	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(c)
-	h := sha256.Sum256(b)
-	return h[:]
+	return b
 }
 
 // Lookup finds a stored response for key inside tx. It reports false when the
@@ -84,6 +89,12 @@ func Fingerprint(req proto.Message) []byte {
 // reports true on a faithful replay, and fails with REQUEST_ID_REUSED when the
 // id came with a different request.
 func Lookup(tx *bolt.Tx, key Key, req, resp proto.Message) (bool, error) {
+	return LookupFingerprint(tx, key, Fingerprint(req), resp)
+}
+
+// LookupFingerprint is Lookup for a request known by its fingerprint (see
+// UpdateFingerprint).
+func LookupFingerprint(tx *bolt.Tx, key Key, fingerprint []byte, resp proto.Message) (bool, error) {
 	if key == nil {
 		return false, nil
 	}
@@ -94,7 +105,7 @@ func Lookup(tx *bolt.Tx, key Key, req, resp proto.Message) (bool, error) {
 	if len(v) < 8+sha256.Size {
 		return false, errs.New(errs.Internal, "corrupt request record")
 	}
-	if !bytes.Equal(v[8:8+sha256.Size], Fingerprint(req)) {
+	if !bytes.Equal(v[8:8+sha256.Size], fingerprint) {
 		return false, errs.New(errs.RequestIDReused, "request_id was used for a different request").With("field", "request_id")
 	}
 	if err := proto.Unmarshal(v[8+sha256.Size:], resp); err != nil {
@@ -105,6 +116,11 @@ func Lookup(tx *bolt.Tx, key Key, req, resp proto.Message) (bool, error) {
 
 // Save stores resp for key inside tx, the transaction of the change.
 func Save(tx *bolt.Tx, key Key, now time.Time, req, resp proto.Message) error {
+	return SaveFingerprint(tx, key, now, Fingerprint(req), resp)
+}
+
+// SaveFingerprint is Save for a request known by its fingerprint.
+func SaveFingerprint(tx *bolt.Tx, key Key, now time.Time, fingerprint []byte, resp proto.Message) error {
 	if key == nil {
 		return nil
 	}
@@ -114,7 +130,7 @@ func Save(tx *bolt.Tx, key Key, now time.Time, req, resp proto.Message) error {
 	}
 	v := make([]byte, 8, 8+sha256.Size+len(body))
 	binary.BigEndian.PutUint64(v, uint64(now.UnixNano()))
-	v = append(v, Fingerprint(req)...)
+	v = append(v, fingerprint...)
 	v = append(v, body...)
 	return tx.Bucket(Bucket).Put(key, v)
 }

@@ -1,6 +1,8 @@
 package idem
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,4 +26,32 @@ func Update(db *bolt.DB, key Key, now time.Time, req, resp proto.Message, fn fun
 		return Save(tx, key, now, req, resp)
 	})
 	return replayed, err
+}
+
+// UpdateFingerprint is Update for requests that must not be hashed as they
+// are, such as those carrying a card number: the caller gives a keyed
+// fingerprint (see KeyedFingerprint) of sha256.Size bytes.
+func UpdateFingerprint(db *bolt.DB, key Key, now time.Time, fingerprint []byte, resp proto.Message, fn func(tx *bolt.Tx) error) (replayed bool, err error) {
+	err = db.Update(func(tx *bolt.Tx) error {
+		found, err := LookupFingerprint(tx, key, fingerprint, resp)
+		if err != nil || found {
+			replayed = found
+			return err
+		}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return SaveFingerprint(tx, key, now, fingerprint, resp)
+	})
+	return replayed, err
+}
+
+// KeyedFingerprint is an HMAC-SHA256 fingerprint of a request without its
+// request_id: stored request records then hold nothing from which a secret
+// field (a card number, a security code) could be guessed by hashing
+// candidates, unless the key is known too.
+func KeyedFingerprint(secret []byte, req proto.Message) []byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write(canonical(req))
+	return h.Sum(nil)
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/selfserve/selfserve/services/kit/kv"
 )
@@ -115,5 +118,29 @@ func TestRunRetriesWithBackoff(t *testing.T) {
 	<-done
 	if got := fmt.Sprint(r.seen()); got != "[x]" {
 		t.Fatalf("after retries delivered %s", got)
+	}
+}
+
+func TestTolerantDropsOnlyWhatIsRefused(t *testing.T) {
+	var got []string
+	send := func(_ context.Context, batch []Message) error {
+		for _, m := range batch {
+			if string(m.Value) == "bad" {
+				return status.Error(codes.InvalidArgument, "bad event")
+			}
+		}
+		for _, m := range batch {
+			got = append(got, string(m.Value))
+		}
+		return nil
+	}
+	d := Tolerant(send, slog.New(slog.DiscardHandler))
+	err := d(context.Background(), []Message{{Value: []byte("a")}, {Value: []byte("bad")}, {Value: []byte("c")}})
+	if err != nil || fmt.Sprint(got) != "[a c]" {
+		t.Fatalf("delivered %v, %v", got, err)
+	}
+	unavailable := Tolerant(func(context.Context, []Message) error { return status.Error(codes.Unavailable, "down") }, slog.New(slog.DiscardHandler))
+	if err := unavailable(context.Background(), []Message{{Value: []byte("a")}}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("a receiver that is down must keep the batch: %v", err)
 	}
 }

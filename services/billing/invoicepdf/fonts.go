@@ -1,0 +1,40 @@
+package invoicepdf
+
+import (
+	"github.com/go-pdf/fpdf"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/goregular"
+	"golang.org/x/text/language"
+
+	"github.com/selfserve/selfserve/services/kit/locale"
+)
+
+// typeface is the font family a document is set in, with the function that
+// turns UTF-8 text into what that font's encoding expects.
+type typeface struct {
+	family string
+	encode func(string) string
+}
+
+// unicodeFamily is the name the embedded TrueType font is registered under.
+const unicodeFamily = "unicode"
+
+// setTypeface picks the document's font for a language.
+//
+// English, French and Swedish fit in code page 1252, so they use the PDF core
+// font Helvetica: nothing is embedded and every reader has it.
+//
+// Chinese does not fit in any core font. It is set in an embedded TrueType
+// font written as Unicode (Identity-H with a ToUnicode map), so the document
+// carries the Chinese text itself: it can be searched, copied and read by a
+// screen reader. The font embedded is Go Regular and Go Bold, which have no
+// CJK glyphs, so a reader draws its missing-glyph box for each Chinese
+// character until a font with CJK glyphs takes their place here.
+func setTypeface(pdf *fpdf.Fpdf, lang language.Tag) typeface {
+	if lang != locale.Chinese {
+		return typeface{family: "Helvetica", encode: pdf.UnicodeTranslatorFromDescriptor("cp1252")}
+	}
+	pdf.AddUTF8FontFromBytes(unicodeFamily, "", goregular.TTF)
+	pdf.AddUTF8FontFromBytes(unicodeFamily, "B", gobold.TTF)
+	return typeface{family: unicodeFamily, encode: func(s string) string { return s }}
+}

@@ -1,0 +1,239 @@
+package server
+
+import (
+	"context"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
+	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
+	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
+	"github.com/selfserve/selfserve/services/billing/accounts"
+	"github.com/selfserve/selfserve/services/billing/store"
+	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/idem"
+	"github.com/selfserve/selfserve/services/kit/names"
+	"github.com/selfserve/selfserve/services/kit/page"
+)
+
+// Accounts implements BillingAccountService.
+type Accounts struct {
+	billingv1.UnimplementedBillingAccountServiceServer
+	*Deps
+}
+
+// CreateBillingAccount creates an account owned by the caller, with its
+// default billing profile.
+func (s *Accounts) CreateBillingAccount(ctx context.Context, req *billingv1.CreateBillingAccountRequest) (*billingv1.BillingAccount, error) {
+	ids, err := names.Parse("parent", req.GetParent(), accounts.OrganizationPattern)
+	if err != nil {
+		return nil, err
+	}
+	org := ids[0]
+	caller := auth.FromContext(ctx)
+	if !caller.MemberOf(org) {
+		if caller.Sees(org) {
+			return nil, errs.Denied("billing accounts are created by users of the organization, who own them")
+		}
+		return nil, errs.NotFound(req.GetParent())
+	}
+	a, err := accounts.NewAccount(req.GetBillingAccount())
+	if err != nil {
+		return nil, err
+	}
+	rid, err := idem.RequestID(ctx, req.GetRequestId())
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.Directory.User(ctx, org, caller.Subject)
+	if err != nil {
+		return nil, err
+	}
+	if u.GetUserType() != licensingv1.User_MEMBER {
+		return nil, errs.New(errs.GuestUser, "guests cannot create billing accounts")
+	}
+	o, err := s.Directory.Organization(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	a.Owner = caller.UserName()
+	a.CurrencyCode = accounts.Currency(a.GetSoldTo().GetCountryCode(), o.GetCloud())
+	now := s.Clock.Now()
+	resp := &billingv1.BillingAccount{}
+	_, err = idem.Update(s.Store.DB, idem.NewKey("CreateBillingAccount", principal(caller), rid), now, req, resp, func(tx *bolt.Tx) error {
+		if err := store.InsertAccount(tx, org, "ba-"+randomID(), caller.Subject, a, o.GetCloud(), now); err != nil {
+			return err
+		}
+		proto.Merge(resp, a)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// GetBillingAccount reads an account: its owner, and the readers.
+func (s *Accounts) GetBillingAccount(ctx context.Context, req *billingv1.GetBillingAccountRequest) (*billingv1.BillingAccount, error) {
+	ids, err := names.Parse("name", req.GetName(), accounts.AccountPattern)
+	if err != nil {
+		return nil, err
+	}
+	var out *billingv1.BillingAccount
+	err = s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+		out, _, err = account(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetName())
+		return err
+	})
+	return out, err
+}
+
+// ListBillingAccounts lists every account for the readers, one's own for
+// everyone else.
+func (s *Accounts) ListBillingAccounts(ctx context.Context, req *billingv1.ListBillingAccountsRequest) (*billingv1.ListBillingAccountsResponse, error) {
+	ids, err := names.Parse("parent", req.GetParent(), accounts.OrganizationPattern)
+	if err != nil {
+		return nil, err
+	}
+	org := ids[0]
+	caller := auth.FromContext(ctx)
+	if !caller.Sees(org) {
+		return nil, errs.NotFound(req.GetParent())
+	}
+	size, err := page.Size(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	all := caller.IsInternal() || caller.HasRole(accounts.Readers...)
+	bind := page.Binding("ListBillingAccounts", org, caller.Subject, strconv.FormatBool(all))
+	after, err := page.Cursor(req.GetPageToken(), bind)
+	if err != nil {
+		return nil, err
+	}
+	resp := &billingv1.ListBillingAccountsResponse{}
+	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+		var next []byte
+		var err error
+		if all {
+			resp.BillingAccounts, next, err = store.ListAccounts(tx, org, after, size)
+		} else {
+			resp.BillingAccounts, next, err = store.ListOwnAccounts(tx, org, caller.Subject, after, size)
+		}
+		if next != nil {
+			resp.NextPageToken = page.Token(bind, next)
+		}
+		return err
+	})
+	return resp, err
+}
+
+// GetBillingProfile reads a profile of an account the caller may see.
+func (s *Accounts) GetBillingProfile(ctx context.Context, req *billingv1.GetBillingProfileRequest) (*billingv1.BillingProfile, error) {
+	ids, err := names.Parse("name", req.GetName(), accounts.ProfilePattern)
+	if err != nil {
+		return nil, err
+	}
+	var out *billingv1.BillingProfile
+	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+		if _, _, err := account(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetName()); err != nil {
+			return err
+		}
+		out, err = store.GetProfile(tx, ids[0], ids[1], ids[2])
+		return err
+	})
+	return out, err
+}
+
+// ListBillingProfiles lists the profiles of an account.
+func (s *Accounts) ListBillingProfiles(ctx context.Context, req *billingv1.ListBillingProfilesRequest) (*billingv1.ListBillingProfilesResponse, error) {
+	ids, err := names.Parse("parent", req.GetParent(), accounts.AccountPattern)
+	if err != nil {
+		return nil, err
+	}
+	size, err := page.Size(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	bind := page.Binding("ListBillingProfiles", req.GetParent())
+	after, err := page.Cursor(req.GetPageToken(), bind)
+	if err != nil {
+		return nil, err
+	}
+	resp := &billingv1.ListBillingProfilesResponse{}
+	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+		if _, _, err := account(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetParent()); err != nil {
+			return err
+		}
+		var next []byte
+		var err error
+		resp.BillingProfiles, next, err = store.ListProfiles(tx, ids[0], ids[1], after, size)
+		if next != nil {
+			resp.NextPageToken = page.Token(bind, next)
+		}
+		return err
+	})
+	return resp, err
+}
+
+// UpdateBillingProfile changes the fields of a profile its update mask names
+// (all updatable fields without one): the payment method is replaced, not
+// merged. The owner only.
+func (s *Accounts) UpdateBillingProfile(ctx context.Context, req *billingv1.UpdateBillingProfileRequest) (*billingv1.BillingProfile, error) {
+	in := req.GetBillingProfile()
+	ids, err := names.Parse("billing_profile.name", in.GetName(), accounts.ProfilePattern)
+	if err != nil {
+		return nil, err
+	}
+	org, acct, prof := ids[0], ids[1], ids[2]
+	paths := accounts.ProfileFields
+	if m := req.GetUpdateMask(); m != nil && len(m.GetPaths()) > 0 {
+		paths = m.GetPaths()
+	}
+	rid, err := idem.RequestID(ctx, req.GetRequestId())
+	if err != nil {
+		return nil, err
+	}
+	caller := auth.FromContext(ctx)
+	now := s.Clock.Now()
+	resp := &billingv1.BillingProfile{}
+	wrote := false
+	_, err = idem.Update(s.Store.DB, idem.NewKey("UpdateBillingProfile", principal(caller), rid), now, req, resp, func(tx *bolt.Tx) error {
+		a, _, err := account(tx, caller, org, acct, in.GetName())
+		if err != nil {
+			return err
+		}
+		if err := accounts.MayChange(caller, a); err != nil {
+			return err
+		}
+		stored, err := store.GetProfile(tx, org, acct, prof)
+		if err != nil {
+			return err
+		}
+		exists := func(name string) bool { return store.PaymentToken(tx, name) != "" }
+		p, err := accounts.UpdateProfile(stored, in, paths, a.GetName(), exists)
+		if err != nil {
+			return err
+		}
+		if err := store.PutProfile(tx, org, acct, prof, p, now); err != nil {
+			return err
+		}
+		meta := map[string]string{"payment_method": p.GetPaymentMethod(), "backup_payment_method": p.GetBackupPaymentMethod()}
+		if p.GetPaymentMethod() != stored.GetPaymentMethod() || p.GetBackupPaymentMethod() != stored.GetBackupPaymentMethod() {
+			if err := event(tx, org, commercev1.Event_BILLING_PROFILE_UPDATED, caller, p.GetName(), meta, now); err != nil {
+				return err
+			}
+			wrote = true
+		}
+		proto.Merge(resp, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if wrote {
+		s.committed()
+	}
+	return resp, nil
+}

@@ -1,0 +1,352 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
+	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
+	"github.com/selfserve/selfserve/services/billing/accounts"
+	"github.com/selfserve/selfserve/services/billing/processor"
+	"github.com/selfserve/selfserve/services/billing/store"
+	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/names"
+	"github.com/selfserve/selfserve/services/kit/outbox"
+)
+
+// Charges implements the internal ChargeService and the payment retries.
+type Charges struct {
+	billingv1.UnimplementedChargeServiceServer
+	*Deps
+}
+
+func internalOnly(ctx context.Context) error {
+	if !auth.FromContext(ctx).IsInternal() {
+		return errs.Denied("charges are made by the commerce service only")
+	}
+	return nil
+}
+
+// GetPayer describes who pays through a billing profile.
+func (s *Charges) GetPayer(ctx context.Context, req *billingv1.GetPayerRequest) (*billingv1.Payer, error) {
+	if err := internalOnly(ctx); err != nil {
+		return nil, err
+	}
+	ids, err := names.Parse("billing_profile", req.GetBillingProfile(), accounts.ProfilePattern)
+	if err != nil {
+		return nil, err
+	}
+	out := &billingv1.Payer{BillingProfile: req.GetBillingProfile()}
+	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+		a, cloud, err := store.GetAccount(tx, ids[0], ids[1])
+		if err != nil {
+			return errs.NotFound(req.GetBillingProfile())
+		}
+		p, err := store.GetProfile(tx, ids[0], ids[1], ids[2])
+		if err != nil {
+			return err
+		}
+		out.BillingAccount, out.Owner, out.CurrencyCode, out.Cloud = a.GetName(), a.GetOwner(), a.GetCurrencyCode(), cloud
+		out.CountryCode = a.GetSoldTo().GetCountryCode()
+		out.HasPaymentMethod = p.GetPaymentMethod() != ""
+		return nil
+	})
+	return out, err
+}
+
+// Charge makes the invoice of one billable event and settles it: a positive
+// total is charged to the profile's payment method, then its backup; a
+// negative one is refunded; zero is paid as it is. The same key always
+// answers the same invoice and never charges twice.
+func (s *Charges) Charge(ctx context.Context, req *billingv1.ChargeRequest) (*billingv1.Invoice, error) {
+	if err := internalOnly(ctx); err != nil {
+		return nil, err
+	}
+	ids, err := names.Parse("billing_profile", req.GetBillingProfile(), accounts.ProfilePattern)
+	if err != nil {
+		return nil, err
+	}
+	org, acct := ids[0], ids[1]
+	if err := accounts.ChargeKey(req.GetKey()); err != nil {
+		return nil, err
+	}
+	switch req.GetOnFailure() {
+	case billingv1.ChargeRequest_VOID_AND_FAIL, billingv1.ChargeRequest_PAST_DUE:
+	default:
+		return nil, errs.Field("on_failure", "on_failure must be VOID_AND_FAIL or PAST_DUE")
+	}
+	lines, subtotal, err := accounts.Lines(req.GetLineItems(), req.GetCurrencyCode())
+	if err != nil {
+		return nil, err
+	}
+	if req.GetSubscription() != "" {
+		if _, err := names.Parse("subscription", req.GetSubscription(), accounts.SubscriptionPattern); err != nil {
+			return nil, err
+		}
+	}
+	now := s.Clock.Now()
+	var inv *billingv1.Invoice
+	var c *store.Charge
+	err = s.Store.DB.Update(func(tx *bolt.Tx) error {
+		if c, err = store.GetCharge(tx, org, req.GetKey()); err != nil || c != nil {
+			if c != nil {
+				inv, err = store.GetInvoiceByName(tx, c.Invoice)
+			}
+			return err
+		}
+		a, _, err := store.GetAccount(tx, org, acct)
+		if err != nil {
+			return errs.NotFound(req.GetBillingProfile())
+		}
+		if a.GetCurrencyCode() != req.GetCurrencyCode() {
+			return errs.Field("currency_code", "the billing account bills in %s, not %s", a.GetCurrencyCode(), req.GetCurrencyCode())
+		}
+		if _, err := store.GetProfile(tx, org, acct, ids[2]); err != nil {
+			return err
+		}
+		n, err := store.NextInvoiceNumber(tx, org, acct)
+		if err != nil {
+			return err
+		}
+		inv = &billingv1.Invoice{
+			InvoiceNumber:  invoiceNumber(acct, n),
+			Status:         billingv1.Invoice_OPEN,
+			LineItems:      lines,
+			SubtotalMinor:  subtotal,
+			TotalMinor:     subtotal,
+			CurrencyCode:   a.GetCurrencyCode(),
+			IssueTime:      timestamppb.New(now),
+			DueTime:        timestamppb.New(now),
+			BillingProfile: req.GetBillingProfile(),
+		}
+		if err := store.InsertInvoice(tx, org, acct, store.InvoiceID(n), inv); err != nil {
+			return err
+		}
+		c = &store.Charge{Key: req.GetKey(), Invoice: inv.GetName(), Profile: req.GetBillingProfile(),
+			Subscription: req.GetSubscription(), Actor: req.GetActor(), OnFailure: int32(req.GetOnFailure())}
+		return store.PutCharge(tx, org, c, time.Time{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if inv.GetStatus() == billingv1.Invoice_OPEN {
+		// New, or left OPEN by a call that failed before it settled: settle
+		// now. The processor's keys make a repeated payment a no-op.
+		if inv, c, err = s.settle(ctx, org, c); err != nil {
+			return nil, err
+		}
+	}
+	return outcome(inv, c)
+}
+
+// invoiceNumber is sequential per billing account.
+func invoiceNumber(account string, n uint64) string {
+	id := strings.ToUpper(strings.TrimPrefix(account, "ba-"))
+	if len(id) > 8 {
+		id = id[:8]
+	}
+	return fmt.Sprintf("%s-%06d", id, n)
+}
+
+// outcome is what a Charge call answers for a settled invoice: a purchase
+// that could not be paid is PAYMENT_DECLINED.
+func outcome(inv *billingv1.Invoice, c *store.Charge) (*billingv1.Invoice, error) {
+	if inv.GetStatus() == billingv1.Invoice_VOID && c.OnFailure == int32(billingv1.ChargeRequest_VOID_AND_FAIL) {
+		return nil, errs.New(errs.PaymentDeclined, "the payment was declined; %s is void", inv.GetName()).
+			With("decline_code", c.Decline).With("invoice", inv.GetName())
+	}
+	return inv, nil
+}
+
+// payment is the result of trying to pay an invoice.
+type payment struct {
+	approved  bool
+	reference string
+	decline   string
+}
+
+// pay charges (or refunds) amount to the profile's payment method, then its
+// backup, outside any transaction.
+func (s *Charges) pay(ctx context.Context, c *store.Charge, amount int64, currency string) (payment, error) {
+	var primary, backup string
+	err := s.Store.DB.View(func(tx *bolt.Tx) error {
+		ids := profileIDs(c.Profile)
+		p, err := store.GetProfile(tx, ids[0], ids[1], ids[2])
+		if err != nil {
+			return err
+		}
+		primary, backup = store.PaymentToken(tx, p.GetPaymentMethod()), store.PaymentToken(tx, p.GetBackupPaymentMethod())
+		return nil
+	})
+	if err != nil {
+		return payment{}, err
+	}
+	switch {
+	case amount == 0:
+		return payment{approved: true}, nil
+	case amount < 0:
+		if primary == "" {
+			// Nothing to refund to: the credit stands on the invoice.
+			return payment{approved: true}, nil
+		}
+		res, err := s.Processor.Refund(ctx, processor.Token(primary), -amount, currency, c.Key+"/refund")
+		return payment{approved: res.Approved, reference: res.Reference, decline: res.DeclineCode}, err
+	}
+	out := payment{decline: "no_payment_method"}
+	for i, tok := range []string{primary, backup} {
+		if tok == "" {
+			continue
+		}
+		res, err := s.Processor.Charge(ctx, processor.Token(tok), amount, currency, fmt.Sprintf("%s/%d/%d", c.Key, c.Attempts, i))
+		if err != nil {
+			return payment{}, err
+		}
+		if res.Approved {
+			return payment{approved: true, reference: res.Reference}, nil
+		}
+		out.decline = res.DeclineCode
+	}
+	return out, nil
+}
+
+func profileIDs(name string) []string {
+	ids, _ := names.Match(name, accounts.ProfilePattern)
+	if len(ids) != 3 {
+		return []string{"", "", ""}
+	}
+	return ids
+}
+
+// settle pays an OPEN or PAST_DUE invoice once and records the outcome.
+func (s *Charges) settle(ctx context.Context, org string, c *store.Charge) (*billingv1.Invoice, *store.Charge, error) {
+	var inv *billingv1.Invoice
+	if err := s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+		inv, err = store.GetInvoiceByName(tx, c.Invoice)
+		return err
+	}); err != nil {
+		return nil, nil, err
+	}
+	pay, err := s.pay(ctx, c, inv.GetTotalMinor(), inv.GetCurrencyCode())
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.Clock.Now()
+	wrote := false
+	err = s.Store.DB.Update(func(tx *bolt.Tx) error {
+		cur, err := store.GetCharge(tx, org, c.Key)
+		if err != nil {
+			return err
+		}
+		if inv, err = store.GetInvoiceByName(tx, c.Invoice); err != nil {
+			return err
+		}
+		c = cur
+		if inv.GetStatus() != billingv1.Invoice_OPEN && inv.GetStatus() != billingv1.Invoice_PAST_DUE {
+			// Settled meanwhile by another call: nothing to retry.
+			if previous := c.NextRetry; !previous.IsZero() {
+				c.NextRetry = time.Time{}
+				return store.PutCharge(tx, org, c, previous)
+			}
+			return nil
+		}
+		wasPastDue := inv.GetStatus() == billingv1.Invoice_PAST_DUE
+		previous := c.NextRetry
+		c.Attempts++
+		c.NextRetry = time.Time{}
+		switch {
+		case pay.approved:
+			inv.Status, inv.PaidTime, c.Reference, c.Decline = billingv1.Invoice_PAID, timestamppb.New(now), pay.reference, ""
+			if wasPastDue {
+				if err := s.paymentEvent(tx, commercev1.PaymentEvent_INVOICE_PAID, c, now); err != nil {
+					return err
+				}
+			}
+		case c.OnFailure == int32(billingv1.ChargeRequest_VOID_AND_FAIL):
+			inv.Status, c.Decline = billingv1.Invoice_VOID, pay.decline
+		default:
+			inv.Status, c.Decline = billingv1.Invoice_PAST_DUE, pay.decline
+			c.NextRetry = accounts.NextRetry(inv.GetIssueTime().AsTime(), now)
+			if c.NextRetry.IsZero() {
+				if err := s.paymentEvent(tx, commercev1.PaymentEvent_INVOICE_UNPAID, c, now); err != nil {
+					return err
+				}
+			}
+		}
+		if !pay.approved {
+			meta := map[string]string{"invoice": inv.GetName(), "decline_code": pay.decline, "attempt": fmt.Sprint(c.Attempts)}
+			e := &commercev1.Event{Name: "organizations/" + org + "/events/bil-" + randomID(), Type: commercev1.Event_PAYMENT_FAILED,
+				Actor: c.Actor, Resource: c.Subscription, CreateTime: timestamppb.New(now), Metadata: meta}
+			if e.Resource == "" {
+				e.Resource = inv.GetName()
+			}
+			if err := store.AddEvent(tx, e); err != nil {
+				return err
+			}
+		}
+		wrote = true
+		if err := store.PutInvoice(tx, inv); err != nil {
+			return err
+		}
+		return store.PutCharge(tx, org, c, previous)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if wrote {
+		s.committed()
+	}
+	return inv, c, nil
+}
+
+// paymentEvent tells commerce what happened to an invoice of a subscription.
+func (s *Charges) paymentEvent(tx *bolt.Tx, typ commercev1.PaymentEvent_Type, c *store.Charge, now time.Time) error {
+	if c.Subscription == "" {
+		return nil
+	}
+	v, err := proto.Marshal(&commercev1.PaymentEvent{Name: "billing-" + randomID(), Type: typ, Invoice: c.Invoice,
+		Subscription: c.Subscription, Key: c.Key, CreateTime: timestamppb.New(now)})
+	if err != nil {
+		return err
+	}
+	return outbox.Add(tx, store.PaymentOutbox, v)
+}
+
+// RunDue charges again every PAST_DUE invoice whose retry is due at now; an
+// invoice unpaid for 30 days is reported to commerce and no longer retried.
+func (s *Charges) RunDue(ctx context.Context, now time.Time) error {
+	for {
+		var due []store.Retry
+		if err := s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+			due, err = store.DueRetries(tx, now, 100)
+			return err
+		}); err != nil || len(due) == 0 {
+			return err
+		}
+		for _, d := range due {
+			var c *store.Charge
+			if err := s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+				c, err = store.GetCharge(tx, d.Org, d.ChargeKey)
+				return err
+			}); err != nil {
+				return err
+			}
+			if c == nil {
+				// A retry without its charge cannot be paid: drop it.
+				if err := s.Store.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(store.Retries).Delete(d.Key) }); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, _, err := s.settle(ctx, d.Org, c); err != nil {
+				return err
+			}
+		}
+	}
+}

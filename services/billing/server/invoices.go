@@ -1,0 +1,135 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
+	"github.com/selfserve/selfserve/services/billing/accounts"
+	"github.com/selfserve/selfserve/services/billing/invoicepdf"
+	"github.com/selfserve/selfserve/services/billing/store"
+	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/kv"
+	"github.com/selfserve/selfserve/services/kit/locale"
+	"github.com/selfserve/selfserve/services/kit/names"
+	"github.com/selfserve/selfserve/services/kit/page"
+)
+
+// Invoices implements InvoiceService: owners and admins read invoices.
+type Invoices struct {
+	billingv1.UnimplementedInvoiceServiceServer
+	*Deps
+}
+
+// Period is the [from, to) range of issue times a list covers at now.
+func Period(req *billingv1.ListInvoicesRequest, now time.Time) (time.Time, time.Time, error) {
+	// Invoices issued at now are included.
+	end := now.Add(time.Nanosecond)
+	switch req.GetPeriod() {
+	case billingv1.ListInvoicesRequest_PERIOD_UNSPECIFIED, billingv1.ListInvoicesRequest_PAST_3_MONTHS:
+		return now.AddDate(0, -3, 0), end, nil
+	case billingv1.ListInvoicesRequest_PAST_6_MONTHS:
+		return now.AddDate(0, -6, 0), end, nil
+	case billingv1.ListInvoicesRequest_CUSTOM:
+		if req.GetStartTime() == nil || req.GetEndTime() == nil || req.GetStartTime().CheckValid() != nil || req.GetEndTime().CheckValid() != nil {
+			return time.Time{}, time.Time{}, errs.Field("start_time", "a CUSTOM period needs start_time and end_time")
+		}
+		from, to := req.GetStartTime().AsTime(), req.GetEndTime().AsTime()
+		if !from.Before(to) {
+			return time.Time{}, time.Time{}, errs.Field("end_time", "end_time must be after start_time")
+		}
+		if from.Unix() < 0 {
+			from = time.Unix(0, 0)
+		}
+		return from, to, nil
+	}
+	return time.Time{}, time.Time{}, errs.Field("period", "period must be PAST_3_MONTHS, PAST_6_MONTHS or CUSTOM")
+}
+
+// ListInvoices lists an account's invoices of a period, newest first.
+func (s *Invoices) ListInvoices(ctx context.Context, req *billingv1.ListInvoicesRequest) (*billingv1.ListInvoicesResponse, error) {
+	ids, err := names.Parse("parent", req.GetParent(), accounts.AccountPattern)
+	if err != nil {
+		return nil, err
+	}
+	size, err := page.Size(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	from, to, err := Period(req, s.Clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	// A page token keeps the range it was made for, so that paging while the
+	// clock moves neither skips nor repeats an invoice.
+	bind := page.Binding("ListInvoices", req.GetParent(), req.GetPeriod().String(), req.GetStartTime().String(), req.GetEndTime().String())
+	before, err := page.Cursor(req.GetPageToken(), bind)
+	if err != nil {
+		return nil, err
+	}
+	if before != nil && len(before) > 8 {
+		from = time.Unix(0, int64(binary.BigEndian.Uint64(before[:8])))
+		before = before[8:]
+	}
+	resp := &billingv1.ListInvoicesResponse{}
+	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+		if _, _, err := account(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetParent()); err != nil {
+			return err
+		}
+		var next []byte
+		var err error
+		resp.Invoices, next, err = store.ListInvoices(tx, ids[0], ids[1], from, to, before, size)
+		if next != nil {
+			resp.NextPageToken = page.Token(bind, append(kv.Uint64(uint64(from.UnixNano())), next...))
+		}
+		return err
+	})
+	return resp, err
+}
+
+// invoice reads an invoice of an account the caller may see.
+func (s *Invoices) invoice(ctx context.Context, name string) (*billingv1.Invoice, *billingv1.BillingAccount, *billingv1.BillingProfile, error) {
+	ids, err := names.Parse("name", name, accounts.InvoicePattern)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var inv *billingv1.Invoice
+	var a *billingv1.BillingAccount
+	var p *billingv1.BillingProfile
+	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+		if a, _, err = account(tx, auth.FromContext(ctx), ids[0], ids[1], name); err != nil {
+			return err
+		}
+		if inv, err = store.GetInvoice(tx, ids[0], ids[1], ids[2]); err != nil {
+			return err
+		}
+		if pids, ok := names.Match(inv.GetBillingProfile(), accounts.ProfilePattern); ok {
+			p, _ = store.GetProfile(tx, pids[0], pids[1], pids[2])
+		}
+		return nil
+	})
+	return inv, a, p, err
+}
+
+// GetInvoice reads an invoice.
+func (s *Invoices) GetInvoice(ctx context.Context, req *billingv1.GetInvoiceRequest) (*billingv1.Invoice, error) {
+	inv, _, _, err := s.invoice(ctx, req.GetName())
+	return inv, err
+}
+
+// DownloadInvoice renders an invoice as a PDF in the caller's language.
+func (s *Invoices) DownloadInvoice(ctx context.Context, req *billingv1.DownloadInvoiceRequest) (*billingv1.InvoiceDocument, error) {
+	inv, a, p, err := s.invoice(ctx, req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	pdf, err := invoicepdf.Render(invoicepdf.Document{Invoice: inv, Account: a, Profile: p, Seller: invoicepdf.DefaultSeller}, locale.FromContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return &billingv1.InvoiceDocument{ContentType: "application/pdf", Data: pdf, FileName: inv.GetInvoiceNumber() + ".pdf"}, nil
+}
