@@ -3,26 +3,28 @@ module github.com/selfserve/selfserve/services/billing
 go 1.26.7
 
 require (
+	github.com/go-pdf/fpdf v0.9.0
+	github.com/ledongthuc/pdf v0.0.0-20260907135840-6c8c28e0e8a0
 	github.com/selfserve/selfserve/gen v0.0.0-00010101000000-000000000000
 	github.com/selfserve/selfserve/services/kit v0.0.0-00010101000000-000000000000
+	github.com/selfserve/selfserve/services/licensing v0.0.0-00010101000000-000000000000
 	go.etcd.io/bbolt v1.4.3
+	golang.org/x/image v0.46.0
+	golang.org/x/text v0.42.0
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260918162117-cecb64721679
+	google.golang.org/grpc v1.84.0
+	google.golang.org/protobuf v1.36.12
 )
 
 require (
-	github.com/go-pdf/fpdf v0.9.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.31.0 // indirect
-	github.com/ledongthuc/pdf v0.0.0-20260907135840-6c8c28e0e8a0 // indirect
-	golang.org/x/image v0.46.0 // indirect
 	golang.org/x/net v0.59.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/text v0.42.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260921155816-b14227669459 // indirect
-	google.golang.org/genproto/googleapis/rpc v0.0.0-20260918162117-cecb64721679 // indirect
-	google.golang.org/grpc v1.84.0 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 replace (
 	github.com/selfserve/selfserve/gen => ../../gen
 	github.com/selfserve/selfserve/services/kit => ../kit
+	github.com/selfserve/selfserve/services/licensing => ../licensing
 )

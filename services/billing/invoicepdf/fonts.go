@@ -1,6 +1,8 @@
 package invoicepdf
 
 import (
+	"strings"
+
 	"github.com/go-pdf/fpdf"
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
@@ -14,6 +16,20 @@ import (
 type typeface struct {
 	family string
 	encode func(string) string
+}
+
+// Characters of CLDR-style formatting that code page 1252 lacks, with the
+// nearest one it has. French groups digits with a narrow no-break space.
+var codePageSubstitutes = strings.NewReplacer(
+	"\u202f", "\u00a0", // narrow no-break space
+	"\u2009", " ", // thin space
+	"\u2212", "-", // minus sign
+)
+
+// codePageSafe swaps characters that code page 1252 lacks for close ones it
+// has; the translator to the code page would print a dot for them.
+func codePageSafe(s string) string {
+	return codePageSubstitutes.Replace(s)
 }
 
 // unicodeFamily is the name the embedded TrueType font is registered under.
@@ -32,7 +48,8 @@ const unicodeFamily = "unicode"
 // character until a font with CJK glyphs takes their place here.
 func setTypeface(pdf *fpdf.Fpdf, lang language.Tag) typeface {
 	if lang != locale.Chinese {
-		return typeface{family: "Helvetica", encode: pdf.UnicodeTranslatorFromDescriptor("cp1252")}
+		toCP1252 := pdf.UnicodeTranslatorFromDescriptor("cp1252")
+		return typeface{family: "Helvetica", encode: func(s string) string { return toCP1252(codePageSafe(s)) }}
 	}
 	pdf.AddUTF8FontFromBytes(unicodeFamily, "", goregular.TTF)
 	pdf.AddUTF8FontFromBytes(unicodeFamily, "B", gobold.TTF)

@@ -21,6 +21,7 @@ import (
 
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
 	"github.com/selfserve/selfserve/services/kit/locale"
+	"github.com/selfserve/selfserve/services/kit/money"
 )
 
 // Seller is who issues the invoice.
@@ -54,7 +55,7 @@ func Render(d Document, lang language.Tag) ([]byte, error) {
 	if inv == nil {
 		return nil, errors.New("invoicepdf: no invoice")
 	}
-	cur, err := lookupCurrency(inv.GetCurrencyCode())
+	cur, err := money.Lookup(inv.GetCurrencyCode())
 	if err != nil {
 		return nil, fmt.Errorf("invoicepdf: invoice %s: %w", inv.GetInvoiceNumber(), err)
 	}
@@ -109,10 +110,10 @@ type renderer struct {
 	doc  Document
 	inv  *billingv1.Invoice
 	lang language.Tag
-	cur  currency
+	cur  money.Currency
 }
 
-func newRenderer(d Document, lang language.Tag, cur currency) *renderer {
+func newRenderer(d Document, lang language.Tag, cur money.Currency) *renderer {
 	pdf := fpdf.New("P", "mm", "A4", "")
 	r := &renderer{pdf: pdf, doc: d, inv: d.Invoice, lang: lang, cur: cur}
 	r.face = setTypeface(pdf, lang)
@@ -314,7 +315,7 @@ func (r *renderer) lineItems() {
 		pdf.SetXY(margin+colDescription, y+cellPadding)
 		r.cell(colPeriod, lineHeight, formatPeriod(item.GetPeriodStart(), item.GetPeriodEnd(), r.lang), "L")
 		r.cell(colQuantity, lineHeight, qty, "R")
-		r.cell(colAmount-cellPadding, lineHeight, formatMoney(item.GetAmountMinor(), r.cur, r.lang), "R")
+		r.cell(colAmount-cellPadding, lineHeight, money.Format(item.GetAmountMinor(), r.cur, r.lang), "R")
 
 		pdf.SetDrawColor(greyRule, greyRule, greyRule)
 		pdf.Line(margin, y+h, margin+contentWidth, y+h)
@@ -355,7 +356,7 @@ func (r *renderer) totals() {
 		pdf.SetX(x)
 		r.font(style, 9)
 		r.cell(labelW, lineHeight+1, text(r.lang, l), "L")
-		r.cell(valueW-cellPadding, lineHeight+1, formatMoney(minor, r.cur, r.lang), "R")
+		r.cell(valueW-cellPadding, lineHeight+1, money.Format(minor, r.cur, r.lang), "R")
 		pdf.Ln(lineHeight + 1)
 	}
 	row(labelSubtotal, r.inv.GetSubtotalMinor(), "")
@@ -363,14 +364,13 @@ func (r *renderer) totals() {
 	pdf.SetDrawColor(0, 0, 0)
 	pdf.Line(x, pdf.GetY()+0.5, margin+contentWidth, pdf.GetY()+0.5)
 	pdf.Ln(1)
-	r.font("B", 11)
 	row(labelTotal, r.inv.GetTotalMinor(), "B")
 
 	pdf.Ln(2)
 	pdf.SetX(x)
 	r.font("", 8)
 	pdf.SetTextColor(greyText, greyText, greyText)
-	r.cell(labelW+valueW-cellPadding, lineHeight, text(r.lang, labelCurrency)+": "+r.cur.code, "L")
+	r.cell(labelW+valueW-cellPadding, lineHeight, text(r.lang, labelCurrency)+": "+r.cur.Code, "L")
 	pdf.SetTextColor(0, 0, 0)
 }
 

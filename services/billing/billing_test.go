@@ -1,0 +1,183 @@
+package billing_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
+	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
+	"github.com/selfserve/selfserve/services/billing"
+	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/serve"
+	"github.com/selfserve/selfserve/services/licensing"
+)
+
+// lockedBuffer collects the logs of both services.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
+}
+
+type env struct {
+	signer   *auth.Signer
+	comp     *billing.Component
+	dataDir  string
+	logs     *lockedBuffer
+	accounts billingv1.BillingAccountServiceClient
+	invoices billingv1.InvoiceServiceClient
+	charges  billingv1.ChargeServiceClient
+	clock    operatorv1.ClockServiceClient
+	stop     func()
+}
+
+// serveOn serves a component on loopback TCP until the test ends.
+func serveOn(t *testing.T, serveFn func(context.Context, net.Listener, time.Duration) error, closeFn func() error) (string, func()) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { serveFn(ctx, lis, time.Second); close(done) }()
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done; closeFn() }) }
+	t.Cleanup(stop)
+	return lis.Addr().String(), stop
+}
+
+// start runs the seeded licensing directory and a billing service over
+// loopback, with the manual clock, logging into one buffer.
+func start(t *testing.T) *env {
+	t.Helper()
+	key := make([]byte, 32)
+	rand.Read(key)
+	signer, _ := auth.NewSigner(key)
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	lic, err := licensing.Open(licensing.Config{DataDir: t.TempDir(), Clock: "manual", Seed: true, Signer: signer, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	licAddr, _ := serveOn(t, lic.Serve, lic.Close)
+	dir := t.TempDir()
+	comp, err := billing.Open(billing.Config{DataDir: dir, Clock: "manual", LicensingAddr: licAddr, Signer: signer, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, stop := serveOn(t, comp.Serve, comp.Close)
+	conn, err := serve.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &env{signer: signer, comp: comp, dataDir: dir, logs: logs, stop: stop,
+		accounts: billingv1.NewBillingAccountServiceClient(conn), invoices: billingv1.NewInvoiceServiceClient(conn),
+		charges: billingv1.NewChargeServiceClient(conn), clock: operatorv1.NewClockServiceClient(conn)}
+}
+
+func (e *env) as(t *testing.T, org, sub string, roles ...string) context.Context {
+	t.Helper()
+	tok, err := e.signer.Sign(auth.Claims{Subject: sub, Org: org, Roles: roles, Expires: time.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
+}
+
+func (e *env) service(t *testing.T) context.Context { return e.as(t, "", "commerce", auth.Service) }
+
+func (e *env) advance(t *testing.T, d time.Duration) {
+	t.Helper()
+	if _, err := e.clock.AdvanceClock(e.as(t, "", "op", auth.Operator), &operatorv1.AdvanceClockRequest{Duration: durationpb.New(d)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func reason(err error) string {
+	s, _ := status.FromError(err)
+	for _, d := range s.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.Reason
+		}
+	}
+	return ""
+}
+
+func wantErr(t *testing.T, err error, code codes.Code, why string) {
+	t.Helper()
+	if status.Code(err) != code || reason(err) != why {
+		t.Fatalf("got %v (reason %q), want %v %s", err, reason(err), code, why)
+	}
+}
+
+func (e *env) account(t *testing.T, ctx context.Context, country string) *billingv1.BillingAccount {
+	t.Helper()
+	a, err := e.accounts.CreateBillingAccount(ctx, &billingv1.CreateBillingAccountRequest{Parent: "organizations/" + orgOf(ctx, t, e),
+		BillingAccount: &billingv1.BillingAccount{DisplayName: "My account", SoldTo: &billingv1.Address{CountryCode: country, City: "Stockholm"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// orgOf reads the organization of a test context's token.
+func orgOf(ctx context.Context, t *testing.T, e *env) string {
+	md, _ := metadata.FromOutgoingContext(ctx)
+	tok := md.Get("authorization")[0][len("Bearer "):]
+	c, err := e.signer.Verify(tok, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Org
+}
+
+func card(number, code string, month, year int32) *billingv1.PaymentMethod {
+	return &billingv1.PaymentMethod{Details: &billingv1.PaymentMethod_Card{Card: &billingv1.Card{
+		Number: number, SecurityCode: code, ExpMonth: month, ExpYear: year, HolderName: "Max Holm",
+		Address: &billingv1.Address{CountryCode: "SE", City: "Stockholm"}}}}
+}
+
+func (e *env) addCard(t *testing.T, ctx context.Context, account, number, code string) *billingv1.PaymentMethod {
+	t.Helper()
+	pm, err := e.accounts.CreatePaymentMethod(ctx, &billingv1.CreatePaymentMethodRequest{Parent: account, PaymentMethod: card(number, code, 12, int32(time.Now().Year()+2))})
+	if err != nil {
+		t.Fatalf("add card ending %s: %v", number[len(number)-4:], err)
+	}
+	return pm
+}
+
+func (e *env) useMethods(t *testing.T, ctx context.Context, profile, primary, backup string) {
+	t.Helper()
+	_, err := e.accounts.UpdateBillingProfile(ctx, &billingv1.UpdateBillingProfileRequest{
+		BillingProfile: &billingv1.BillingProfile{Name: profile, PaymentMethod: primary, BackupPaymentMethod: backup},
+		UpdateMask:     &fieldmaskpb.FieldMask{Paths: []string{"payment_method", "backup_payment_method"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
