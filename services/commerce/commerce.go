@@ -46,6 +46,8 @@ func Open(cfg Config) (*Component, error) {
 	}
 	commercev1.RegisterEventServiceServer(svc, &server.Events{Store: st})
 	commercev1.RegisterAuditServiceServer(svc, &server.Audit{Store: st})
+	// Payment events wait in the inbox for the subscriptions' lifecycle.
+	commercev1.RegisterPaymentEventServiceServer(svc, &server.Payments{Store: st})
 	// The catalog and subscriptions come with their own issue; until then
 	// they answer UNIMPLEMENTED with reason NOT_IMPLEMENTED.
 	commercev1.RegisterCatalogServiceServer(svc, commercev1.UnimplementedCatalogServiceServer{})

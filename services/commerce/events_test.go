@@ -32,6 +32,8 @@ type harness struct {
 	signer *auth.Signer
 	events commercev1.EventServiceClient
 	audit  commercev1.AuditServiceClient
+	pay    commercev1.PaymentEventServiceClient
+	comp   *commerce.Component
 	stop   func()
 }
 
@@ -62,7 +64,8 @@ func serve(t *testing.T, dataDir string, signer *auth.Signer) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{signer: signer, events: commercev1.NewEventServiceClient(conn), audit: commercev1.NewAuditServiceClient(conn)}
+	h := &harness{signer: signer, events: commercev1.NewEventServiceClient(conn), audit: commercev1.NewAuditServiceClient(conn),
+		pay: commercev1.NewPaymentEventServiceClient(conn), comp: c}
 	var once bool
 	h.stop = func() {
 		if once {

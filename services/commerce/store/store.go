@@ -19,7 +19,13 @@ var (
 	// event_names: {event name} → its events key; an event is recorded once
 	EventNames = []byte("event_names")
 
-	buckets = [][]byte{Events, EventNames, idem.Bucket}
+	// payment_events: {name} → PaymentEvent; what billing told of invoices
+	PaymentEvents = []byte("payment_events")
+	// payment_inbox: {sequence, 8 bytes} → payment event name; the ones the
+	// subscriptions have not acted on yet, in arrival order
+	PaymentInbox = []byte("payment_inbox")
+
+	buckets = [][]byte{Events, EventNames, PaymentEvents, PaymentInbox, idem.Bucket}
 )
 
 // Store is the commerce store.
