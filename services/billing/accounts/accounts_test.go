@@ -31,7 +31,9 @@ func TestCurrency(t *testing.T) {
 func TestUpdateProfile(t *testing.T) {
 	const acct = "organizations/o/billingAccounts/ba-1"
 	stored := &billingv1.BillingProfile{Name: acct + "/billingProfiles/default", DisplayName: "Default", PoNumber: "PO-1"}
-	exists := func(name string) bool { return name == acct+"/paymentMethods/pm-1" || name == acct+"/paymentMethods/pm-2" }
+	exists := func(name string) bool {
+		return name == acct+"/paymentMethods/pm-1" || name == acct+"/paymentMethods/pm-2"
+	}
 	in := &billingv1.BillingProfile{PaymentMethod: acct + "/paymentMethods/pm-1", PoNumber: "ignored"}
 	p, err := UpdateProfile(stored, in, []string{"payment_method"}, acct, exists)
 	if err != nil || p.PaymentMethod != in.PaymentMethod || p.PoNumber != "PO-1" {
