@@ -4,10 +4,20 @@
 package commerce
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
+	"time"
+
+	"google.golang.org/grpc"
+
+	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
+	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
+	"github.com/selfserve/selfserve/services/commerce/subscriptions"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
+	"github.com/selfserve/selfserve/services/commerce/catalog"
 	"github.com/selfserve/selfserve/services/commerce/server"
 	"github.com/selfserve/selfserve/services/commerce/store"
 	"github.com/selfserve/selfserve/services/kit/auth"
@@ -32,6 +42,10 @@ type Config struct {
 type Component struct {
 	*serve.Service
 	Store *store.Store
+	// Subscriptions runs the subscriptions; nil without licensing and billing.
+	Subscriptions *subscriptions.Service
+
+	conns []*grpc.ClientConn
 }
 
 // Open opens the store, the clock and the gRPC server.
@@ -44,13 +58,60 @@ func Open(cfg Config) (*Component, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Seed {
+		// The seed is the source of truth for the products it defines.
+		if err := store.SeedCatalog(st.DB, catalog.Seed); err != nil {
+			svc.Close()
+			return nil, err
+		}
+	}
 	commercev1.RegisterEventServiceServer(svc, &server.Events{Store: st})
 	commercev1.RegisterAuditServiceServer(svc, &server.Audit{Store: st})
 	// Payment events wait in the inbox for the subscriptions' lifecycle.
 	commercev1.RegisterPaymentEventServiceServer(svc, &server.Payments{Store: st})
-	// The catalog and subscriptions come with their own issue; until then
-	// they answer UNIMPLEMENTED with reason NOT_IMPLEMENTED.
-	commercev1.RegisterCatalogServiceServer(svc, commercev1.UnimplementedCatalogServiceServer{})
-	commercev1.RegisterSubscriptionServiceServer(svc, commercev1.UnimplementedSubscriptionServiceServer{})
-	return &Component{Service: svc, Store: st}, nil
+	commercev1.RegisterCatalogServiceServer(svc, &server.Catalog{Store: st, Clock: svc.Clock})
+	c := &Component{Service: svc, Store: st}
+	if cfg.LicensingAddr == "" || cfg.BillingAddr == "" {
+		// Without the services it calls, commerce serves its catalog and
+		// feed only (as some tests run it); subscriptions answer
+		// UNIMPLEMENTED.
+		commercev1.RegisterSubscriptionServiceServer(svc, unconfigured{})
+		return c, nil
+	}
+	for _, addr := range []string{cfg.LicensingAddr, cfg.BillingAddr} {
+		conn, err := serve.DialService(addr, "commerce", cfg.Signer)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c.conns = append(c.conns, conn)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c.Subscriptions = &subscriptions.Service{
+		Store: st, Clock: svc.Clock, Log: log,
+		Pools: licensingv1.NewPoolServiceClient(c.conns[0]), Licenses: licensingv1.NewLicensingServiceClient(c.conns[0]),
+		Directory: licensingv1.NewDirectoryServiceClient(c.conns[0]), Charges: billingv1.NewChargeServiceClient(c.conns[1]),
+	}
+	commercev1.RegisterSubscriptionServiceServer(svc, &server.Subscriptions{Service: c.Subscriptions})
+	svc.Clocks.RunDue = c.Subscriptions.RunDue
+	svc.Go(func(ctx context.Context) { c.Subscriptions.Run(ctx, time.Second) })
+	return c, nil
+}
+
+// Close closes the connections and the store; call it after Serve returned.
+func (c *Component) Close() error {
+	var errList []error
+	for _, conn := range c.conns {
+		errList = append(errList, conn.Close())
+	}
+	return errors.Join(append(errList, c.Service.Close())...)
+}
+
+// unconfigured is the subscription service of a commerce started without
+// licensing and billing.
+type unconfigured struct {
+	commercev1.UnimplementedSubscriptionServiceServer
 }

@@ -25,7 +25,8 @@ var (
 	// subscriptions have not acted on yet, in arrival order
 	PaymentInbox = []byte("payment_inbox")
 
-	buckets = [][]byte{Events, EventNames, PaymentEvents, PaymentInbox, idem.Bucket}
+	buckets = [][]byte{Events, EventNames, PaymentEvents, PaymentInbox, Products, ProductPolicies, SelfServiceSettings, Subscriptions, SubscriptionMeta, SubscriptionOwners,
+		LifecycleDue, PendingSteps, Orders, TrialsUsed, idem.Bucket}
 )
 
 // Store is the commerce store.

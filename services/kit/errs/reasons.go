@@ -49,7 +49,12 @@ var (
 	RouteNotFound      = Reason{"ROUTE_NOT_FOUND", codes.NotFound}
 	RequestDecided     = Reason{"LICENSE_REQUEST_DECIDED", codes.FailedPrecondition}
 	ProductMismatch    = Reason{"PRODUCT_MISMATCH", codes.FailedPrecondition}
-	MethodNotAllowed   = Reason{"METHOD_NOT_ALLOWED", codes.Unimplemented}
+	// Commerce.
+	ProductNotAvailable   = Reason{"PRODUCT_NOT_AVAILABLE", codes.FailedPrecondition}
+	NotATrial             = Reason{"NOT_A_TRIAL", codes.FailedPrecondition}
+	PaymentMethodRequired = Reason{"PAYMENT_METHOD_REQUIRED", codes.FailedPrecondition}
+	NotReactivatable      = Reason{"SUBSCRIPTION_NOT_REACTIVATABLE", codes.FailedPrecondition}
+	MethodNotAllowed      = Reason{"METHOD_NOT_ALLOWED", codes.Unimplemented}
 )
 
 // messages holds, for every reason, its message in en, fr, sv and zh-CN, in
@@ -264,6 +269,30 @@ var messages = map[Reason][4]string{
 		"La requête est entrée en conflit avec une autre. Réessayez.",
 		"Begäran krockade med en annan. Försök igen.",
 		"该请求与另一个请求冲突。请重试。",
+	},
+	ProductNotAvailable: {
+		"This product is not available for purchase here.",
+		"Ce produit n'est pas disponible à l'achat ici.",
+		"Den här produkten kan inte köpas här.",
+		"此产品在此处不可购买。",
+	},
+	NotATrial: {
+		"This subscription is not a trial.",
+		"Cet abonnement n'est pas un essai.",
+		"Den här prenumerationen är ingen provperiod.",
+		"此订阅不是试用版。",
+	},
+	PaymentMethodRequired: {
+		"Add a payment method to the billing profile first.",
+		"Ajoutez d'abord un mode de paiement au profil de facturation.",
+		"Lägg först till en betalningsmetod i faktureringsprofilen.",
+		"请先向账单配置文件添加付款方式。",
+	},
+	NotReactivatable: {
+		"Only an expired or disabled subscription can be reactivated.",
+		"Seul un abonnement expiré ou désactivé peut être réactivé.",
+		"Endast en utgången eller inaktiverad prenumeration kan återaktiveras.",
+		"只有已过期或已禁用的订阅才能重新激活。",
 	},
 	RequestDecided: {
 		"This license request has already been decided.",

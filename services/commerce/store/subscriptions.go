@@ -1,0 +1,276 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
+	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/kv"
+)
+
+// Buckets of subscriptions, declared with the others in store.go.
+var (
+	// subscriptions: {org}\0{sub} → Subscription as stored (assigned counts come from licensing)
+	Subscriptions = []byte("subscriptions")
+	// subscription_meta: {org}\0{sub} → Meta (JSON)
+	SubscriptionMeta = []byte("subscription_meta")
+	// subscription_owners: {org}\0{purchaser}\0{sub} → nothing
+	SubscriptionOwners = []byte("subscription_owners")
+	// lifecycle_due: next lifecycle time (8 bytes) + {org}\0{sub} → nothing
+	LifecycleDue = []byte("lifecycle_due")
+	// pending_steps: {org}\0{sub} → nothing, while cross-service steps wait
+	PendingSteps = []byte("pending_steps")
+	// orders: {org}\0{sub}\0{sequence, 8 bytes} → Order
+	Orders = []byte("orders")
+	// trials_used: {org}\0{product} → the trial's subscription name
+	TrialsUsed = []byte("trials_used")
+)
+
+// Line is a line of a charge to make.
+type Line struct {
+	Type        int32     `json:"type"`
+	Description string    `json:"description"`
+	Quantity    int32     `json:"quantity"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	Amount      int64     `json:"amount"`
+}
+
+// Step is one cross-service call a change still has to make, recorded with
+// the change before it is sent and removed once acknowledged.
+type Step struct {
+	Kind      string `json:"kind"` // charge, create_pool, resize_pool, pool_state, delete_pool, transfer
+	Key       string `json:"key,omitempty"`
+	Profile   string `json:"profile,omitempty"`
+	Lines     []Line `json:"lines,omitempty"`
+	PastDue   bool   `json:"past_due,omitempty"` // a failed charge leaves the invoice PAST_DUE instead of undoing the change
+	Order     uint64 `json:"order,omitempty"`    // the order the invoice belongs to
+	Total     int32  `json:"total,omitempty"`
+	State     int32  `json:"state,omitempty"`
+	Version   int64  `json:"version,omitempty"`
+	Target    string `json:"target,omitempty"`
+	Actor     string `json:"actor,omitempty"`
+	Channel   int32  `json:"channel,omitempty"`
+	Product   string `json:"product,omitempty"`
+	Purchaser string `json:"purchaser,omitempty"`
+	// event steps: the audit event written when the change completes
+	EventType int32             `json:"event_type,omitempty"`
+	ActorName string            `json:"actor_name,omitempty"`
+	Meta      map[string]string `json:"meta,omitempty"`
+}
+
+// Meta is what only commerce sees of a subscription.
+type Meta struct {
+	Version           int64     `json:"version"`
+	Currency          string    `json:"currency"`
+	Anchor            time.Time `json:"anchor"` // purchase, renewal or last increase: starts the grace period
+	TrialNeedsPayment bool      `json:"trial_needs_payment,omitempty"`
+	DisabledAt        time.Time `json:"disabled_at,omitzero"`
+	LastOrder         uint64    `json:"last_order"`
+	Pending           []Step    `json:"pending,omitempty"`
+	// Undo is the subscription as it was before a change whose charge may
+	// still be declined; nil when a decline undoes nothing.
+	Undo []byte `json:"undo,omitempty"`
+	// Hidden marks a purchase or trial not yet complete: not listed, not shown.
+	Hidden bool `json:"hidden,omitempty"`
+	// Declined is the decline code of a purchase that was never paid.
+	Declined string `json:"declined,omitempty"`
+	// TakenOver records who took a self-service subscription over.
+	TakenOver string `json:"taken_over,omitempty"`
+}
+
+func dueKey(t time.Time, org, id string) []byte {
+	return append(kv.Uint64(uint64(t.UnixNano())), kv.Key(org, id)...)
+}
+
+// GetSubscription reads a subscription and its meta; NOT_FOUND when absent.
+func GetSubscription(tx *bolt.Tx, org, id string) (*commercev1.Subscription, *Meta, error) {
+	s := &commercev1.Subscription{}
+	ok, err := kv.Get(tx.Bucket(Subscriptions), kv.Key(org, id), s)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
+		return nil, nil, errs.NotFound("organizations/" + org + "/subscriptions/" + id)
+	}
+	m := &Meta{}
+	if v := tx.Bucket(SubscriptionMeta).Get(kv.Key(org, id)); v != nil {
+		if err := json.Unmarshal(v, m); err != nil {
+			return nil, nil, err
+		}
+	}
+	return s, m, nil
+}
+
+// PutSubscription writes a subscription and its meta and keeps the indexes
+// in step: the purchaser's list, the lifecycle schedule, the pending steps.
+func PutSubscription(tx *bolt.Tx, org, id, purchaserID string, s *commercev1.Subscription, m *Meta) error {
+	due := tx.Bucket(LifecycleDue)
+	if old, _, err := GetSubscription(tx, org, id); err == nil && old.GetNextLifecycleTime() != nil {
+		if err := due.Delete(dueKey(old.GetNextLifecycleTime().AsTime(), org, id)); err != nil {
+			return err
+		}
+	}
+	if err := kv.Put(tx.Bucket(Subscriptions), kv.Key(org, id), s); err != nil {
+		return err
+	}
+	v, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(SubscriptionMeta).Put(kv.Key(org, id), v); err != nil {
+		return err
+	}
+	if err := tx.Bucket(SubscriptionOwners).Put(kv.Key(org, purchaserID, id), nil); err != nil {
+		return err
+	}
+	if s.GetNextLifecycleTime() != nil {
+		if err := due.Put(dueKey(s.GetNextLifecycleTime().AsTime(), org, id), nil); err != nil {
+			return err
+		}
+	}
+	if len(m.Pending) > 0 {
+		return tx.Bucket(PendingSteps).Put(kv.Key(org, id), nil)
+	}
+	return tx.Bucket(PendingSteps).Delete(kv.Key(org, id))
+}
+
+// ListSubscriptions lists an organization's subscriptions in id order,
+// those keep accepts.
+func ListSubscriptions(tx *bolt.Tx, org string, after []byte, size int, keep func(*commercev1.Subscription, *Meta) bool) ([]*commercev1.Subscription, []byte, error) {
+	return subscriptionsPage(tx, tx.Bucket(Subscriptions), kv.Prefix(org), after, size, func(k []byte) (string, string) {
+		p := kv.Split(k)
+		return p[0], p[1]
+	}, keep)
+}
+
+// ListOwnSubscriptions lists a purchaser's subscriptions.
+func ListOwnSubscriptions(tx *bolt.Tx, org, purchaser string, after []byte, size int, keep func(*commercev1.Subscription, *Meta) bool) ([]*commercev1.Subscription, []byte, error) {
+	return subscriptionsPage(tx, tx.Bucket(SubscriptionOwners), kv.Prefix(org, purchaser), after, size, func(k []byte) (string, string) {
+		p := kv.Split(k)
+		return p[0], p[2]
+	}, keep)
+}
+
+func subscriptionsPage(tx *bolt.Tx, b *bolt.Bucket, prefix, after []byte, size int, ids func([]byte) (string, string), keep func(*commercev1.Subscription, *Meta) bool) ([]*commercev1.Subscription, []byte, error) {
+	var out []*commercev1.Subscription
+	var next, last []byte
+	err := kv.Scan(b, prefix, after, func(k, _ []byte) (bool, error) {
+		org, id := ids(k)
+		s, m, err := GetSubscription(tx, org, id)
+		if err != nil {
+			return false, err
+		}
+		if m.Hidden || !keep(s, m) {
+			return true, nil
+		}
+		if len(out) == size {
+			next = last
+			return false, nil
+		}
+		out = append(out, s)
+		last = append([]byte(nil), k...)
+		return true, nil
+	})
+	return out, next, err
+}
+
+// Due lists up to limit subscriptions whose lifecycle is due at now, as
+// {org, id} pairs, soonest first.
+func Due(tx *bolt.Tx, now time.Time, limit int) ([][2]string, error) {
+	var out [][2]string
+	c := tx.Bucket(LifecycleDue).Cursor()
+	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+		if int64(binary.BigEndian.Uint64(k[:8])) > now.UnixNano() {
+			break
+		}
+		p := kv.Split(k[8:])
+		out = append(out, [2]string{p[0], p[1]})
+	}
+	return out, nil
+}
+
+// WithPendingSteps lists up to limit subscriptions with steps to send.
+func WithPendingSteps(tx *bolt.Tx, limit int) ([][2]string, error) {
+	var out [][2]string
+	c := tx.Bucket(PendingSteps).Cursor()
+	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+		p := kv.Split(k)
+		out = append(out, [2]string{p[0], p[1]})
+	}
+	return out, nil
+}
+
+// AddOrder appends an order to a subscription's history and returns its number.
+func AddOrder(tx *bolt.Tx, org, id string, m *Meta, o *commercev1.Order) (uint64, error) {
+	m.LastOrder++
+	o.Name = "organizations/" + org + "/subscriptions/" + id + "/orders/" + OrderID(m.LastOrder)
+	return m.LastOrder, kv.Put(tx.Bucket(Orders), append(kv.Prefix(org, id), kv.Uint64(m.LastOrder)...), o)
+}
+
+// OrderID is the resource id of a subscription's n-th order.
+func OrderID(n uint64) string { return "o" + leftPad(n) }
+
+func leftPad(n uint64) string {
+	b := []byte("00000000")
+	for i := len(b) - 1; i >= 0 && n > 0; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b)
+}
+
+// SetOrderInvoice records the invoice of an order.
+func SetOrderInvoice(tx *bolt.Tx, org, id string, n uint64, invoice string, amount *commercev1.Money) error {
+	k := append(kv.Prefix(org, id), kv.Uint64(n)...)
+	o := &commercev1.Order{}
+	if ok, err := kv.Get(tx.Bucket(Orders), k, o); err != nil || !ok {
+		return err
+	}
+	o.Invoice = invoice
+	if amount != nil {
+		o.Amount = amount
+	}
+	return kv.Put(tx.Bucket(Orders), k, o)
+}
+
+// ListOrders lists a subscription's orders, oldest first.
+func ListOrders(tx *bolt.Tx, org, id string, after []byte, size int) ([]*commercev1.Order, []byte, error) {
+	var out []*commercev1.Order
+	var next, last []byte
+	err := kv.Scan(tx.Bucket(Orders), kv.Prefix(org, id), after, func(k, v []byte) (bool, error) {
+		if len(out) == size {
+			next = last
+			return false, nil
+		}
+		o := &commercev1.Order{}
+		if err := proto.Unmarshal(v, o); err != nil {
+			return false, err
+		}
+		out = append(out, o)
+		last = append([]byte(nil), k...)
+		return true, nil
+	})
+	return out, next, err
+}
+
+// TrialUsed names the subscription of an organization's trial of a product,
+// if there was one.
+func TrialUsed(tx *bolt.Tx, org, product string) string {
+	return string(tx.Bucket(TrialsUsed).Get(kv.Key(org, product)))
+}
+
+// UseTrial records an organization's one trial of a product.
+func UseTrial(tx *bolt.Tx, org, product, sub string) error {
+	return tx.Bucket(TrialsUsed).Put(kv.Key(org, product), []byte(sub))
+}
+
+// ReleaseTrial forgets a trial that never started (its payment was declined).
+func ReleaseTrial(tx *bolt.Tx, org, product string) error {
+	return tx.Bucket(TrialsUsed).Delete(kv.Key(org, product))
+}

@@ -1,0 +1,308 @@
+package subscriptions
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
+	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
+	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
+	"github.com/selfserve/selfserve/services/commerce/catalog"
+	"github.com/selfserve/selfserve/services/commerce/store"
+	"github.com/selfserve/selfserve/services/commerce/terms"
+	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/idem"
+	"github.com/selfserve/selfserve/services/kit/locale"
+	"github.com/selfserve/selfserve/services/kit/names"
+)
+
+// buyer is who is buying, checked against the directory and the policies.
+type buyer struct {
+	org     string
+	caller  *auth.Identity
+	user    *licensingv1.User
+	cloud   licensingv1.Organization_Cloud
+	channel commercev1.Subscription_Channel
+	product catalog.Product
+	policy  commercev1.ProductPolicy_Value
+}
+
+// Admins who buy for the organization: their purchases are channel ADMIN.
+var orgBuyers = []string{auth.GlobalAdmin, auth.BillingAdmin}
+
+// checkBuyer checks that the caller may buy product in the organization of
+// parent at all: a MEMBER user, a product sold in the organization's cloud.
+func (s *Service) checkBuyer(ctx context.Context, parent, productName string) (*buyer, error) {
+	ids, err := names.Parse("parent", parent, OrganizationPattern)
+	if err != nil {
+		return nil, err
+	}
+	b := &buyer{org: ids[0], caller: auth.FromContext(ctx)}
+	if !b.caller.MemberOf(b.org) {
+		if b.caller.Sees(b.org) {
+			return nil, errs.Denied("subscriptions are bought by users of the organization")
+		}
+		return nil, errs.NotFound(parent)
+	}
+	pid, err := names.Parse("product", productName, ProductPattern)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+		if b.product, err = store.GetProduct(tx, pid[0]); err != nil {
+			return err
+		}
+		b.policy, _, err = store.EffectivePolicy(tx, b.org, pid[0])
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if b.user, err = s.Directory.GetUser(ctx, &licensingv1.GetUserRequest{Name: b.caller.UserName()}); err != nil {
+		return nil, err
+	}
+	if b.user.GetUserType() != licensingv1.User_MEMBER {
+		return nil, errs.New(errs.GuestUser, "guests cannot buy subscriptions")
+	}
+	org, err := s.organization(ctx, b.org)
+	if err != nil {
+		return nil, err
+	}
+	b.cloud = org.GetCloud()
+	if !b.product.AvailableIn(b.cloud) {
+		return nil, errs.New(errs.ProductNotAvailable, "%s is not sold in the %s cloud", productName, b.cloud).With("cloud", b.cloud.String())
+	}
+	b.channel = commercev1.Subscription_SELF_SERVICE
+	if b.caller.HasRole(orgBuyers...) {
+		b.channel = commercev1.Subscription_ADMIN
+	}
+	return b, nil
+}
+
+// payer checks that a billing profile belongs to the buyer and can pay.
+func (s *Service) payer(ctx context.Context, b *buyer, profile string) (*billingv1.Payer, error) {
+	if _, err := names.Parse("billing_profile", profile, ProfilePattern); err != nil {
+		return nil, err
+	}
+	p, err := s.Charges.GetPayer(ctx, &billingv1.GetPayerRequest{BillingProfile: profile})
+	if errs.ReasonOf(err) == errs.ResourceNotFound.Name {
+		return nil, errs.NotFound(profile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.GetOwner() != b.caller.UserName() {
+		return nil, errs.Denied("the billing profile must be one of your own billing accounts").With("field", "billing_profile")
+	}
+	return p, nil
+}
+
+func price(b *buyer, freq commercev1.Product_BillingFrequency, currency string) (int64, error) {
+	unit, ok := b.product.Price(freq, currency)
+	if !ok {
+		return 0, errs.New(errs.ProductNotAvailable, "%s has no %s price in %s", b.product.Name(), freq, currency).With("currency", currency)
+	}
+	return unit, nil
+}
+
+// newSubscription is a subscription as bought now.
+func newSubscription(ctx context.Context, b *buyer, id string, now time.Time) *commercev1.Subscription {
+	return &commercev1.Subscription{
+		Name: subName(b.org, id), Product: b.product.Name(), ProductDisplayName: b.product.DisplayName(locale.English),
+		Purchaser: b.caller.UserName(), PurchaserDisplayName: b.user.GetDisplayName(), Channel: b.channel,
+		State: commercev1.Subscription_ACTIVE, StartTime: timestamppb.New(now), TermStartTime: timestamppb.New(now),
+	}
+}
+
+func schedule(sub *commercev1.Subscription, m *store.Meta) {
+	_, at := terms.Next(sub, m.DisabledAt, m.TrialNeedsPayment)
+	if at.IsZero() {
+		sub.NextLifecycleTime = nil
+	} else {
+		sub.NextLifecycleTime = timestamppb.New(at)
+	}
+}
+
+func eventStep(typ commercev1.Event_Type, caller *auth.Identity, actorName string, meta map[string]string) store.Step {
+	return store.Step{Kind: "event", EventType: int32(typ), Actor: caller.UserName(), ActorName: actorName, Meta: meta}
+}
+
+func lineType(t billingv1.LineItem_Type) int32 { return int32(t) }
+
+// Purchase buys a subscription: it is charged, then its pool is created,
+// then it is shown. A declined charge leaves nothing but billing's void
+// invoice.
+func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscriptionRequest) (*commercev1.Subscription, error) {
+	if err := terms.Quantity("quantity", req.GetQuantity()); err != nil {
+		return nil, err
+	}
+	if err := terms.Frequency(req.GetBillingFrequency()); err != nil {
+		return nil, err
+	}
+	b, err := s.checkBuyer(ctx, req.GetParent(), req.GetProduct())
+	if err != nil {
+		return nil, err
+	}
+	if b.product.TrialOnly {
+		return nil, errs.New(errs.ProductNotAvailable, "%s is only available as a trial", b.product.Name())
+	}
+	if b.channel == commercev1.Subscription_SELF_SERVICE {
+		if err := catalog.CheckPurchase(b.policy); err != nil {
+			return nil, licenseRequestHint(err, b.org)
+		}
+	}
+	p, err := s.payer(ctx, b, req.GetBillingProfile())
+	if err != nil {
+		return nil, err
+	}
+	unit, err := price(b, req.GetBillingFrequency(), p.GetCurrencyCode())
+	if err != nil {
+		return nil, err
+	}
+	total, err := terms.Full(unit, req.GetQuantity())
+	if err != nil {
+		return nil, errs.Field("quantity", "the total overflows")
+	}
+	rid, err := idem.RequestID(ctx, req.GetRequestId())
+	if err != nil {
+		return nil, err
+	}
+	now := s.Clock.Now()
+	first := &commercev1.Subscription{}
+	_, err = idem.Update(s.Store.DB, idem.NewKey("PurchaseSubscription", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx *bolt.Tx) error {
+		id := newID("s")
+		sub := newSubscription(ctx, b, id, now)
+		end := terms.End(now, req.GetBillingFrequency())
+		sub.Quantity, sub.BillingFrequency, sub.AutoRenew = req.GetQuantity(), req.GetBillingFrequency(), true
+		sub.UnitPrice = &commercev1.Money{CurrencyCode: p.GetCurrencyCode(), AmountMinor: unit}
+		sub.EndTime, sub.BillingProfile = timestamppb.New(end), req.GetBillingProfile()
+		m := &store.Meta{Version: 1, Currency: p.GetCurrencyCode(), Anchor: now, Hidden: true}
+		schedule(sub, m)
+		order, err := store.AddOrder(tx, b.org, id, m, &commercev1.Order{Type: commercev1.Order_PURCHASE, Quantity: sub.Quantity,
+			Actor: sub.Purchaser, CreateTime: timestamppb.New(now), Amount: &commercev1.Money{CurrencyCode: p.GetCurrencyCode(), AmountMinor: total}})
+		if err != nil {
+			return err
+		}
+		m.Pending = []store.Step{
+			{Kind: "charge", Key: sub.Name + "/orders/" + store.OrderID(order), Profile: req.GetBillingProfile(), Order: order, Actor: sub.Purchaser,
+				Lines: []store.Line{{Type: lineType(billingv1.LineItem_PURCHASE), Description: fmt.Sprintf("%s, %d × %s", sub.ProductDisplayName, sub.Quantity, freqLabel(sub.BillingFrequency)),
+					Quantity: sub.Quantity, Start: now, End: end, Amount: total}}},
+			{Kind: "create_pool", Version: 1, Product: sub.Product, Purchaser: sub.Purchaser, Channel: int32(b.channel), Total: sub.Quantity, State: int32(licensingv1.License_ENABLED)},
+			eventStep(commercev1.Event_SUBSCRIPTION_PURCHASED, b.caller, b.user.GetDisplayName(), map[string]string{"count": fmt.Sprint(sub.Quantity)}),
+		}
+		proto.Merge(first, sub)
+		return store.PutSubscription(tx, b.org, id, b.caller.Subject, sub, m)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.finish(ctx, b.org, first.GetName())
+}
+
+func freqLabel(f commercev1.Product_BillingFrequency) string {
+	if f == commercev1.Product_ANNUAL {
+		return "annual"
+	}
+	return "monthly"
+}
+
+// licenseRequestHint points a refused buyer at license requests.
+func licenseRequestHint(err error, org string) error {
+	if e, ok := err.(*errs.Error); ok {
+		return e.With("license_requests", "organizations/"+org+"/licenseRequests")
+	}
+	return err
+}
+
+// finish drives a new subscription's steps and answers it as its buyer sees it.
+func (s *Service) finish(ctx context.Context, org, name string) (*commercev1.Subscription, error) {
+	ids, _ := names.Match(name, SubscriptionPattern)
+	if err := s.Drive(ctx, org, ids[1]); err != nil {
+		return nil, err
+	}
+	sub, m, err := s.load(org, ids[1])
+	if err != nil {
+		return nil, err
+	}
+	if m.Hidden {
+		return nil, errs.New(errs.Unavailable, "the subscription is being set up; retry with the same request id")
+	}
+	return s.view(ctx, auth.FromContext(ctx), sub)
+}
+
+// StartTrial starts the one trial of a product an organization gets.
+func (s *Service) StartTrial(ctx context.Context, req *commercev1.StartTrialRequest) (*commercev1.Subscription, error) {
+	b, err := s.checkBuyer(ctx, req.GetParent(), req.GetProduct())
+	if err != nil {
+		return nil, err
+	}
+	trial := b.product.Trial
+	if trial == nil {
+		return nil, errs.New(errs.ProductNotAvailable, "%s has no trial", b.product.Name())
+	}
+	if b.channel == commercev1.Subscription_SELF_SERVICE {
+		if err := catalog.CheckTrial(b.policy, trial.RequiresPaymentMethod); err != nil {
+			return nil, licenseRequestHint(err, b.org)
+		}
+	}
+	var p *billingv1.Payer
+	unit := int64(0)
+	if trial.RequiresPaymentMethod {
+		if req.GetBillingProfile() == "" {
+			return nil, errs.New(errs.PaymentMethodRequired, "this trial needs a billing profile with a payment method").With("field", "billing_profile")
+		}
+		if p, err = s.payer(ctx, b, req.GetBillingProfile()); err != nil {
+			return nil, err
+		}
+		if !p.GetHasPaymentMethod() {
+			return nil, errs.New(errs.PaymentMethodRequired, "the billing profile has no payment method").With("field", "billing_profile")
+		}
+		if unit, err = price(b, commercev1.Product_MONTHLY, p.GetCurrencyCode()); err != nil {
+			return nil, err
+		}
+	}
+	rid, err := idem.RequestID(ctx, req.GetRequestId())
+	if err != nil {
+		return nil, err
+	}
+	now := s.Clock.Now()
+	first := &commercev1.Subscription{}
+	_, err = idem.Update(s.Store.DB, idem.NewKey("StartTrial", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx *bolt.Tx) error {
+		if used := store.TrialUsed(tx, b.org, b.product.ID); used != "" {
+			return errs.New(errs.TrialAlreadyUsed, "the organization has used the trial of %s", b.product.Name()).With("subscription", used)
+		}
+		id := newID("s")
+		sub := newSubscription(ctx, b, id, now)
+		sub.IsTrial, sub.Quantity = true, trial.Licenses
+		sub.EndTime = timestamppb.New(now.Add(time.Duration(trial.Days) * 24 * time.Hour))
+		m := &store.Meta{Version: 1, Anchor: now, Hidden: true, TrialNeedsPayment: trial.RequiresPaymentMethod}
+		if p != nil {
+			sub.AutoRenew, sub.BillingProfile, sub.BillingFrequency = true, req.GetBillingProfile(), commercev1.Product_MONTHLY
+			sub.UnitPrice = &commercev1.Money{CurrencyCode: p.GetCurrencyCode(), AmountMinor: unit}
+			m.Currency = p.GetCurrencyCode()
+		}
+		schedule(sub, m)
+		if _, err := store.AddOrder(tx, b.org, id, m, &commercev1.Order{Type: commercev1.Order_START_TRIAL, Quantity: sub.Quantity,
+			Actor: sub.Purchaser, CreateTime: timestamppb.New(now)}); err != nil {
+			return err
+		}
+		m.Pending = []store.Step{
+			{Kind: "create_pool", Version: 1, Product: sub.Product, Purchaser: sub.Purchaser, Channel: int32(b.channel), Total: sub.Quantity, State: int32(licensingv1.License_ENABLED)},
+			eventStep(commercev1.Event_TRIAL_STARTED, b.caller, b.user.GetDisplayName(), map[string]string{"count": fmt.Sprint(sub.Quantity)}),
+		}
+		if err := store.UseTrial(tx, b.org, b.product.ID, sub.Name); err != nil {
+			return err
+		}
+		proto.Merge(first, sub)
+		return store.PutSubscription(tx, b.org, id, b.caller.Subject, sub, m)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.finish(ctx, b.org, first.GetName())
+}

@@ -1,0 +1,350 @@
+// Package subscriptions runs the subscriptions of the commerce service: each
+// change is written with the cross-service steps it needs (charges in
+// billing, pool changes in licensing, the audit event) in one bbolt
+// transaction, then the steps are sent in order, each idempotent (a charge
+// key, a pool version), and removed once acknowledged. A step that cannot be
+// sent now stays and is resumed later; a declined charge undoes its change.
+package subscriptions
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
+	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
+	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
+	"github.com/selfserve/selfserve/services/commerce/store"
+	"github.com/selfserve/selfserve/services/kit/clock"
+	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/names"
+)
+
+// Resource name patterns.
+const (
+	OrganizationPattern = "organizations/{organization}"
+	SubscriptionPattern = "organizations/{organization}/subscriptions/{subscription}"
+	UserPattern         = "organizations/{organization}/users/{user}"
+	ProfilePattern      = "organizations/{organization}/billingAccounts/{billing_account}/billingProfiles/{billing_profile}"
+	ProductPattern      = "products/{product}"
+)
+
+// Service runs subscriptions.
+type Service struct {
+	Store     *store.Store
+	Clock     clock.Clock
+	Charges   billingv1.ChargeServiceClient
+	Pools     licensingv1.PoolServiceClient
+	Licenses  licensingv1.LicensingServiceClient
+	Directory licensingv1.DirectoryServiceClient
+	Log       *slog.Logger
+
+	mu    sync.Mutex
+	orgs  map[string]*licensingv1.Organization
+	drive sync.Mutex // one driver of pending steps at a time per process
+}
+
+var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+func newID(prefix string) string {
+	b := make([]byte, 10)
+	rand.Read(b)
+	return prefix + "-" + strings.ToLower(b32.EncodeToString(b))
+}
+
+func subName(org, id string) string { return names.Format(SubscriptionPattern, org, id) }
+
+func poolName(org, id string) string { return "organizations/" + org + "/licenses/" + id }
+
+func userID(name string) string {
+	if ids, ok := names.Match(name, UserPattern); ok {
+		return ids[1]
+	}
+	return ""
+}
+
+// organization reads an organization from the directory; clouds never change.
+func (s *Service) organization(ctx context.Context, org string) (*licensingv1.Organization, error) {
+	s.mu.Lock()
+	o, ok := s.orgs[org]
+	s.mu.Unlock()
+	if ok {
+		return o, nil
+	}
+	o, err := s.Directory.GetOrganization(ctx, &licensingv1.GetOrganizationRequest{Name: "organizations/" + org})
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.orgs == nil {
+		s.orgs = map[string]*licensingv1.Organization{}
+	}
+	s.orgs[org] = o
+	s.mu.Unlock()
+	return o, nil
+}
+
+// load reads a subscription.
+func (s *Service) load(org, id string) (*commercev1.Subscription, *store.Meta, error) {
+	var sub *commercev1.Subscription
+	var m *store.Meta
+	err := s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+		sub, m, err = store.GetSubscription(tx, org, id)
+		return err
+	})
+	return sub, m, err
+}
+
+// result is what a sent step brought back.
+type result struct {
+	invoice  *billingv1.Invoice
+	declined string // the decline code of a refused charge
+}
+
+// permanent tells whether a step's error will not go away by retrying.
+func permanent(err error) bool {
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.NotFound, codes.PermissionDenied, codes.OutOfRange:
+		return true
+	}
+	return false
+}
+
+// send makes one step's call.
+func (s *Service) send(ctx context.Context, org, id string, sub *commercev1.Subscription, m *store.Meta, st store.Step) (result, error) {
+	name := subName(org, id)
+	switch st.Kind {
+	case "charge":
+		req := &billingv1.ChargeRequest{BillingProfile: st.Profile, Key: st.Key, CurrencyCode: m.Currency,
+			OnFailure: billingv1.ChargeRequest_VOID_AND_FAIL, Subscription: name, Actor: st.Actor}
+		if st.PastDue {
+			req.OnFailure = billingv1.ChargeRequest_PAST_DUE
+		}
+		for _, l := range st.Lines {
+			req.LineItems = append(req.LineItems, &billingv1.LineItem{Type: billingv1.LineItem_Type(l.Type), Description: l.Description,
+				Subscription: name, Quantity: l.Quantity, PeriodStart: timestamppb.New(l.Start), PeriodEnd: timestamppb.New(l.End), AmountMinor: l.Amount})
+		}
+		inv, err := s.Charges.Charge(ctx, req)
+		if errs.ReasonOf(err) == errs.PaymentDeclined.Name {
+			code := "declined"
+			if st, ok := status.FromError(err); ok {
+				for _, d := range st.Details() {
+					if info, ok := d.(interface{ GetMetadata() map[string]string }); ok && info.GetMetadata()["decline_code"] != "" {
+						code = info.GetMetadata()["decline_code"]
+					}
+				}
+			}
+			return result{declined: code}, nil
+		}
+		return result{invoice: inv}, err
+	case "create_pool":
+		_, err := s.Pools.CreatePool(ctx, &licensingv1.CreatePoolRequest{SubscriptionVersion: st.Version, Pool: &licensingv1.Pool{
+			Subscription: name, Product: st.Product, Purchaser: st.Purchaser, Channel: licensingv1.Pool_Channel(st.Channel),
+			TotalLicenses: st.Total, State: licensingv1.License_State(st.State)}})
+		return result{}, err
+	case "resize_pool":
+		_, err := s.Pools.ResizePool(ctx, &licensingv1.ResizePoolRequest{Name: poolName(org, id), TotalLicenses: st.Total, SubscriptionVersion: st.Version})
+		return result{}, err
+	case "pool_state":
+		_, err := s.Pools.SetPoolState(ctx, &licensingv1.SetPoolStateRequest{Name: poolName(org, id), State: licensingv1.License_State(st.State), SubscriptionVersion: st.Version})
+		return result{}, err
+	case "delete_pool":
+		_, err := s.Pools.DeletePool(ctx, &licensingv1.DeletePoolRequest{Name: poolName(org, id), SubscriptionVersion: st.Version})
+		return result{}, err
+	case "transfer":
+		_, err := s.Pools.TransferAssignments(ctx, &licensingv1.TransferAssignmentsRequest{Source: poolName(org, id), SourceVersion: st.Version, Target: st.Target, Actor: st.Actor})
+		return result{}, err
+	case "event":
+		return result{}, nil // written locally when the step is removed
+	}
+	return result{}, errors.New("unknown step " + st.Kind)
+}
+
+func same(a, b store.Step) bool {
+	return a.Kind == b.Kind && a.Key == b.Key && a.Version == b.Version && a.Order == b.Order
+}
+
+// errDeclined is the answer to a change whose charge was declined.
+func errDeclined(code string) error {
+	return errs.New(errs.PaymentDeclined, "the payment was declined; nothing changed").With("decline_code", code)
+}
+
+// Drive sends the pending steps of a subscription in order until none is
+// left, one fails (it stays pending) or a charge is declined (the change is
+// undone and PAYMENT_DECLINED answered).
+func (s *Service) Drive(ctx context.Context, org, id string) error {
+	for range 32 {
+		sub, m, err := s.load(org, id)
+		if err != nil {
+			return err
+		}
+		if m.Declined != "" {
+			return errDeclined(m.Declined)
+		}
+		if len(m.Pending) == 0 {
+			return nil
+		}
+		st := m.Pending[0]
+		res, err := s.send(ctx, org, id, sub, m, st)
+		if err != nil {
+			if permanent(err) && m.Undo != nil && !m.Hidden {
+				// The change cannot go through (a pool that became too small,
+				// say): put the subscription back as it was.
+				if uerr := s.undo(org, id, st); uerr != nil {
+					return uerr
+				}
+			}
+			return err
+		}
+		declined := ""
+		err = s.Store.DB.Update(func(tx *bolt.Tx) error {
+			sub, m, err := store.GetSubscription(tx, org, id)
+			if err != nil || len(m.Pending) == 0 || !same(m.Pending[0], st) {
+				return err // another driver got there first
+			}
+			if res.declined != "" {
+				declined = res.declined
+				return s.applyDecline(tx, org, id, sub, m, res.declined)
+			}
+			m.Pending = m.Pending[1:]
+			if res.invoice != nil && st.Order != 0 {
+				amount := &commercev1.Money{CurrencyCode: res.invoice.GetCurrencyCode(), AmountMinor: res.invoice.GetTotalMinor()}
+				if err := store.SetOrderInvoice(tx, org, id, st.Order, res.invoice.GetName(), amount); err != nil {
+					return err
+				}
+			}
+			if st.Kind == "event" {
+				if err := s.writeEvent(tx, org, sub, st); err != nil {
+					return err
+				}
+			}
+			if len(m.Pending) == 0 {
+				m.Undo, m.Hidden = nil, false
+			}
+			return store.PutSubscription(tx, org, id, userID(sub.GetPurchaser()), sub, m)
+		})
+		if err != nil {
+			return err
+		}
+		if declined != "" {
+			return errDeclined(declined)
+		}
+	}
+	return errs.New(errs.Aborted, "too many steps; try again")
+}
+
+// applyDecline undoes a change whose charge was declined: a purchase or a
+// trial that never started stays hidden as a declined record; any other
+// change puts the subscription back as it was.
+func (s *Service) applyDecline(tx *bolt.Tx, org, id string, sub *commercev1.Subscription, m *store.Meta, code string) error {
+	m.Pending = nil
+	if m.Hidden {
+		m.Declined = code
+		if sub.GetIsTrial() {
+			if err := store.ReleaseTrial(tx, org, userIDProduct(sub)); err != nil {
+				return err
+			}
+		}
+		sub.NextLifecycleTime = nil
+		return store.PutSubscription(tx, org, id, userID(sub.GetPurchaser()), sub, m)
+	}
+	if m.Undo != nil {
+		prev := &commercev1.Subscription{}
+		if err := proto.Unmarshal(m.Undo, prev); err != nil {
+			return err
+		}
+		sub = prev
+	}
+	m.Undo = nil
+	return store.PutSubscription(tx, org, id, userID(sub.GetPurchaser()), sub, m)
+}
+
+func userIDProduct(sub *commercev1.Subscription) string {
+	return strings.TrimPrefix(sub.GetProduct(), "products/")
+}
+
+// undo puts a subscription back as it was before a change that failed.
+func (s *Service) undo(org, id string, st store.Step) error {
+	return s.Store.DB.Update(func(tx *bolt.Tx) error {
+		sub, m, err := store.GetSubscription(tx, org, id)
+		if err != nil || len(m.Pending) == 0 || !same(m.Pending[0], st) || m.Undo == nil {
+			return err
+		}
+		prev := &commercev1.Subscription{}
+		if err := proto.Unmarshal(m.Undo, prev); err != nil {
+			return err
+		}
+		m.Pending, m.Undo = nil, nil
+		m.Version++ // later calls must outrank the one that failed
+		return store.PutSubscription(tx, org, id, userID(sub.GetPurchaser()), prev, m)
+	})
+}
+
+// writeEvent writes the audit event a completed change announces.
+func (s *Service) writeEvent(tx *bolt.Tx, org string, sub *commercev1.Subscription, st store.Step) error {
+	name, err := store.NewEventName(tx, org)
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{"product": sub.GetProduct(), "subscription": sub.GetName()}
+	for k, v := range st.Meta {
+		meta[k] = v
+	}
+	if sub.GetProductDisplayName() != "" {
+		meta["product_display_name"] = sub.GetProductDisplayName()
+	}
+	_, err = store.InsertEvent(tx, &commercev1.Event{Name: name, Type: commercev1.Event_Type(st.EventType), Actor: st.Actor,
+		ActorDisplayName: st.ActorName, Resource: sub.GetName(), CreateTime: timestamppb.New(s.Clock.Now()), Metadata: meta})
+	return err
+}
+
+// DrivePending resumes every subscription with steps left, for the
+// background job and the clock.
+func (s *Service) DrivePending(ctx context.Context) error {
+	s.drive.Lock()
+	defer s.drive.Unlock()
+	var pending [][2]string
+	if err := s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+		pending, err = store.WithPendingSteps(tx, 1000)
+		return err
+	}); err != nil {
+		return err
+	}
+	var firstErr error
+	for _, p := range pending {
+		if err := s.Drive(ctx, p[0], p[1]); err != nil && errs.ReasonOf(err) != errs.PaymentDeclined.Name && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// Run resumes pending steps every interval until ctx is done.
+func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.DrivePending(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Warn("pending subscription steps wait", "err", err)
+		}
+		if err := s.ProcessPayments(ctx); err != nil && ctx.Err() == nil {
+			s.Log.Warn("payment events wait", "err", err)
+		}
+	}
+}

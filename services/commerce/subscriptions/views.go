@@ -1,0 +1,145 @@
+package subscriptions
+
+import (
+	"context"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
+	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
+	"github.com/selfserve/selfserve/services/commerce/store"
+	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/names"
+	"github.com/selfserve/selfserve/services/kit/page"
+)
+
+// view is a subscription as the caller sees it: with its pool's assigned
+// count and, for admins and its purchaser, the users holding its licenses.
+func (s *Service) view(ctx context.Context, caller *auth.Identity, sub *commercev1.Subscription) (*commercev1.Subscription, error) {
+	out := proto.Clone(sub).(*commercev1.Subscription)
+	ids, _ := names.Match(sub.GetName(), SubscriptionPattern)
+	pool, err := s.Pools.GetPool(ctx, &licensingv1.GetPoolRequest{Name: poolName(ids[0], ids[1])})
+	if errs.ReasonOf(err) == errs.ResourceNotFound.Name {
+		return out, nil // not created yet
+	}
+	if err != nil {
+		return nil, err
+	}
+	out.AssignedLicenses = pool.GetAssignedLicenses()
+	if pool.GetAssignedLicenses() == 0 || !(caller.IsAdmin() || caller.UserName() == sub.GetPurchaser()) {
+		return out, nil
+	}
+	token := ""
+	for range 20 {
+		resp, err := s.Licenses.ListAssignments(ctx, &licensingv1.ListAssignmentsRequest{Parent: poolName(ids[0], ids[1]), PageSize: 1000, PageToken: token})
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range resp.GetAssignments() {
+			out.AssignedUsers = append(out.AssignedUsers, &commercev1.Subscription_AssignedUser{User: a.GetUser(), DisplayName: a.GetUserDisplayName()})
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	return out, nil
+}
+
+// Get reads a subscription the caller may see.
+func (s *Service) Get(ctx context.Context, req *commercev1.GetSubscriptionRequest) (*commercev1.Subscription, error) {
+	ids, err := names.Parse("name", req.GetName(), SubscriptionPattern)
+	if err != nil {
+		return nil, err
+	}
+	caller := auth.FromContext(ctx)
+	if !caller.Sees(ids[0]) {
+		return nil, errs.NotFound(req.GetName())
+	}
+	sub, m, err := s.load(ids[0], ids[1])
+	if err != nil || m.Hidden || !Sees(caller, sub) {
+		return nil, errs.NotFound(req.GetName())
+	}
+	return s.view(ctx, caller, sub)
+}
+
+// List lists subscriptions: admins and readers see all, others their own.
+func (s *Service) List(ctx context.Context, req *commercev1.ListSubscriptionsRequest) (*commercev1.ListSubscriptionsResponse, error) {
+	ids, err := names.Parse("parent", req.GetParent(), OrganizationPattern)
+	if err != nil {
+		return nil, err
+	}
+	org := ids[0]
+	caller := auth.FromContext(ctx)
+	if !caller.Sees(org) {
+		return nil, errs.NotFound(req.GetParent())
+	}
+	size, err := page.Size(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	all := caller.IsInternal() || caller.IsAdmin()
+	bind := page.Binding("ListSubscriptions", org, caller.Subject, strconv.FormatBool(all), req.GetChannel().String())
+	after, err := page.Cursor(req.GetPageToken(), bind)
+	if err != nil {
+		return nil, err
+	}
+	keep := func(sub *commercev1.Subscription, _ *store.Meta) bool {
+		return req.GetChannel() == commercev1.Subscription_CHANNEL_UNSPECIFIED || sub.GetChannel() == req.GetChannel()
+	}
+	var subs []*commercev1.Subscription
+	var next []byte
+	err = s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+		if all {
+			subs, next, err = store.ListSubscriptions(tx, org, after, size, keep)
+		} else {
+			subs, next, err = store.ListOwnSubscriptions(tx, org, caller.Subject, after, size, keep)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	resp := &commercev1.ListSubscriptionsResponse{}
+	for _, sub := range subs {
+		v, err := s.view(ctx, caller, sub)
+		if err != nil {
+			return nil, err
+		}
+		resp.Subscriptions = append(resp.Subscriptions, v)
+	}
+	if next != nil {
+		resp.NextPageToken = page.Token(bind, next)
+	}
+	return resp, nil
+}
+
+// ListOrders lists a subscription's order history.
+func (s *Service) ListOrders(ctx context.Context, req *commercev1.ListOrdersRequest) (*commercev1.ListOrdersResponse, error) {
+	if _, err := s.Get(ctx, &commercev1.GetSubscriptionRequest{Name: req.GetParent()}); err != nil {
+		return nil, err
+	}
+	ids, _ := names.Match(req.GetParent(), SubscriptionPattern)
+	size, err := page.Size(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	bind := page.Binding("ListOrders", req.GetParent())
+	after, err := page.Cursor(req.GetPageToken(), bind)
+	if err != nil {
+		return nil, err
+	}
+	resp := &commercev1.ListOrdersResponse{}
+	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+		var next []byte
+		var err error
+		resp.Orders, next, err = store.ListOrders(tx, ids[0], ids[1], after, size)
+		if next != nil {
+			resp.NextPageToken = page.Token(bind, next)
+		}
+		return err
+	})
+	return resp, err
+}
