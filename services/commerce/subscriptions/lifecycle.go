@@ -194,4 +194,3 @@ func (s *Service) ProcessPayments(ctx context.Context) error {
 	}
 	return nil
 }
-
