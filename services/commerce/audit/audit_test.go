@@ -231,3 +231,13 @@ func TestDescribeFillsMetadata(t *testing.T) {
 		}
 	}
 }
+
+func TestDescribeDefaultPolicy(t *testing.T) {
+	e := &commercev1.Event{Type: commercev1.Event_POLICY_CHANGED, Resource: "organizations/o/selfServiceSettings",
+		Metadata: map[string]string{"scope": "default", "policy": "DISABLED"}}
+	for _, lang := range locale.Supported {
+		if got := Describe(e, lang); strings.Contains(got, "selfServiceSettings") {
+			t.Errorf("%s: %q names the settings resource", lang, got)
+		}
+	}
+}

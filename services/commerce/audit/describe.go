@@ -142,6 +142,13 @@ var sentences = map[commercev1.Event_Type][]sentence{
 	},
 }
 
+// defaultPolicySentences tell of a change to the organization's default
+// policy, which names no product.
+var defaultPolicySentences = []sentence{
+	{"{actor} set the default self-service policy to {policy}.", "{actor} a défini la stratégie libre-service par défaut sur « {policy} ».", "{actor} ställde in standardprincipen för självbetjäning på {policy}.", "{actor}将默认自助服务策略设置为“{policy}”。"},
+	{"{actor} changed the default self-service policy.", "{actor} a modifié la stratégie libre-service par défaut.", "{actor} ändrade standardprincipen för självbetjäning.", "{actor}更改了默认自助服务策略。"},
+}
+
 // Words that stand for metadata values, in the order of sentence. A value
 // not listed is shown as it came.
 var (
@@ -203,6 +210,9 @@ func Describe(e *commercev1.Event, lang language.Tag) string {
 	variants, ok := sentences[e.GetType()]
 	if !ok {
 		variants = sentences[commercev1.Event_TYPE_UNSPECIFIED]
+	}
+	if e.GetType() == commercev1.Event_POLICY_CHANGED && e.GetMetadata()["scope"] == "default" {
+		variants = defaultPolicySentences
 	}
 	for _, s := range variants {
 		if text, ok := render(s[i], values); ok {

@@ -371,7 +371,7 @@ func (s *Service) ConvertTrial(ctx context.Context, req *commercev1.ConvertTrial
 	}
 	if sub.GetChannel() == commercev1.Subscription_SELF_SERVICE {
 		if err := catalog.CheckPurchase(b.policy); err != nil {
-			return nil, licenseRequestHint(err, b.org)
+			return nil, catalog.WithLicenseRequests(err, b.org)
 		}
 	}
 	p, err := s.payer(ctx, b, req.GetBillingProfile())

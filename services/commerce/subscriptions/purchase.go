@@ -153,7 +153,7 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 	}
 	if b.channel == commercev1.Subscription_SELF_SERVICE {
 		if err := catalog.CheckPurchase(b.policy); err != nil {
-			return nil, licenseRequestHint(err, b.org)
+			return nil, catalog.WithLicenseRequests(err, b.org)
 		}
 	}
 	p, err := s.payer(ctx, b, req.GetBillingProfile())
@@ -211,14 +211,6 @@ func freqLabel(f commercev1.Product_BillingFrequency) string {
 	return "monthly"
 }
 
-// licenseRequestHint points a refused buyer at license requests.
-func licenseRequestHint(err error, org string) error {
-	if e, ok := err.(*errs.Error); ok {
-		return e.With("license_requests", "organizations/"+org+"/licenseRequests")
-	}
-	return err
-}
-
 // finish drives a new subscription's steps and answers it as its buyer sees it.
 func (s *Service) finish(ctx context.Context, org, name string) (*commercev1.Subscription, error) {
 	ids, _ := names.Match(name, SubscriptionPattern)
@@ -247,7 +239,7 @@ func (s *Service) StartTrial(ctx context.Context, req *commercev1.StartTrialRequ
 	}
 	if b.channel == commercev1.Subscription_SELF_SERVICE {
 		if err := catalog.CheckTrial(b.policy, trial.RequiresPaymentMethod); err != nil {
-			return nil, licenseRequestHint(err, b.org)
+			return nil, catalog.WithLicenseRequests(err, b.org)
 		}
 	}
 	var p *billingv1.Payer
