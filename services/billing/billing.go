@@ -4,9 +4,11 @@
 package billing
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -83,7 +85,19 @@ func Open(cfg Config) (*Component, error) {
 	billingv1.RegisterBillingAccountServiceServer(svc, &server.Accounts{Deps: deps})
 	billingv1.RegisterInvoiceServiceServer(svc, &server.Invoices{Deps: deps})
 	billingv1.RegisterChargeServiceServer(svc, c.Charges)
-	svc.Clocks.RunDue = c.Charges.RunDue
+	svc.Clocks.RunDue = func(ctx context.Context, now time.Time) error {
+		if err := c.Charges.RunDue(ctx, now); err != nil {
+			return err
+		}
+		// What the retries found goes to commerce before the clock move
+		// answers, so that commerce acts on it in the same move.
+		for _, o := range []*outbox.Outbox{c.Payments, c.Audit} {
+			if err := o.Flush(ctx); err != nil {
+				svc.Log().Warn("events wait for commerce", "err", err)
+			}
+		}
+		return nil
+	}
 	svc.Go(c.Audit.Run)
 	svc.Go(c.Payments.Run)
 	return c, nil

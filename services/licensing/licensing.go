@@ -68,9 +68,14 @@ func Open(cfg Config) (*Component, error) {
 	licensingv1.RegisterLicensingServiceServer(svc, &server.Licensing{Store: st, Clock: svc.Clock, Committed: events.Notify})
 	licensingv1.RegisterPoolServiceServer(svc, &server.Pools{Store: st, Clock: svc.Clock, Committed: events.Notify})
 	licensingv1.RegisterLicenseRequestServiceServer(svc, &server.Requests{Store: st, Clock: svc.Clock, Committed: events.Notify})
-	svc.Clocks.RunDue = func(_ context.Context, now time.Time) error {
-		_, err := server.PurgeRequests(st, now)
-		return err
+	svc.Clocks.RunDue = func(ctx context.Context, now time.Time) error {
+		if _, err := server.PurgeRequests(st, now); err != nil {
+			return err
+		}
+		if err := events.Flush(ctx); err != nil {
+			svc.Log().Warn("audit events wait for commerce", "err", err)
+		}
+		return nil
 	}
 	return &Component{Service: svc, Store: st, Events: events, closeEvents: closeEvents}, nil
 }

@@ -69,6 +69,9 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	return s, nil
 }
 
+// Log is the service's logger.
+func (s *Service) Log() *slog.Logger { return s.log }
+
 // Go adds a background task (an outbox sender, say) that runs while the
 // service serves and must return when its context is done.
 func (s *Service) Go(task func(ctx context.Context)) { s.tasks = append(s.tasks, task) }
