@@ -45,7 +45,6 @@ func runComponent(ctx context.Context, name string, args []string, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	log = log.With("component", name)
 	listen := map[string]string{"licensing": cfg.LicensingAddr, "commerce": cfg.CommerceAddr, "billing": cfg.BillingAddr, "gateway": cfg.HTTPAddr}[name]
 	lis, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -66,12 +65,13 @@ func runComponent(ctx context.Context, name string, args []string, stderr io.Wri
 		lis.Close()
 		return err
 	}
-	log.Info("started", "addr", lis.Addr().String(), "clock", cfg.Clock)
+	clog := log.With("component", name)
+	clog.Info("started", "addr", lis.Addr().String(), "clock", cfg.Clock)
 	err = unit.serve(ctx, lis, cfg.Grace)
 	if cerr := unit.close(); err == nil {
 		err = cerr
 	}
-	log.Info("stopped")
+	clog.Info("stopped")
 	return err
 }
 

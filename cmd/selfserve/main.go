@@ -23,6 +23,10 @@ Usage:
   selfserve gateway    run the JSON gateway
   selfserve token --operator [--data-dir DIR]
                        print an operator bearer token signed with DIR/signing.key
+  selfserve backup --out DIR [--data-dir DIR]
+                       copy each running service's store into DIR, online
+  selfserve check      compare the three stores through the services' APIs and
+                       report every disagreement (exit status 1 when any)
 
 Run "selfserve COMMAND -h" for the flags of a command. Every flag also reads
 the environment variable SELFSERVE_<FLAG> (dashes as underscores).
@@ -58,6 +62,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runComponent(ctx, cmd, rest, stderr)
 	case "token":
 		return runToken(rest, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, rest, stdout, stderr)
+	case "check":
+		return runCheck(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -149,10 +149,13 @@ func TestPaymentMethods(t *testing.T) {
 	}
 	_, err = e.accounts.GetPaymentMethod(maxCtx, &billingv1.GetPaymentMethodRequest{Name: amex.Name})
 	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
-	list, err := e.accounts.ListPaymentMethods(e.as(t, "contoso", "rita", auth.GlobalReader), &billingv1.ListPaymentMethodsRequest{Parent: a.Name})
+	list, err := e.accounts.ListPaymentMethods(maxCtx, &billingv1.ListPaymentMethodsRequest{Parent: a.Name})
 	if err != nil || len(list.PaymentMethods) != 1 {
-		t.Fatalf("reader lists methods: %v %v", list, err)
+		t.Fatalf("owner lists methods: %v %v", list, err)
 	}
+	// Payment methods are the owner's: admins who read the account do not see them.
+	_, err = e.accounts.ListPaymentMethods(e.as(t, "contoso", "rita", auth.GlobalReader), &billingv1.ListPaymentMethodsRequest{Parent: a.Name})
+	wantErr(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
 	// Adding, editing and deleting reached the audit outbox.
 	if n, _ := e.comp.Audit.Pending(); n < 5 {
 		t.Fatalf("%d audit events pending", n)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -242,6 +243,10 @@ func TestNoCardDataAtRest(t *testing.T) {
 	if len(logs) == 0 {
 		t.Fatal("no logs were written; the check would prove nothing")
 	}
+	// A 3-digit code can stand inside any number: durations and times in
+	// the log lines are left out of the search for codes (not for numbers).
+	numeric := regexp.MustCompile(`(ms|time)=\S+`)
+	codeLogs := numeric.ReplaceAll(logs, nil)
 	for number, code := range secrets {
 		for where, data := range map[string][]byte{"billing.db": db, "logs": logs} {
 			if bytes.Contains(data, []byte(number)) {
@@ -249,6 +254,9 @@ func TestNoCardDataAtRest(t *testing.T) {
 			}
 			if bytes.Contains(data, []byte(number[:12])) {
 				t.Errorf("%s holds the first 12 digits of a card", where)
+			}
+			if where == "logs" {
+				data = codeLogs
 			}
 			if bytes.Contains(data, []byte(code)) {
 				t.Errorf("%s holds a security code %q", where, code)

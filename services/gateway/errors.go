@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -43,7 +45,7 @@ func handleError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler
 			With("limit", strconv.Itoa(serve.MaxRequestBytes))
 		httpStatus = http.StatusRequestEntityTooLarge
 	}
-	s := errs.Status(err, domain, locale.Match(r.Header.Get("Accept-Language")))
+	s := validMessage(errs.Status(err, domain, locale.Match(r.Header.Get("Accept-Language"))))
 	// A download that failed late must not offer its error body as a file.
 	w.Header().Del("Content-Disposition")
 	var out error = s.Err()
@@ -54,6 +56,18 @@ func handleError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler
 		w = challenge(w, errs.ReasonOf(out))
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, out)
+}
+
+// validMessage replaces what is not UTF-8 in s's message, which may quote a
+// request (the runtime's "invalid grpc-timeout: …"): the JSON of a status
+// refuses it, and the runtime would answer a bare 500 instead of the error.
+func validMessage(s *status.Status) *status.Status {
+	if utf8.ValidString(s.Message()) {
+		return s
+	}
+	p := s.Proto()
+	p.Message = strings.ToValidUTF8(p.GetMessage(), "\uFFFD")
+	return status.FromProto(p)
 }
 
 // challenge makes a 401 carry the RFC 6750 challenge: the runtime puts the

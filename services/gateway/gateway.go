@@ -88,7 +88,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		g.Close()
 		return nil, err
 	}
-	g.handler = logRequests(log, limitBody(mux, serve.MaxRequestBytes))
+	g.handler = logRequests(log, limitBody(mux, checkRequest(mux, mux), serve.MaxRequestBytes))
 	return g, nil
 }
 

@@ -6,19 +6,24 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/selfserve/selfserve/services/kit/errs"
 )
 
-// limitBody refuses request bodies over limit bytes with 413. The services take
-// no larger message, so reading more would only waste memory. A declared
+// limitBody refuses request bodies over limit bytes with 413 before next sees
+// them, answering through mux's error handler. The services take no larger
+// message, so reading more would only waste memory. A declared
 // Content-Length is refused up front; a chunked body is cut at the limit and
 // the cut is noted in the context for handleError.
-func limitBody(mux *runtime.ServeMux, limit int64) http.Handler {
+func limitBody(mux *runtime.ServeMux, next http.Handler, limit int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		flag := new(atomic.Bool)
 		r = r.WithContext(context.WithValue(r.Context(), tooLargeKey{}, flag))
@@ -31,8 +36,54 @@ func limitBody(mux *runtime.ServeMux, limit int64) http.Handler {
 		if r.Body != nil {
 			r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, limit), exceeded: flag}
 		}
-		mux.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 	})
+}
+
+// checkRequest refuses with 400, before any route, what the generated
+// handlers would mishandle: a path or query that is not valid UTF-8 (copied
+// into string fields that gRPC cannot marshal, it was a 500) and, on a
+// method that may change something, an Idempotency-Key that gRPC metadata
+// cannot carry (the runtime dropped it without a word, so the request ran
+// without its request id).
+func checkRequest(mux *runtime.ServeMux, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := requestError(r); err != nil {
+			_, out := runtime.MarshalerForRequest(mux, r)
+			runtime.HTTPError(r.Context(), mux, out, w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func requestError(r *http.Request) error {
+	if !utf8.ValidString(r.URL.Path) {
+		return errs.New(errs.InvalidName, "the path is not valid UTF-8")
+	}
+	// A malformed query is the runtime's to refuse; what parses is checked.
+	query, _ := url.ParseQuery(r.URL.RawQuery)
+	for k, vs := range query {
+		if !utf8.ValidString(k) {
+			return errs.New(errs.InvalidField, "a query parameter name is not valid UTF-8")
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return errs.Field(k, "the query parameter %s is not valid UTF-8", k)
+			}
+		}
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nil
+	}
+	for _, v := range r.Header.Values("Idempotency-Key") {
+		for i := 0; i < len(v); i++ {
+			if v[i] < 0x20 || v[i] > 0x7e {
+				return errs.New(errs.InvalidRequestID, "Idempotency-Key may hold only letters, digits and - _ . :").With("field", "request_id")
+			}
+		}
+	}
+	return nil
 }
 
 type tooLargeKey struct{}

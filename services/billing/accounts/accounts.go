@@ -140,6 +140,22 @@ func Sees(id *auth.Identity, account *billingv1.BillingAccount) bool {
 	return id.IsInternal() || id.UserName() == account.GetOwner() || id.HasRole(Readers...)
 }
 
+// SeesDetails checks that the caller may read an account's profiles and
+// payment methods: its owner (and operators, services). Admins who read the
+// account are refused; everyone else was answered NOT_FOUND already.
+func SeesDetails(id *auth.Identity, account *billingv1.BillingAccount) error {
+	if id.IsInternal() || (id.UserName() != "" && id.UserName() == account.GetOwner()) {
+		return nil
+	}
+	return errs.Denied("billing profiles and payment methods are their owner's to see")
+}
+
+// SeesInvoices tells whether the caller may read an account's invoices: its
+// owner, every admin role of the organization (read-only), operators.
+func SeesInvoices(id *auth.Identity, account *billingv1.BillingAccount) bool {
+	return id.IsInternal() || id.UserName() == account.GetOwner() || id.IsAdmin()
+}
+
 // MayChange checks that the caller owns an account: only owners change
 // accounts, profiles and payment methods.
 func MayChange(id *auth.Identity, account *billingv1.BillingAccount) error {

@@ -9,6 +9,8 @@
 package cards
 
 import (
+	"fmt"
+	"io"
 	"strings"
 
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
@@ -156,6 +158,16 @@ func last4(digits string) string {
 		return digits
 	}
 	return digits[len(digits)-4:]
+}
+
+// formatSafe writes s, the safe rendering of a checked payment method, for
+// any fmt verb: %#v as it is, any other verb as if s were the operand.
+func formatSafe(f fmt.State, verb rune, s string) {
+	if verb == 'v' && f.Flag('#') {
+		io.WriteString(f, s)
+		return
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), s)
 }
 
 func strip(s string) string {

@@ -63,6 +63,9 @@ func (c CheckedUnionPay) String() string { return "UNIONPAY " + Masked(c.Last4) 
 // GoString is String, for %#v.
 func (c CheckedUnionPay) GoString() string { return c.String() }
 
+// Format prints String whatever the verb, as Checked.Format does.
+func (c CheckedUnionPay) Format(f fmt.State, verb rune) { formatSafe(f, verb, c.String()) }
+
 // LogValue is String, for log/slog.
 func (c CheckedUnionPay) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
@@ -114,6 +117,9 @@ func (c CheckedAlipay) String() string { return "Alipay " + c.MaskedLogin }
 
 // GoString is String, for %#v.
 func (c CheckedAlipay) GoString() string { return c.String() }
+
+// Format prints String whatever the verb, as Checked.Format does.
+func (c CheckedAlipay) Format(f fmt.State, verb rune) { formatSafe(f, verb, c.String()) }
 
 // LogValue is String, for log/slog.
 func (c CheckedAlipay) LogValue() slog.Value { return slog.StringValue(c.String()) }

@@ -40,6 +40,11 @@ func (c Checked) String() string {
 // GoString is String, for %#v.
 func (c Checked) GoString() string { return c.String() }
 
+// Format prints String whatever the verb: without it, a verb that is not for
+// strings (%d, %t, %o…) would print the fields one by one, number and
+// security code included.
+func (c Checked) Format(f fmt.State, verb rune) { formatSafe(f, verb, c.String()) }
+
 // LogValue is String, for log/slog.
 func (c Checked) LogValue() slog.Value { return slog.StringValue(c.String()) }
 

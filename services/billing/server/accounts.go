@@ -137,7 +137,7 @@ func (s *Accounts) GetBillingProfile(ctx context.Context, req *billingv1.GetBill
 	}
 	var out *billingv1.BillingProfile
 	err = s.Store.DB.View(func(tx *bolt.Tx) error {
-		if _, _, err := account(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetName()); err != nil {
+		if _, err := details(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetName()); err != nil {
 			return err
 		}
 		out, err = store.GetProfile(tx, ids[0], ids[1], ids[2])
@@ -163,7 +163,7 @@ func (s *Accounts) ListBillingProfiles(ctx context.Context, req *billingv1.ListB
 	}
 	resp := &billingv1.ListBillingProfilesResponse{}
 	err = s.Store.DB.View(func(tx *bolt.Tx) error {
-		if _, _, err := account(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetParent()); err != nil {
+		if _, err := details(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetParent()); err != nil {
 			return err
 		}
 		var next []byte

@@ -77,7 +77,7 @@ func (s *Invoices) ListInvoices(ctx context.Context, req *billingv1.ListInvoices
 	}
 	resp := &billingv1.ListInvoicesResponse{}
 	err = s.Store.DB.View(func(tx *bolt.Tx) error {
-		if _, _, err := account(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetParent()); err != nil {
+		if _, _, err := accountSeen(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetParent(), accounts.SeesInvoices); err != nil {
 			return err
 		}
 		var next []byte
@@ -101,7 +101,7 @@ func (s *Invoices) invoice(ctx context.Context, name string) (*billingv1.Invoice
 	var a *billingv1.BillingAccount
 	var p *billingv1.BillingProfile
 	err = s.Store.DB.View(func(tx *bolt.Tx) error {
-		if a, _, err = account(tx, auth.FromContext(ctx), ids[0], ids[1], name); err != nil {
+		if a, _, err = accountSeen(tx, auth.FromContext(ctx), ids[0], ids[1], name, accounts.SeesInvoices); err != nil {
 			return err
 		}
 		if inv, err = store.GetInvoice(tx, ids[0], ids[1], ids[2]); err != nil {

@@ -160,7 +160,7 @@ func methodOf(tx *bolt.Tx, caller *auth.Identity, name string) (*billingv1.Billi
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	a, _, err := account(tx, caller, ids[0], ids[1], name)
+	a, err := details(tx, caller, ids[0], ids[1], name)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -195,7 +195,7 @@ func (s *Accounts) ListPaymentMethods(ctx context.Context, req *billingv1.ListPa
 	}
 	resp := &billingv1.ListPaymentMethodsResponse{}
 	err = s.Store.DB.View(func(tx *bolt.Tx) error {
-		if _, _, err := account(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetParent()); err != nil {
+		if _, err := details(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetParent()); err != nil {
 			return err
 		}
 		var next []byte

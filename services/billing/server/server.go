@@ -52,6 +52,11 @@ func principal(id *auth.Identity) string { return id.Org + "/" + id.Subject }
 // account reads an account the caller may see, by a name under it
 // (organizations/{org}/billingAccounts/{account}[/...]); NOT_FOUND otherwise.
 func account(tx *bolt.Tx, caller *auth.Identity, org, id, name string) (*billingv1.BillingAccount, licensingv1.Organization_Cloud, error) {
+	return accountSeen(tx, caller, org, id, name, accounts.Sees)
+}
+
+// accountSeen is account with another rule of who sees it.
+func accountSeen(tx *bolt.Tx, caller *auth.Identity, org, id, name string, sees func(*auth.Identity, *billingv1.BillingAccount) bool) (*billingv1.BillingAccount, licensingv1.Organization_Cloud, error) {
 	if !caller.Sees(org) {
 		return nil, 0, errs.NotFound(name)
 	}
@@ -59,10 +64,20 @@ func account(tx *bolt.Tx, caller *auth.Identity, org, id, name string) (*billing
 	if err != nil {
 		return nil, 0, errs.NotFound(name)
 	}
-	if !accounts.Sees(caller, a) {
+	if !sees(caller, a) {
 		return nil, 0, errs.NotFound(name)
 	}
 	return a, cloud, nil
+}
+
+// details reads an account whose profiles or payment methods the caller
+// asks for: its owner's to see.
+func details(tx *bolt.Tx, caller *auth.Identity, org, id, name string) (*billingv1.BillingAccount, error) {
+	a, _, err := account(tx, caller, org, id, name)
+	if err != nil {
+		return nil, err
+	}
+	return a, accounts.SeesDetails(caller, a)
 }
 
 // event is an audit event of a billing change.

@@ -265,15 +265,18 @@ func (c *Catalog) UpdateProductPolicy(ctx context.Context, req *commercev1.Updat
 }
 
 // GetSelfServiceSettings returns the organization's default policy (ENABLED
-// until set). GLOBAL_ADMIN and BILLING_ADMIN.
+// until set). GLOBAL_ADMIN and BILLING_ADMIN, and operators.
 func (c *Catalog) GetSelfServiceSettings(ctx context.Context, req *commercev1.GetSelfServiceSettingsRequest) (*commercev1.SelfServiceSettings, error) {
 	ids, err := names.Parse("name", req.GetName(), catalog.SettingsPattern)
 	if err != nil {
 		return nil, err
 	}
 	org := ids[0]
-	if err := policyAdmin(auth.FromContext(ctx), org, req.GetName()); err != nil {
-		return nil, err
+	// Operators read the settings too; only the organization's admins change them.
+	if caller := auth.FromContext(ctx); !caller.IsOperator() {
+		if err := policyAdmin(caller, org, req.GetName()); err != nil {
+			return nil, err
+		}
 	}
 	resp := &commercev1.SelfServiceSettings{Name: catalog.SettingsName(org)}
 	err = c.Store.DB.View(func(tx *bolt.Tx) (err error) {

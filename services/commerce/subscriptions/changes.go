@@ -426,12 +426,15 @@ func (s *Service) ConvertTrial(ctx context.Context, req *commercev1.ConvertTrial
 // nothing), or it is cancelled; either way it ends DELETED.
 func (s *Service) TakeOver(ctx context.Context, req *commercev1.TakeOverSubscriptionRequest) (*commercev1.Subscription, error) {
 	caller := auth.FromContext(ctx)
-	if !caller.HasRole(orgBuyers...) {
-		return nil, errs.Denied("only a GLOBAL_ADMIN or BILLING_ADMIN takes a subscription over")
-	}
 	ids, err := names.Parse("name", req.GetName(), SubscriptionPattern)
 	if err != nil {
 		return nil, err
+	}
+	if !caller.Sees(ids[0]) {
+		return nil, errs.NotFound(req.GetName())
+	}
+	if !caller.HasRole(orgBuyers...) {
+		return nil, errs.Denied("only a GLOBAL_ADMIN or BILLING_ADMIN takes a subscription over")
 	}
 	target := ""
 	switch a := req.GetAction().(type) {

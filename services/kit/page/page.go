@@ -6,7 +6,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
-	"strings"
+	"encoding/binary"
+	"io"
 
 	"github.com/selfserve/selfserve/services/kit/errs"
 )
@@ -34,10 +35,17 @@ const version = 1
 
 // Binding identifies a list request apart from its page fields: the method,
 // the parent and every filter. A token made for one binding is refused for
-// another.
+// another. Each part is hashed behind its length, so that no two lists of
+// parts hash the same bytes (joining them with a separator would let
+// ("a\x00", "") pass for ("a", "\x00")).
 func Binding(parts ...string) []byte {
-	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
-	return h[:8]
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	for _, p := range parts {
+		h.Write(n[:binary.PutUvarint(n[:], uint64(len(p)))])
+		io.WriteString(h, p)
+	}
+	return h.Sum(nil)[:8]
 }
 
 // Token makes the page token that resumes after cursor (the last key served).

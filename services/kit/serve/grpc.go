@@ -44,7 +44,7 @@ func NewServer(name, domain string, log *slog.Logger, signer *auth.Signer) *Serv
 	s := grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		grpc.ChainUnaryInterceptor(chain.recovery, chain.logging, chain.auth, chain.errors),
-		grpc.ChainStreamInterceptor(chain.streamRecovery, chain.streamAuth),
+		grpc.ChainStreamInterceptor(chain.streamRecovery, chain.streamLogging, chain.streamAuth, chain.streamErrors),
 		// Without it grpc answers a method nobody registered with a bare
 		// status, no ErrorInfo; this one runs the stream interceptors first.
 		grpc.UnknownServiceHandler(chain.unknown),
@@ -125,11 +125,15 @@ func (c interceptors) logging(ctx context.Context, req any, info *grpc.UnaryServ
 	// auth runs after logging and hands the caller it verified back here.
 	who := &caller{}
 	resp, err := handler(context.WithValue(ctx, callerKey{}, who), req)
-	if public(info.FullMethod) {
-		return resp, err
+	if !public(info.FullMethod) {
+		c.logCall(info.FullMethod, start, who, err)
 	}
+	return resp, err
+}
+
+func (c interceptors) logCall(method string, start time.Time, who *caller, err error) {
 	code := status.Code(err)
-	attrs := []any{"method", info.FullMethod, "code", code.String(), "ms", float64(time.Since(start).Microseconds()) / 1000}
+	attrs := []any{"method", method, "code", code.String(), "ms", float64(time.Since(start).Microseconds()) / 1000}
 	if id := who.id; id != nil {
 		attrs = append(attrs, "sub", id.Subject, "org", id.Org)
 	}
@@ -142,7 +146,6 @@ func (c interceptors) logging(ctx context.Context, req any, info *grpc.UnaryServ
 	default:
 		c.log.Debug("rpc", attrs...)
 	}
-	return resp, err
 }
 
 func (c interceptors) auth(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -163,12 +166,52 @@ func (c interceptors) streamAuth(srv any, ss grpc.ServerStream, info *grpc.Strea
 	if public(info.FullMethod) {
 		return handler(srv, ss)
 	}
-	if _, err := c.identify(ss.Context()); err != nil {
-		return errs.GRPC(err, c.domain, locale.FromContext(ss.Context()))
+	ctx := ss.Context()
+	id, err := c.identify(ctx)
+	if err != nil {
+		return errs.GRPC(err, c.domain, locale.FromContext(ctx))
 	}
-	// No selfserve RPC streams; a stream that is not a probe is refused, and
-	// so is a method no service registered (see unknown).
-	return errs.GRPC(errs.New(errs.NotImplemented, "%s is not implemented", info.FullMethod), c.domain, locale.FromContext(ss.Context()))
+	if who, ok := ctx.Value(callerKey{}).(*caller); ok {
+		who.id = id
+	}
+	return handler(srv, withContext(ss, auth.WithIdentity(ctx, id)))
+}
+
+// streamLogging is logging for streams: one line when the stream ends.
+func (c interceptors) streamLogging(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	start := time.Now()
+	who := &caller{}
+	err := handler(srv, withContext(ss, context.WithValue(ss.Context(), callerKey{}, who)))
+	if !public(info.FullMethod) {
+		c.logCall(info.FullMethod, start, who, err)
+	}
+	return err
+}
+
+// streamErrors is errors for streams.
+func (c interceptors) streamErrors(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	err := handler(srv, ss)
+	if err == nil {
+		return nil
+	}
+	st := errs.Status(err, c.domain, locale.FromContext(ss.Context()))
+	if st.Code() == codes.Internal || st.Code() == codes.Unknown {
+		c.log.Error("rpc failed", "method", info.FullMethod, "err", err.Error())
+	}
+	return st.Err()
+}
+
+// contextStream is a server stream whose Context is replaced, so that a
+// stream handler sees what the interceptors before it added (the caller).
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *contextStream) Context() context.Context { return s.ctx }
+
+func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
+	return &contextStream{ServerStream: ss, ctx: ctx}
 }
 
 // unknown answers a method that no registered service has.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"slices"
@@ -36,6 +37,7 @@ const (
 	domain        = "licensing.selfserve"
 	directoryName = "selfserve.licensing.v1.DirectoryService"
 	clockName     = "selfserve.operator.v1.ClockService"
+	backupName    = "selfserve.operator.v1.BackupService"
 )
 
 // directory is a DirectoryService whose GetOrganization does what the
@@ -93,12 +95,50 @@ func (d *directory) lastCall() (int, *auth.Identity) {
 	return d.calls, d.seen
 }
 
+// backups is a BackupService whose stream does what the request's name asks,
+// so that a registered server stream goes through the stream interceptors.
+type backups struct {
+	operatorv1.UnimplementedBackupServiceServer
+
+	mu    sync.Mutex
+	calls int
+	seen  *auth.Identity
+}
+
+func (b *backups) Backup(req *operatorv1.BackupRequest, stream grpc.ServerStreamingServer[operatorv1.BackupChunk]) error {
+	b.mu.Lock()
+	b.calls++
+	b.seen = auth.FromContext(stream.Context())
+	b.mu.Unlock()
+	switch req.GetName() {
+	case "panic":
+		panic("boom: the stream fell over")
+	case "secret":
+		return errors.New("secret detail: password=hunter2")
+	case "denied":
+		return errs.Denied("not yours")
+	}
+	for _, part := range []string{"one", "two"} {
+		if err := stream.Send(&operatorv1.BackupChunk{Data: []byte(part)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *backups) lastCall() (int, *auth.Identity) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.calls, b.seen
+}
+
 type testServer struct {
-	signer *auth.Signer
-	dir    *directory
-	conn   *grpc.ClientConn
-	logs   *logRecorder
-	cancel context.CancelFunc
+	signer  *auth.Signer
+	dir     *directory
+	backups *backups
+	conn    *grpc.ClientConn
+	logs    *logRecorder
+	cancel  context.CancelFunc
 	// done is closed when Serve has returned serveErr.
 	done     chan struct{}
 	serveErr error
@@ -127,7 +167,8 @@ func newSigner(t *testing.T, b byte) *auth.Signer {
 }
 
 // start runs a real server on an in-memory listener with the DirectoryService
-// fake and a manual ClockService, and a client connected to it.
+// and BackupService fakes and a manual ClockService, and a client connected
+// to it.
 func start(t *testing.T, grace time.Duration) *testServer {
 	t.Helper()
 	logs := &logRecorder{}
@@ -135,13 +176,15 @@ func start(t *testing.T, grace time.Duration) *testServer {
 	srv := serve.NewServer("licensing", domain, slog.New(logs), signer)
 	dir := &directory{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	licensingv1.RegisterDirectoryServiceServer(srv, dir)
+	bk := &backups{}
+	operatorv1.RegisterBackupServiceServer(srv, bk)
 	operatorv1.RegisterClockServiceServer(srv, &clockrpc.Server{
 		Service: "licensing",
 		Clock:   clock.NewManual(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), nil),
 	})
 	lis := bufconn.Listen(1 << 20)
 	ctx, cancel := context.WithCancel(context.Background())
-	ts := &testServer{signer: signer, dir: dir, logs: logs, cancel: cancel, done: make(chan struct{})}
+	ts := &testServer{signer: signer, dir: dir, backups: bk, logs: logs, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		ts.serveErr = srv.Serve(ctx, lis, grace)
 		close(ts.done)
@@ -300,6 +343,108 @@ func TestAuthVerifiedCaller(t *testing.T) {
 	}
 }
 
+// backup runs a Backup stream to its end and returns the data it carried.
+func (s *testServer) backup(ctx context.Context, name string) (string, error) {
+	stream, err := operatorv1.NewBackupServiceClient(s.conn).Backup(ctx, &operatorv1.BackupRequest{Name: name})
+	if err != nil {
+		return "", err
+	}
+	var got []byte
+	for {
+		c, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return string(got), nil
+		}
+		if err != nil {
+			return string(got), err
+		}
+		got = append(got, c.GetData()...)
+	}
+}
+
+func TestStreamAuth(t *testing.T) {
+	ts := start(t, time.Second)
+	expired := ts.token(t, auth.Claims{Subject: "alice", IssuedAt: time.Now().Add(-2 * time.Hour).Unix(), Expires: time.Now().Add(-time.Minute).Unix()})
+	for _, tc := range []struct {
+		name     string
+		md       []string
+		reason   errs.Reason
+		wantLang string
+	}{
+		{"no token", nil, errs.TokenMissing, "en"},
+		{"no token, Swedish", []string{"accept-language", "sv-SE"}, errs.TokenMissing, "sv"},
+		{"garbage", []string{"authorization", "Bearer not-a-jwt", "accept-language", "fr"}, errs.TokenInvalid, "fr"},
+		{"expired", []string{"authorization", "Bearer " + expired}, errs.TokenExpired, "en"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, _ := ts.backups.lastCall()
+			got, err := ts.backup(withMD(tc.md...), "")
+			_, _, msg := wantStatus(t, err, codes.Unauthenticated, tc.reason.Name)
+			if msg.GetLocale() != tc.wantLang {
+				t.Errorf("LocalizedMessage locale %q, want %q", msg.GetLocale(), tc.wantLang)
+			}
+			if got != "" {
+				t.Errorf("a refused stream carried %q", got)
+			}
+			if after, _ := ts.backups.lastCall(); after != before {
+				t.Error("the handler ran for a refused caller")
+			}
+		})
+	}
+
+	tok := ts.token(t, auth.Claims{Subject: "root", Roles: []string{auth.Operator}})
+	got, err := ts.backup(withMD("authorization", "Bearer "+tok), "")
+	if err != nil || got != "onetwo" {
+		t.Fatalf("stream: %q %v", got, err)
+	}
+	_, id := ts.backups.lastCall()
+	if id == nil || id.Subject != "root" || !id.IsOperator() || id.Token != tok {
+		t.Fatalf("the stream handler saw identity %+v", id)
+	}
+	logged := false
+	for _, r := range ts.logs.all() {
+		if r.Message == "rpc" && r.attrs["method"] == operatorv1.BackupService_Backup_FullMethodName && r.attrs["code"] == codes.OK.String() {
+			logged = r.attrs["sub"] == "root"
+		}
+	}
+	if !logged {
+		t.Errorf("no log line of the stream naming its caller; have %v", ts.logs.all())
+	}
+}
+
+func TestStreamHandlerErrors(t *testing.T) {
+	ts := start(t, time.Second)
+	ctx := withMD("authorization", "Bearer "+ts.token(t, auth.Claims{Subject: "root", Roles: []string{auth.Operator}}), "accept-language", "fr-FR")
+	for _, tc := range []struct {
+		name   string
+		code   codes.Code
+		reason errs.Reason
+	}{
+		{"panic", codes.Internal, errs.Internal},
+		{"secret", codes.Internal, errs.Internal},
+		{"denied", codes.PermissionDenied, errs.PermissionDenied},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ts.backup(ctx, tc.name)
+			s, info, msg := wantStatus(t, err, tc.code, tc.reason.Name)
+			if msg.GetLocale() != "fr" || msg.GetMessage() != errs.Localize(tc.reason, locale.French) {
+				t.Errorf("LocalizedMessage %s %q", msg.GetLocale(), msg.GetMessage())
+			}
+			for _, leak := range []string{"hunter2", "secret", "boom"} {
+				if strings.Contains(s.Message(), leak) || strings.Contains(info.String(), leak) {
+					t.Errorf("status leaks %q: %v", leak, s.Proto())
+				}
+			}
+		})
+	}
+	if got, err := ts.backup(ctx, ""); err != nil || got != "onetwo" {
+		t.Fatalf("stream after a panic: %q %v", got, err)
+	}
+	if !ts.logs.has(slog.LevelError, "panic") || !ts.logs.has(slog.LevelError, "rpc failed") {
+		t.Error("the panic or the internal error was not logged as an error")
+	}
+}
+
 func TestHandlerErrors(t *testing.T) {
 	ts := start(t, time.Second)
 	ctx := withMD("authorization", "Bearer "+ts.token(t, auth.Claims{Subject: "alice", Org: "contoso"}), "accept-language", "fr-FR")
@@ -400,7 +545,7 @@ func TestReflectionWithoutToken(t *testing.T) {
 	for _, s := range resp.GetListServicesResponse().GetService() {
 		names = append(names, s.GetName())
 	}
-	for _, want := range []string{directoryName, clockName, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"} {
+	for _, want := range []string{directoryName, clockName, backupName, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("ListServices = %v, lacks %s", names, want)
 		}

@@ -12,12 +12,14 @@ import (
 
 	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/backuprpc"
 	"github.com/selfserve/selfserve/services/kit/clock"
 	"github.com/selfserve/selfserve/services/kit/clockrpc"
 )
 
 // Service is the frame every selfserve service stands in: its bbolt store, its
-// business clock (with ClockService registered) and its gRPC server. A
+// business clock (with ClockService registered), an online backup of the
+// store (BackupService) and its gRPC server. A
 // service registers its own gRPC services on Server before Serve.
 type Service struct {
 	*Server
@@ -66,6 +68,7 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		log:    log,
 	}
 	operatorv1.RegisterClockServiceServer(s.Server, s.Clocks)
+	operatorv1.RegisterBackupServiceServer(s.Server, &backuprpc.Server{Name: cfg.Name, DB: cfg.DB})
 	return s, nil
 }
 
