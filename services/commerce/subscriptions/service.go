@@ -330,21 +330,29 @@ func (s *Service) DrivePending(ctx context.Context) error {
 	return firstErr
 }
 
-// Run resumes pending steps every interval until ctx is done.
+// Run resumes pending steps and acts on payment events: at once (steps left
+// by a crash are resumed at start-up), then every interval, backing off up
+// to 30 s while a service it calls stays unreachable.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	wait := time.Duration(0)
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		}
-		if err := s.DrivePending(ctx); err != nil && ctx.Err() == nil {
-			s.Log.Warn("pending subscription steps wait", "err", err)
+		err := s.DrivePending(ctx)
+		if perr := s.ProcessPayments(ctx); err == nil {
+			err = perr
 		}
-		if err := s.ProcessPayments(ctx); err != nil && ctx.Err() == nil {
-			s.Log.Warn("payment events wait", "err", err)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			wait = min(max(2*wait, interval), 30*time.Second)
+			s.Log.Warn("pending subscription steps wait", "retry_in", wait, "err", err)
+		default:
+			wait = interval
 		}
 	}
 }
