@@ -17,6 +17,7 @@ import (
 	"github.com/selfserve/selfserve/services/billing/store"
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"github.com/selfserve/selfserve/services/kit/names"
 	"github.com/selfserve/selfserve/services/kit/outbox"
 )
@@ -94,7 +95,8 @@ func (s *Charges) Charge(ctx context.Context, req *billingv1.ChargeRequest) (*bi
 	now := s.Clock.Now()
 	var inv *billingv1.Invoice
 	var c *store.Charge
-	err = s.Store.DB.Update(func(tx *bolt.Tx) error {
+	err = kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
+		inv = nil
 		if c, err = store.GetCharge(tx, org, req.GetKey()); err != nil || c != nil {
 			if c != nil {
 				inv, err = store.GetInvoiceByName(tx, c.Invoice)
@@ -239,7 +241,8 @@ func (s *Charges) settle(ctx context.Context, org string, c *store.Charge) (*bil
 	}
 	now := s.Clock.Now()
 	wrote := false
-	err = s.Store.DB.Update(func(tx *bolt.Tx) error {
+	err = kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
+		wrote = false
 		cur, err := store.GetCharge(tx, org, c.Key)
 		if err != nil {
 			return err

@@ -28,6 +28,7 @@ import (
 	"github.com/selfserve/selfserve/services/commerce/store"
 	"github.com/selfserve/selfserve/services/kit/clock"
 	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"github.com/selfserve/selfserve/services/kit/names"
 )
 
@@ -208,7 +209,8 @@ func (s *Service) Drive(ctx context.Context, org, id string) error {
 			return err
 		}
 		declined := ""
-		err = s.Store.DB.Update(func(tx *bolt.Tx) error {
+		err = kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
+			declined = ""
 			sub, m, err := store.GetSubscription(tx, org, id)
 			if err != nil || len(m.Pending) == 0 || !same(m.Pending[0], st) {
 				return err // another driver got there first

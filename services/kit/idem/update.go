@@ -7,32 +7,28 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/selfserve/selfserve/services/kit/kv"
 )
 
 // Update runs fn in one bbolt write transaction together with the request
 // record: a faithful replay of key skips fn and fills resp with the stored
 // response; otherwise fn makes the change and fills resp, which is stored with
 // it. It reports whether the call was a replay.
+//
+// Concurrent calls share a commit (kv.Commit, a group commit without a
+// timer): fn may run more than once, always in a fresh transaction, so it
+// must read what it needs from tx and leave nothing behind but resp.
 func Update(db *bolt.DB, key Key, now time.Time, req, resp proto.Message, fn func(tx *bolt.Tx) error) (replayed bool, err error) {
-	err = db.Update(func(tx *bolt.Tx) error {
-		found, err := Lookup(tx, key, req, resp)
-		if err != nil || found {
-			replayed = found
-			return err
-		}
-		if err := fn(tx); err != nil {
-			return err
-		}
-		return Save(tx, key, now, req, resp)
-	})
-	return replayed, err
+	return UpdateFingerprint(db, key, now, Fingerprint(req), resp, fn)
 }
 
 // UpdateFingerprint is Update for requests that must not be hashed as they
 // are, such as those carrying a card number: the caller gives a keyed
 // fingerprint (see KeyedFingerprint) of sha256.Size bytes.
 func UpdateFingerprint(db *bolt.DB, key Key, now time.Time, fingerprint []byte, resp proto.Message, fn func(tx *bolt.Tx) error) (replayed bool, err error) {
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = kv.Commit(db, func(tx *bolt.Tx) error {
+		proto.Reset(resp) // a retried run starts over
 		found, err := LookupFingerprint(tx, key, fingerprint, resp)
 		if err != nil || found {
 			replayed = found

@@ -31,7 +31,7 @@ func Open(path string, buckets ...[]byte) (*bolt.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	// Request paths write with Batch; keep its wait short (bbolt's default is 10 ms).
+X
 	db.MaxBatchDelay = time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range append([][]byte{Meta}, buckets...) {

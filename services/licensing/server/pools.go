@@ -11,6 +11,7 @@ import (
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/clock"
 	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"github.com/selfserve/selfserve/services/kit/names"
 	"github.com/selfserve/selfserve/services/licensing/directory"
 	"github.com/selfserve/selfserve/services/licensing/seats"
@@ -56,7 +57,9 @@ func (s *Pools) update(ctx context.Context, name string, v int64, fn func(tx *bo
 	}
 	out := &licensingv1.Pool{}
 	wrote := false
-	err = s.Store.DB.Update(func(tx *bolt.Tx) error {
+	err = kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
+		out.Reset()
+		wrote = false
 		p, err := store.GetPool(tx, ids[0], ids[1])
 		if err != nil {
 			return err
@@ -122,7 +125,8 @@ func (s *Pools) CreatePool(ctx context.Context, req *licensingv1.CreatePoolReque
 		return nil, err
 	}
 	out := &licensingv1.Pool{}
-	err = s.Store.DB.Update(func(tx *bolt.Tx) error {
+	err = kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
+		out.Reset()
 		if _, err := store.GetUser(tx, org, buyer[1]); err != nil {
 			return seats.NotInOrganization(in.GetPurchaser())
 		}
@@ -261,7 +265,9 @@ func (s *Pools) TransferAssignments(ctx context.Context, req *licensingv1.Transf
 	now := s.Clock.Now()
 	resp := &licensingv1.TransferAssignmentsResponse{}
 	wrote := false
-	err = s.Store.DB.Update(func(tx *bolt.Tx) error {
+	err = kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
+		resp.Reset()
+		wrote = false
 		source, err := store.GetPool(tx, org, src[1])
 		if err != nil {
 			return err

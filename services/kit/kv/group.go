@@ -1,0 +1,93 @@
+package kv
+
+import (
+	"errors"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Commit runs fn in a write transaction, sharing the commit (and its
+// fsyncs) with whatever other calls are waiting: a group commit without a
+// timer. A lone caller commits at once, as db.Update would; under load the
+// calls that arrive during one commit go together in the next. fn may run
+// more than once, always in a fresh transaction: when one fn of a group
+// fails, the group is rolled back and every fn is run again on its own, so
+// each gets its own answer.
+func Commit(db *bolt.DB, fn func(*bolt.Tx) error) error {
+	g, _ := groups.LoadOrStore(db, &group{db: db})
+	return g.(*group).run(fn)
+}
+
+var groups sync.Map // *bolt.DB → *group
+
+type call struct {
+	fn   func(*bolt.Tx) error
+	done chan error
+}
+
+type group struct {
+	db      *bolt.DB
+	mu      sync.Mutex
+	pending []call
+	running bool
+}
+
+// maxGroup bounds how many calls share one commit.
+const maxGroup = 256
+
+func (g *group) run(fn func(*bolt.Tx) error) error {
+	c := call{fn: fn, done: make(chan error, 1)}
+	g.mu.Lock()
+	g.pending = append(g.pending, c)
+	if !g.running {
+		g.running = true
+		go g.loop()
+	}
+	g.mu.Unlock()
+	return <-c.done
+}
+
+// errRetrySolo rolls a group back when one of its calls failed.
+var errRetrySolo = errors.New("kv: a call of the group failed")
+
+func (g *group) loop() {
+	for {
+		g.mu.Lock()
+		n := min(len(g.pending), maxGroup)
+		batch := g.pending[:n:n]
+		g.pending = g.pending[n:]
+		if n == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		failed := -1
+		err := g.db.Update(func(tx *bolt.Tx) error {
+			for i, c := range batch {
+				if err := c.fn(tx); err != nil {
+					failed = i
+					return errRetrySolo
+				}
+			}
+			return nil
+		})
+		switch {
+		case err == nil:
+			for _, c := range batch {
+				c.done <- nil
+			}
+		case failed >= 0:
+			// Run each alone: the failing one reports its error, the others
+			// commit (or fail) on their own.
+			for _, c := range batch {
+				c.done <- g.db.Update(c.fn)
+			}
+		default:
+			for _, c := range batch {
+				c.done <- err
+			}
+		}
+	}
+}
