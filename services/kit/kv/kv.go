@@ -31,7 +31,8 @@ func Open(path string, buckets ...[]byte) (*bolt.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-X
+	// Request paths commit through Commit (a group commit without a timer);
+	// should anything use Batch, its wait stays short (bbolt's default is 10 ms).
 	db.MaxBatchDelay = time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range append([][]byte{Meta}, buckets...) {
