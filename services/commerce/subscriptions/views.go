@@ -16,34 +16,49 @@ import (
 	"github.com/selfserve/selfserve/services/kit/page"
 )
 
-// view is a subscription as the caller sees it: with its pool's assigned
-// count and, for admins and its purchaser, the users holding its licenses.
+// view is a subscription as the caller sees it (see views).
 func (s *Service) view(ctx context.Context, caller *auth.Identity, sub *commercev1.Subscription) (*commercev1.Subscription, error) {
-	out := proto.Clone(sub).(*commercev1.Subscription)
-	ids, _ := names.Match(sub.GetName(), SubscriptionPattern)
-	pool, err := s.Pools.GetPool(ctx, &licensingv1.GetPoolRequest{Name: poolName(ids[0], ids[1])})
-	if errs.ReasonOf(err) == errs.ResourceNotFound.Name {
-		return out, nil // not created yet
-	}
+	out, err := s.views(ctx, caller, []*commercev1.Subscription{sub})
 	if err != nil {
 		return nil, err
 	}
-	out.AssignedLicenses = pool.GetAssignedLicenses()
-	if pool.GetAssignedLicenses() == 0 || !(caller.IsAdmin() || caller.UserName() == sub.GetPurchaser()) {
-		return out, nil
+	return out[0], nil
+}
+
+// views are subscriptions of one organization as the caller sees them: with
+// their pools' assigned counts and, for admins and their purchaser, the users
+// holding their licenses. One call to licensing serves a whole page.
+func (s *Service) views(ctx context.Context, caller *auth.Identity, subs []*commercev1.Subscription) ([]*commercev1.Subscription, error) {
+	if len(subs) == 0 {
+		return nil, nil
 	}
-	token := ""
-	for range 20 {
-		resp, err := s.Licenses.ListAssignments(ctx, &licensingv1.ListAssignmentsRequest{Parent: poolName(ids[0], ids[1]), PageSize: 1000, PageToken: token})
-		if err != nil {
-			return nil, err
+	req := &licensingv1.BatchGetPoolsRequest{WithAssignments: true}
+	for _, sub := range subs {
+		ids, _ := names.Match(sub.GetName(), SubscriptionPattern)
+		req.Names = append(req.Names, poolName(ids[0], ids[1]))
+	}
+	resp, err := s.Pools.BatchGetPools(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	pools := map[string]*licensingv1.Pool{}
+	for _, p := range resp.GetPools() {
+		pools[p.GetName()] = p
+	}
+	users := map[string][]*commercev1.Subscription_AssignedUser{}
+	for _, a := range resp.GetAssignments() {
+		users[a.GetLicense()] = append(users[a.GetLicense()], &commercev1.Subscription_AssignedUser{User: a.GetUser(), DisplayName: a.GetUserDisplayName()})
+	}
+	out := make([]*commercev1.Subscription, len(subs))
+	for i, sub := range subs {
+		v := proto.Clone(sub).(*commercev1.Subscription)
+		if p, ok := pools[req.Names[i]]; ok {
+			v.AssignedLicenses = p.GetAssignedLicenses()
+			if caller.IsAdmin() || caller.UserName() == sub.GetPurchaser() {
+				v.AssignedUsers = users[req.Names[i]]
+			}
 		}
-		for _, a := range resp.GetAssignments() {
-			out.AssignedUsers = append(out.AssignedUsers, &commercev1.Subscription_AssignedUser{User: a.GetUser(), DisplayName: a.GetUserDisplayName()})
-		}
-		if token = resp.GetNextPageToken(); token == "" {
-			break
-		}
+		out[i] = v
 	}
 	return out, nil
 }
@@ -103,12 +118,8 @@ func (s *Service) List(ctx context.Context, req *commercev1.ListSubscriptionsReq
 		return nil, err
 	}
 	resp := &commercev1.ListSubscriptionsResponse{}
-	for _, sub := range subs {
-		v, err := s.view(ctx, caller, sub)
-		if err != nil {
-			return nil, err
-		}
-		resp.Subscriptions = append(resp.Subscriptions, v)
+	if resp.Subscriptions, err = s.views(ctx, caller, subs); err != nil {
+		return nil, err
 	}
 	if next != nil {
 		resp.NextPageToken = page.Token(bind, next)

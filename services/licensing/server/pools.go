@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -329,4 +330,52 @@ func (s *Pools) TransferAssignments(ctx context.Context, req *licensingv1.Transf
 		s.Committed()
 	}
 	return resp, nil
+}
+
+// MaxBatchPools bounds a BatchGetPools call.
+const MaxBatchPools = 1000
+
+// BatchGetPools reads many pools of one organization in one read
+// transaction: a page of subscriptions needs one call, not one per row.
+func (s *Pools) BatchGetPools(ctx context.Context, req *licensingv1.BatchGetPoolsRequest) (*licensingv1.BatchGetPoolsResponse, error) {
+	if err := internalOnly(ctx); err != nil {
+		return nil, err
+	}
+	if n := len(req.GetNames()); n == 0 || n > MaxBatchPools {
+		return nil, errs.Field("names", "names must hold 1 to %d pools", MaxBatchPools)
+	}
+	type id struct{ org, sub string }
+	ids := make([]id, 0, len(req.GetNames()))
+	for i, n := range req.GetNames() {
+		p, err := names.Parse(fmt.Sprintf("names[%d]", i), n, seats.PoolPattern)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) > 0 && p[0] != ids[0].org {
+			return nil, errs.Field("names", "every pool must be of the same organization")
+		}
+		ids = append(ids, id{p[0], p[1]})
+	}
+	resp := &licensingv1.BatchGetPoolsResponse{}
+	err := s.Store.DB.View(func(tx *bolt.Tx) error {
+		for _, i := range ids {
+			p, err := store.GetPool(tx, i.org, i.sub)
+			if errs.ReasonOf(err) == errs.ResourceNotFound.Name {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			resp.Pools = append(resp.Pools, p)
+			if req.GetWithAssignments() && p.GetAssignedLicenses() > 0 {
+				as, _, err := store.ListAssignments(tx, i.org, i.sub, nil, seats.MaxTotal)
+				if err != nil {
+					return err
+				}
+				resp.Assignments = append(resp.Assignments, as...)
+			}
+		}
+		return nil
+	})
+	return resp, err
 }

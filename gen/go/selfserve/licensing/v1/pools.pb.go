@@ -322,6 +322,118 @@ func (x *GetPoolRequest) GetName() string {
 	return ""
 }
 
+// Request for BatchGetPools.
+type BatchGetPoolsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// organizations/{organization}/licenses/{subscription}, all of one
+	// organization, 1 to 1,000.
+	Names []string `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	// Whether to answer the assignments of each pool too.
+	WithAssignments bool `protobuf:"varint,2,opt,name=with_assignments,json=withAssignments,proto3" json:"with_assignments,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *BatchGetPoolsRequest) Reset() {
+	*x = BatchGetPoolsRequest{}
+	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetPoolsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetPoolsRequest) ProtoMessage() {}
+
+func (x *BatchGetPoolsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetPoolsRequest.ProtoReflect.Descriptor instead.
+func (*BatchGetPoolsRequest) Descriptor() ([]byte, []int) {
+	return file_selfserve_licensing_v1_pools_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *BatchGetPoolsRequest) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+func (x *BatchGetPoolsRequest) GetWithAssignments() bool {
+	if x != nil {
+		return x.WithAssignments
+	}
+	return false
+}
+
+// Response of BatchGetPools.
+type BatchGetPoolsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The pools that exist, in the order asked.
+	Pools []*Pool `protobuf:"bytes,1,rep,name=pools,proto3" json:"pools,omitempty"`
+	// With with_assignments: the assignments of those pools, grouped by pool
+	// in the same order.
+	Assignments   []*Assignment `protobuf:"bytes,2,rep,name=assignments,proto3" json:"assignments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchGetPoolsResponse) Reset() {
+	*x = BatchGetPoolsResponse{}
+	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchGetPoolsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchGetPoolsResponse) ProtoMessage() {}
+
+func (x *BatchGetPoolsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchGetPoolsResponse.ProtoReflect.Descriptor instead.
+func (*BatchGetPoolsResponse) Descriptor() ([]byte, []int) {
+	return file_selfserve_licensing_v1_pools_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *BatchGetPoolsResponse) GetPools() []*Pool {
+	if x != nil {
+		return x.Pools
+	}
+	return nil
+}
+
+func (x *BatchGetPoolsResponse) GetAssignments() []*Assignment {
+	if x != nil {
+		return x.Assignments
+	}
+	return nil
+}
+
 // Request for ResizePool.
 type ResizePoolRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -337,7 +449,7 @@ type ResizePoolRequest struct {
 
 func (x *ResizePoolRequest) Reset() {
 	*x = ResizePoolRequest{}
-	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[3]
+	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -349,7 +461,7 @@ func (x *ResizePoolRequest) String() string {
 func (*ResizePoolRequest) ProtoMessage() {}
 
 func (x *ResizePoolRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[3]
+	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -362,7 +474,7 @@ func (x *ResizePoolRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResizePoolRequest.ProtoReflect.Descriptor instead.
 func (*ResizePoolRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_licensing_v1_pools_proto_rawDescGZIP(), []int{3}
+	return file_selfserve_licensing_v1_pools_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ResizePoolRequest) GetName() string {
@@ -401,7 +513,7 @@ type SetPoolStateRequest struct {
 
 func (x *SetPoolStateRequest) Reset() {
 	*x = SetPoolStateRequest{}
-	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[4]
+	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -413,7 +525,7 @@ func (x *SetPoolStateRequest) String() string {
 func (*SetPoolStateRequest) ProtoMessage() {}
 
 func (x *SetPoolStateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[4]
+	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -426,7 +538,7 @@ func (x *SetPoolStateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPoolStateRequest.ProtoReflect.Descriptor instead.
 func (*SetPoolStateRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_licensing_v1_pools_proto_rawDescGZIP(), []int{4}
+	return file_selfserve_licensing_v1_pools_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SetPoolStateRequest) GetName() string {
@@ -463,7 +575,7 @@ type DeletePoolRequest struct {
 
 func (x *DeletePoolRequest) Reset() {
 	*x = DeletePoolRequest{}
-	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[5]
+	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -475,7 +587,7 @@ func (x *DeletePoolRequest) String() string {
 func (*DeletePoolRequest) ProtoMessage() {}
 
 func (x *DeletePoolRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[5]
+	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -488,7 +600,7 @@ func (x *DeletePoolRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePoolRequest.ProtoReflect.Descriptor instead.
 func (*DeletePoolRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_licensing_v1_pools_proto_rawDescGZIP(), []int{5}
+	return file_selfserve_licensing_v1_pools_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DeletePoolRequest) GetName() string {
@@ -522,7 +634,7 @@ type TransferAssignmentsRequest struct {
 
 func (x *TransferAssignmentsRequest) Reset() {
 	*x = TransferAssignmentsRequest{}
-	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[6]
+	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -534,7 +646,7 @@ func (x *TransferAssignmentsRequest) String() string {
 func (*TransferAssignmentsRequest) ProtoMessage() {}
 
 func (x *TransferAssignmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[6]
+	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -547,7 +659,7 @@ func (x *TransferAssignmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferAssignmentsRequest.ProtoReflect.Descriptor instead.
 func (*TransferAssignmentsRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_licensing_v1_pools_proto_rawDescGZIP(), []int{6}
+	return file_selfserve_licensing_v1_pools_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TransferAssignmentsRequest) GetSource() string {
@@ -593,7 +705,7 @@ type TransferAssignmentsResponse struct {
 
 func (x *TransferAssignmentsResponse) Reset() {
 	*x = TransferAssignmentsResponse{}
-	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[7]
+	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -605,7 +717,7 @@ func (x *TransferAssignmentsResponse) String() string {
 func (*TransferAssignmentsResponse) ProtoMessage() {}
 
 func (x *TransferAssignmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[7]
+	mi := &file_selfserve_licensing_v1_pools_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -618,7 +730,7 @@ func (x *TransferAssignmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferAssignmentsResponse.ProtoReflect.Descriptor instead.
 func (*TransferAssignmentsResponse) Descriptor() ([]byte, []int) {
-	return file_selfserve_licensing_v1_pools_proto_rawDescGZIP(), []int{7}
+	return file_selfserve_licensing_v1_pools_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TransferAssignmentsResponse) GetSource() *Pool {
@@ -671,7 +783,13 @@ const file_selfserve_licensing_v1_pools_proto_rawDesc = "" +
 	"\x04pool\x18\x01 \x01(\v2\x1c.selfserve.licensing.v1.PoolR\x04pool\x121\n" +
 	"\x14subscription_version\x18\x02 \x01(\x03R\x13subscriptionVersion\"$\n" +
 	"\x0eGetPoolRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x81\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"W\n" +
+	"\x14BatchGetPoolsRequest\x12\x14\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\x12)\n" +
+	"\x10with_assignments\x18\x02 \x01(\bR\x0fwithAssignments\"\x91\x01\n" +
+	"\x15BatchGetPoolsResponse\x122\n" +
+	"\x05pools\x18\x01 \x03(\v2\x1c.selfserve.licensing.v1.PoolR\x05pools\x12D\n" +
+	"\vassignments\x18\x02 \x03(\v2\".selfserve.licensing.v1.AssignmentR\vassignments\"\x81\x01\n" +
 	"\x11ResizePoolRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\x0etotal_licenses\x18\x02 \x01(\x05R\rtotalLicenses\x121\n" +
@@ -692,11 +810,12 @@ const file_selfserve_licensing_v1_pools_proto_rawDesc = "" +
 	"\x06source\x18\x01 \x01(\v2\x1c.selfserve.licensing.v1.PoolR\x06source\x124\n" +
 	"\x06target\x18\x02 \x01(\v2\x1c.selfserve.licensing.v1.PoolR\x06target\x12\x1f\n" +
 	"\vmoved_users\x18\x03 \x03(\tR\n" +
-	"movedUsers2\xbe\x04\n" +
+	"movedUsers2\xac\x05\n" +
 	"\vPoolService\x12U\n" +
 	"\n" +
 	"CreatePool\x12).selfserve.licensing.v1.CreatePoolRequest\x1a\x1c.selfserve.licensing.v1.Pool\x12O\n" +
-	"\aGetPool\x12&.selfserve.licensing.v1.GetPoolRequest\x1a\x1c.selfserve.licensing.v1.Pool\x12U\n" +
+	"\aGetPool\x12&.selfserve.licensing.v1.GetPoolRequest\x1a\x1c.selfserve.licensing.v1.Pool\x12l\n" +
+	"\rBatchGetPools\x12,.selfserve.licensing.v1.BatchGetPoolsRequest\x1a-.selfserve.licensing.v1.BatchGetPoolsResponse\x12U\n" +
 	"\n" +
 	"ResizePool\x12).selfserve.licensing.v1.ResizePoolRequest\x1a\x1c.selfserve.licensing.v1.Pool\x12Y\n" +
 	"\fSetPoolState\x12+.selfserve.licensing.v1.SetPoolStateRequest\x1a\x1c.selfserve.licensing.v1.Pool\x12U\n" +
@@ -717,46 +836,53 @@ func file_selfserve_licensing_v1_pools_proto_rawDescGZIP() []byte {
 }
 
 var file_selfserve_licensing_v1_pools_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_selfserve_licensing_v1_pools_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_selfserve_licensing_v1_pools_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_selfserve_licensing_v1_pools_proto_goTypes = []any{
 	(Pool_Channel)(0),                   // 0: selfserve.licensing.v1.Pool.Channel
 	(*Pool)(nil),                        // 1: selfserve.licensing.v1.Pool
 	(*CreatePoolRequest)(nil),           // 2: selfserve.licensing.v1.CreatePoolRequest
 	(*GetPoolRequest)(nil),              // 3: selfserve.licensing.v1.GetPoolRequest
-	(*ResizePoolRequest)(nil),           // 4: selfserve.licensing.v1.ResizePoolRequest
-	(*SetPoolStateRequest)(nil),         // 5: selfserve.licensing.v1.SetPoolStateRequest
-	(*DeletePoolRequest)(nil),           // 6: selfserve.licensing.v1.DeletePoolRequest
-	(*TransferAssignmentsRequest)(nil),  // 7: selfserve.licensing.v1.TransferAssignmentsRequest
-	(*TransferAssignmentsResponse)(nil), // 8: selfserve.licensing.v1.TransferAssignmentsResponse
-	(License_State)(0),                  // 9: selfserve.licensing.v1.License.State
-	(*timestamppb.Timestamp)(nil),       // 10: google.protobuf.Timestamp
+	(*BatchGetPoolsRequest)(nil),        // 4: selfserve.licensing.v1.BatchGetPoolsRequest
+	(*BatchGetPoolsResponse)(nil),       // 5: selfserve.licensing.v1.BatchGetPoolsResponse
+	(*ResizePoolRequest)(nil),           // 6: selfserve.licensing.v1.ResizePoolRequest
+	(*SetPoolStateRequest)(nil),         // 7: selfserve.licensing.v1.SetPoolStateRequest
+	(*DeletePoolRequest)(nil),           // 8: selfserve.licensing.v1.DeletePoolRequest
+	(*TransferAssignmentsRequest)(nil),  // 9: selfserve.licensing.v1.TransferAssignmentsRequest
+	(*TransferAssignmentsResponse)(nil), // 10: selfserve.licensing.v1.TransferAssignmentsResponse
+	(License_State)(0),                  // 11: selfserve.licensing.v1.License.State
+	(*timestamppb.Timestamp)(nil),       // 12: google.protobuf.Timestamp
+	(*Assignment)(nil),                  // 13: selfserve.licensing.v1.Assignment
 }
 var file_selfserve_licensing_v1_pools_proto_depIdxs = []int32{
 	0,  // 0: selfserve.licensing.v1.Pool.channel:type_name -> selfserve.licensing.v1.Pool.Channel
-	9,  // 1: selfserve.licensing.v1.Pool.state:type_name -> selfserve.licensing.v1.License.State
-	10, // 2: selfserve.licensing.v1.Pool.create_time:type_name -> google.protobuf.Timestamp
-	10, // 3: selfserve.licensing.v1.Pool.update_time:type_name -> google.protobuf.Timestamp
+	11, // 1: selfserve.licensing.v1.Pool.state:type_name -> selfserve.licensing.v1.License.State
+	12, // 2: selfserve.licensing.v1.Pool.create_time:type_name -> google.protobuf.Timestamp
+	12, // 3: selfserve.licensing.v1.Pool.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 4: selfserve.licensing.v1.CreatePoolRequest.pool:type_name -> selfserve.licensing.v1.Pool
-	9,  // 5: selfserve.licensing.v1.SetPoolStateRequest.state:type_name -> selfserve.licensing.v1.License.State
-	1,  // 6: selfserve.licensing.v1.TransferAssignmentsResponse.source:type_name -> selfserve.licensing.v1.Pool
-	1,  // 7: selfserve.licensing.v1.TransferAssignmentsResponse.target:type_name -> selfserve.licensing.v1.Pool
-	2,  // 8: selfserve.licensing.v1.PoolService.CreatePool:input_type -> selfserve.licensing.v1.CreatePoolRequest
-	3,  // 9: selfserve.licensing.v1.PoolService.GetPool:input_type -> selfserve.licensing.v1.GetPoolRequest
-	4,  // 10: selfserve.licensing.v1.PoolService.ResizePool:input_type -> selfserve.licensing.v1.ResizePoolRequest
-	5,  // 11: selfserve.licensing.v1.PoolService.SetPoolState:input_type -> selfserve.licensing.v1.SetPoolStateRequest
-	6,  // 12: selfserve.licensing.v1.PoolService.DeletePool:input_type -> selfserve.licensing.v1.DeletePoolRequest
-	7,  // 13: selfserve.licensing.v1.PoolService.TransferAssignments:input_type -> selfserve.licensing.v1.TransferAssignmentsRequest
-	1,  // 14: selfserve.licensing.v1.PoolService.CreatePool:output_type -> selfserve.licensing.v1.Pool
-	1,  // 15: selfserve.licensing.v1.PoolService.GetPool:output_type -> selfserve.licensing.v1.Pool
-	1,  // 16: selfserve.licensing.v1.PoolService.ResizePool:output_type -> selfserve.licensing.v1.Pool
-	1,  // 17: selfserve.licensing.v1.PoolService.SetPoolState:output_type -> selfserve.licensing.v1.Pool
-	1,  // 18: selfserve.licensing.v1.PoolService.DeletePool:output_type -> selfserve.licensing.v1.Pool
-	8,  // 19: selfserve.licensing.v1.PoolService.TransferAssignments:output_type -> selfserve.licensing.v1.TransferAssignmentsResponse
-	14, // [14:20] is the sub-list for method output_type
-	8,  // [8:14] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	1,  // 5: selfserve.licensing.v1.BatchGetPoolsResponse.pools:type_name -> selfserve.licensing.v1.Pool
+	13, // 6: selfserve.licensing.v1.BatchGetPoolsResponse.assignments:type_name -> selfserve.licensing.v1.Assignment
+	11, // 7: selfserve.licensing.v1.SetPoolStateRequest.state:type_name -> selfserve.licensing.v1.License.State
+	1,  // 8: selfserve.licensing.v1.TransferAssignmentsResponse.source:type_name -> selfserve.licensing.v1.Pool
+	1,  // 9: selfserve.licensing.v1.TransferAssignmentsResponse.target:type_name -> selfserve.licensing.v1.Pool
+	2,  // 10: selfserve.licensing.v1.PoolService.CreatePool:input_type -> selfserve.licensing.v1.CreatePoolRequest
+	3,  // 11: selfserve.licensing.v1.PoolService.GetPool:input_type -> selfserve.licensing.v1.GetPoolRequest
+	4,  // 12: selfserve.licensing.v1.PoolService.BatchGetPools:input_type -> selfserve.licensing.v1.BatchGetPoolsRequest
+	6,  // 13: selfserve.licensing.v1.PoolService.ResizePool:input_type -> selfserve.licensing.v1.ResizePoolRequest
+	7,  // 14: selfserve.licensing.v1.PoolService.SetPoolState:input_type -> selfserve.licensing.v1.SetPoolStateRequest
+	8,  // 15: selfserve.licensing.v1.PoolService.DeletePool:input_type -> selfserve.licensing.v1.DeletePoolRequest
+	9,  // 16: selfserve.licensing.v1.PoolService.TransferAssignments:input_type -> selfserve.licensing.v1.TransferAssignmentsRequest
+	1,  // 17: selfserve.licensing.v1.PoolService.CreatePool:output_type -> selfserve.licensing.v1.Pool
+	1,  // 18: selfserve.licensing.v1.PoolService.GetPool:output_type -> selfserve.licensing.v1.Pool
+	5,  // 19: selfserve.licensing.v1.PoolService.BatchGetPools:output_type -> selfserve.licensing.v1.BatchGetPoolsResponse
+	1,  // 20: selfserve.licensing.v1.PoolService.ResizePool:output_type -> selfserve.licensing.v1.Pool
+	1,  // 21: selfserve.licensing.v1.PoolService.SetPoolState:output_type -> selfserve.licensing.v1.Pool
+	1,  // 22: selfserve.licensing.v1.PoolService.DeletePool:output_type -> selfserve.licensing.v1.Pool
+	10, // 23: selfserve.licensing.v1.PoolService.TransferAssignments:output_type -> selfserve.licensing.v1.TransferAssignmentsResponse
+	17, // [17:24] is the sub-list for method output_type
+	10, // [10:17] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_selfserve_licensing_v1_pools_proto_init() }
@@ -771,7 +897,7 @@ func file_selfserve_licensing_v1_pools_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_selfserve_licensing_v1_pools_proto_rawDesc), len(file_selfserve_licensing_v1_pools_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	PoolService_CreatePool_FullMethodName          = "/selfserve.licensing.v1.PoolService/CreatePool"
 	PoolService_GetPool_FullMethodName             = "/selfserve.licensing.v1.PoolService/GetPool"
+	PoolService_BatchGetPools_FullMethodName       = "/selfserve.licensing.v1.PoolService/BatchGetPools"
 	PoolService_ResizePool_FullMethodName          = "/selfserve.licensing.v1.PoolService/ResizePool"
 	PoolService_SetPoolState_FullMethodName        = "/selfserve.licensing.v1.PoolService/SetPoolState"
 	PoolService_DeletePool_FullMethodName          = "/selfserve.licensing.v1.PoolService/DeletePool"
@@ -41,6 +42,10 @@ type PoolServiceClient interface {
 	CreatePool(ctx context.Context, in *CreatePoolRequest, opts ...grpc.CallOption) (*Pool, error)
 	// Gets a pool with its internal fields (AIP-131).
 	GetPool(ctx context.Context, in *GetPoolRequest, opts ...grpc.CallOption) (*Pool, error)
+	// Gets up to 1,000 pools of one organization at once, optionally with the
+	// users holding their licenses (AIP-231). Pools that do not exist are left
+	// out.
+	BatchGetPools(ctx context.Context, in *BatchGetPoolsRequest, opts ...grpc.CallOption) (*BatchGetPoolsResponse, error)
 	// Sets the pool's total; refused below the assigned count (AIP-136).
 	ResizePool(ctx context.Context, in *ResizePoolRequest, opts ...grpc.CallOption) (*Pool, error)
 	// Sets the pool's state as the subscription's lifecycle moves (AIP-136).
@@ -76,6 +81,16 @@ func (c *poolServiceClient) GetPool(ctx context.Context, in *GetPoolRequest, opt
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Pool)
 	err := c.cc.Invoke(ctx, PoolService_GetPool_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *poolServiceClient) BatchGetPools(ctx context.Context, in *BatchGetPoolsRequest, opts ...grpc.CallOption) (*BatchGetPoolsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchGetPoolsResponse)
+	err := c.cc.Invoke(ctx, PoolService_BatchGetPools_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +151,10 @@ type PoolServiceServer interface {
 	CreatePool(context.Context, *CreatePoolRequest) (*Pool, error)
 	// Gets a pool with its internal fields (AIP-131).
 	GetPool(context.Context, *GetPoolRequest) (*Pool, error)
+	// Gets up to 1,000 pools of one organization at once, optionally with the
+	// users holding their licenses (AIP-231). Pools that do not exist are left
+	// out.
+	BatchGetPools(context.Context, *BatchGetPoolsRequest) (*BatchGetPoolsResponse, error)
 	// Sets the pool's total; refused below the assigned count (AIP-136).
 	ResizePool(context.Context, *ResizePoolRequest) (*Pool, error)
 	// Sets the pool's state as the subscription's lifecycle moves (AIP-136).
@@ -162,6 +181,9 @@ func (UnimplementedPoolServiceServer) CreatePool(context.Context, *CreatePoolReq
 }
 func (UnimplementedPoolServiceServer) GetPool(context.Context, *GetPoolRequest) (*Pool, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPool not implemented")
+}
+func (UnimplementedPoolServiceServer) BatchGetPools(context.Context, *BatchGetPoolsRequest) (*BatchGetPoolsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchGetPools not implemented")
 }
 func (UnimplementedPoolServiceServer) ResizePool(context.Context, *ResizePoolRequest) (*Pool, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResizePool not implemented")
@@ -228,6 +250,24 @@ func _PoolService_GetPool_Handler(srv interface{}, ctx context.Context, dec func
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(PoolServiceServer).GetPool(ctx, req.(*GetPoolRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PoolService_BatchGetPools_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchGetPoolsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PoolServiceServer).BatchGetPools(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PoolService_BatchGetPools_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PoolServiceServer).BatchGetPools(ctx, req.(*BatchGetPoolsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -318,6 +358,10 @@ var PoolService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPool",
 			Handler:    _PoolService_GetPool_Handler,
+		},
+		{
+			MethodName: "BatchGetPools",
+			Handler:    _PoolService_BatchGetPools_Handler,
 		},
 		{
 			MethodName: "ResizePool",
