@@ -231,6 +231,13 @@ func (s *Service) Drive(ctx context.Context, org, id string) error {
 					return err
 				}
 			}
+			// Local steps that follow go in the same commit.
+			for len(m.Pending) > 0 && m.Pending[0].Kind == "event" {
+				if err := s.writeEvent(tx, org, sub, m.Pending[0]); err != nil {
+					return err
+				}
+				m.Pending = m.Pending[1:]
+			}
 			if len(m.Pending) == 0 {
 				m.Undo, m.Hidden = nil, false
 			}
