@@ -102,13 +102,8 @@ func (s *Accounts) ListBillingAccounts(ctx context.Context, req *billingv1.ListB
 	if !caller.Sees(org) {
 		return nil, errs.NotFound(req.GetParent())
 	}
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
 	all := caller.IsInternal() || caller.HasRole(accounts.Readers...)
-	bind := page.Binding("ListBillingAccounts", org, caller.Subject, strconv.FormatBool(all))
-	after, err := page.Cursor(req.GetPageToken(), bind)
+	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListBillingAccounts", org, caller.Subject, strconv.FormatBool(all))
 	if err != nil {
 		return nil, err
 	}
@@ -117,13 +112,11 @@ func (s *Accounts) ListBillingAccounts(ctx context.Context, req *billingv1.ListB
 		var next []byte
 		var err error
 		if all {
-			resp.BillingAccounts, next, err = store.ListAccounts(tx, org, after, size)
+			resp.BillingAccounts, next, err = store.ListAccounts(tx, org, pg.After, pg.Size)
 		} else {
-			resp.BillingAccounts, next, err = store.ListOwnAccounts(tx, org, caller.Subject, after, size)
+			resp.BillingAccounts, next, err = store.ListOwnAccounts(tx, org, caller.Subject, pg.After, pg.Size)
 		}
-		if next != nil {
-			resp.NextPageToken = page.Token(bind, next)
-		}
+		resp.NextPageToken = pg.Next(next)
 		return err
 	})
 	return resp, err
@@ -152,12 +145,7 @@ func (s *Accounts) ListBillingProfiles(ctx context.Context, req *billingv1.ListB
 	if err != nil {
 		return nil, err
 	}
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	bind := page.Binding("ListBillingProfiles", req.GetParent())
-	after, err := page.Cursor(req.GetPageToken(), bind)
+	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListBillingProfiles", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -168,10 +156,8 @@ func (s *Accounts) ListBillingProfiles(ctx context.Context, req *billingv1.ListB
 		}
 		var next []byte
 		var err error
-		resp.BillingProfiles, next, err = store.ListProfiles(tx, ids[0], ids[1], after, size)
-		if next != nil {
-			resp.NextPageToken = page.Token(bind, next)
-		}
+		resp.BillingProfiles, next, err = store.ListProfiles(tx, ids[0], ids[1], pg.After, pg.Size)
+		resp.NextPageToken = pg.Next(next)
 		return err
 	})
 	return resp, err

@@ -184,12 +184,7 @@ func (s *Accounts) ListPaymentMethods(ctx context.Context, req *billingv1.ListPa
 	if err != nil {
 		return nil, err
 	}
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	bind := page.Binding("ListPaymentMethods", req.GetParent())
-	after, err := page.Cursor(req.GetPageToken(), bind)
+	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListPaymentMethods", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -200,10 +195,8 @@ func (s *Accounts) ListPaymentMethods(ctx context.Context, req *billingv1.ListPa
 		}
 		var next []byte
 		var err error
-		resp.PaymentMethods, next, err = store.ListPaymentMethods(tx, ids[0], ids[1], after, size)
-		if next != nil {
-			resp.NextPageToken = page.Token(bind, next)
-		}
+		resp.PaymentMethods, next, err = store.ListPaymentMethods(tx, ids[0], ids[1], pg.After, pg.Size)
+		resp.NextPageToken = pg.Next(next)
 		return err
 	})
 	return resp, err

@@ -38,25 +38,18 @@ func catalogPrincipal(id *auth.Identity) string { return id.Org + "/" + id.Subje
 // ListProducts lists the catalog in id order, in the caller's language.
 // Anyone signed in: the interceptor has verified the token.
 func (c *Catalog) ListProducts(ctx context.Context, req *commercev1.ListProductsRequest) (*commercev1.ListProductsResponse, error) {
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	bind := page.Binding("ListProducts")
-	after, err := page.Cursor(req.GetPageToken(), bind)
+	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListProducts")
 	if err != nil {
 		return nil, err
 	}
 	lang := locale.FromContext(ctx)
 	resp := &commercev1.ListProductsResponse{}
 	err = c.Store.DB.View(func(tx *bolt.Tx) error {
-		products, next, err := store.ListProducts(tx, after, size)
+		products, next, err := store.ListProducts(tx, pg.After, pg.Size)
 		for _, p := range products {
 			resp.Products = append(resp.Products, p.Proto(lang))
 		}
-		if next != nil {
-			resp.NextPageToken = page.Token(bind, next)
-		}
+		resp.NextPageToken = pg.Next(next)
 		return err
 	})
 	if err != nil {
@@ -93,18 +86,13 @@ func (c *Catalog) ListProductPolicies(ctx context.Context, req *commercev1.ListP
 	if !auth.FromContext(ctx).Sees(org) {
 		return nil, errs.NotFound(req.GetParent())
 	}
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	bind := page.Binding("ListProductPolicies", org)
-	after, err := page.Cursor(req.GetPageToken(), bind)
+	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListProductPolicies", org)
 	if err != nil {
 		return nil, err
 	}
 	resp := &commercev1.ListProductPoliciesResponse{}
 	err = c.Store.DB.View(func(tx *bolt.Tx) error {
-		products, next, err := store.ListProducts(tx, after, size)
+		products, next, err := store.ListProducts(tx, pg.After, pg.Size)
 		if err != nil {
 			return err
 		}
@@ -115,9 +103,7 @@ func (c *Catalog) ListProductPolicies(ctx context.Context, req *commercev1.ListP
 			}
 			resp.ProductPolicies = append(resp.ProductPolicies, pol)
 		}
-		if next != nil {
-			resp.NextPageToken = page.Token(bind, next)
-		}
+		resp.NextPageToken = pg.Next(next)
 		return nil
 	})
 	if err != nil {

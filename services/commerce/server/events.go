@@ -85,22 +85,15 @@ func (s *Events) ListEvents(ctx context.Context, req *commercev1.ListEventsReque
 	if !caller.IsOperator() && !caller.IsAdmin() {
 		return nil, errs.Denied("only an admin or GLOBAL_READER may read the audit feed")
 	}
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	bind := page.Binding("ListEvents", org)
-	before, err := page.Cursor(req.GetPageToken(), bind)
+	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListEvents", org)
 	if err != nil {
 		return nil, err
 	}
 	resp := &commercev1.ListEventsResponse{}
 	err = s.Store.DB.View(func(tx *bolt.Tx) error {
-		events, next, err := store.ListEvents(tx, org, before, size)
+		events, next, err := store.ListEvents(tx, org, pg.After, pg.Size)
 		resp.Events = events
-		if next != nil {
-			resp.NextPageToken = page.Token(bind, next)
-		}
+		resp.NextPageToken = pg.Next(next)
 		return err
 	})
 	if err != nil {

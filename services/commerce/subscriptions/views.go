@@ -91,13 +91,8 @@ func (s *Service) List(ctx context.Context, req *commercev1.ListSubscriptionsReq
 	if !caller.Sees(org) {
 		return nil, errs.NotFound(req.GetParent())
 	}
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
 	all := caller.IsInternal() || caller.IsAdmin()
-	bind := page.Binding("ListSubscriptions", org, caller.Subject, strconv.FormatBool(all), req.GetChannel().String())
-	after, err := page.Cursor(req.GetPageToken(), bind)
+	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListSubscriptions", org, caller.Subject, strconv.FormatBool(all), req.GetChannel().String())
 	if err != nil {
 		return nil, err
 	}
@@ -108,9 +103,9 @@ func (s *Service) List(ctx context.Context, req *commercev1.ListSubscriptionsReq
 	var next []byte
 	err = s.Store.DB.View(func(tx *bolt.Tx) (err error) {
 		if all {
-			subs, next, err = store.ListSubscriptions(tx, org, after, size, keep)
+			subs, next, err = store.ListSubscriptions(tx, org, pg.After, pg.Size, keep)
 		} else {
-			subs, next, err = store.ListOwnSubscriptions(tx, org, caller.Subject, after, size, keep)
+			subs, next, err = store.ListOwnSubscriptions(tx, org, caller.Subject, pg.After, pg.Size, keep)
 		}
 		return err
 	})
@@ -121,9 +116,7 @@ func (s *Service) List(ctx context.Context, req *commercev1.ListSubscriptionsReq
 	if resp.Subscriptions, err = s.views(ctx, caller, subs); err != nil {
 		return nil, err
 	}
-	if next != nil {
-		resp.NextPageToken = page.Token(bind, next)
-	}
+	resp.NextPageToken = pg.Next(next)
 	return resp, nil
 }
 
@@ -133,12 +126,7 @@ func (s *Service) ListOrders(ctx context.Context, req *commercev1.ListOrdersRequ
 		return nil, err
 	}
 	ids, _ := names.Match(req.GetParent(), SubscriptionPattern)
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	bind := page.Binding("ListOrders", req.GetParent())
-	after, err := page.Cursor(req.GetPageToken(), bind)
+	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListOrders", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -146,10 +134,8 @@ func (s *Service) ListOrders(ctx context.Context, req *commercev1.ListOrdersRequ
 	err = s.Store.DB.View(func(tx *bolt.Tx) error {
 		var next []byte
 		var err error
-		resp.Orders, next, err = store.ListOrders(tx, ids[0], ids[1], after, size)
-		if next != nil {
-			resp.NextPageToken = page.Token(bind, next)
-		}
+		resp.Orders, next, err = store.ListOrders(tx, ids[0], ids[1], pg.After, pg.Size)
+		resp.NextPageToken = pg.Next(next)
 		return err
 	})
 	return resp, err

@@ -70,3 +70,34 @@ func Cursor(token string, binding []byte) ([]byte, error) {
 	}
 	return b[1+len(binding):], nil
 }
+
+// Page is a checked list request: its size, and the cursor it resumes after.
+type Page struct {
+	Size    int
+	After   []byte
+	binding []byte
+}
+
+// Open checks a list request's page size and token; parts bind the token to
+// the request (see Binding).
+func Open(pageSize int32, token string, parts ...string) (*Page, error) {
+	size, err := Size(pageSize)
+	if err != nil {
+		return nil, err
+	}
+	b := Binding(parts...)
+	after, err := Cursor(token, b)
+	if err != nil {
+		return nil, err
+	}
+	return &Page{Size: size, After: after, binding: b}, nil
+}
+
+// Next is the token of the page after one that ended at cursor; empty when
+// cursor is nil (the last page).
+func (p *Page) Next(cursor []byte) string {
+	if cursor == nil {
+		return ""
+	}
+	return Token(p.binding, cursor)
+}

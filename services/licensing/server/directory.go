@@ -94,22 +94,15 @@ func (d *Directory) ListOrganizations(ctx context.Context, req *licensingv1.List
 	if !auth.FromContext(ctx).IsOperator() {
 		return nil, errs.Denied("only an operator may list organizations")
 	}
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	bind := page.Binding("ListOrganizations")
-	after, err := page.Cursor(req.GetPageToken(), bind)
+	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListOrganizations")
 	if err != nil {
 		return nil, err
 	}
 	resp := &licensingv1.ListOrganizationsResponse{}
 	err = d.Store.DB.View(func(tx *bolt.Tx) error {
-		orgs, next, err := store.ListOrganizations(tx, after, size)
+		orgs, next, err := store.ListOrganizations(tx, pg.After, pg.Size)
 		resp.Organizations = orgs
-		if next != nil {
-			resp.NextPageToken = page.Token(bind, next)
-		}
+		resp.NextPageToken = pg.Next(next)
 		return err
 	})
 	return resp, err
@@ -187,16 +180,11 @@ func (d *Directory) ListUsers(ctx context.Context, req *licensingv1.ListUsersReq
 	if !auth.FromContext(ctx).Sees(org) {
 		return nil, errs.NotFound(req.GetParent())
 	}
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
 	query, err := directory.Query(req.GetQuery())
 	if err != nil {
 		return nil, err
 	}
-	bind := page.Binding("ListUsers", org, query)
-	after, err := page.Cursor(req.GetPageToken(), bind)
+	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListUsers", org, query)
 	if err != nil {
 		return nil, err
 	}
@@ -209,14 +197,12 @@ func (d *Directory) ListUsers(ctx context.Context, req *licensingv1.ListUsersReq
 		var next []byte
 		var err error
 		if query == "" {
-			users, next, err = store.ListUsers(tx, org, after, size)
+			users, next, err = store.ListUsers(tx, org, pg.After, pg.Size)
 		} else {
-			users, next, err = store.SearchUsers(tx, org, query, after, size)
+			users, next, err = store.SearchUsers(tx, org, query, pg.After, pg.Size)
 		}
 		resp.Users = users
-		if next != nil {
-			resp.NextPageToken = page.Token(bind, next)
-		}
+		resp.NextPageToken = pg.Next(next)
 		return err
 	})
 	return resp, err

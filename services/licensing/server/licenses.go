@@ -66,13 +66,8 @@ func (l *Licensing) ListLicenses(ctx context.Context, req *licensingv1.ListLicen
 	if !caller.Sees(org) {
 		return nil, errs.NotFound(req.GetParent())
 	}
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
 	all := caller.IsOperator() || caller.IsAdmin()
-	bind := page.Binding("ListLicenses", org, caller.Subject, strconv.FormatBool(all))
-	after, err := page.Cursor(req.GetPageToken(), bind)
+	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListLicenses", org, caller.Subject, strconv.FormatBool(all))
 	if err != nil {
 		return nil, err
 	}
@@ -82,16 +77,14 @@ func (l *Licensing) ListLicenses(ctx context.Context, req *licensingv1.ListLicen
 		var next []byte
 		var err error
 		if all {
-			pools, next, err = store.ListPools(tx, org, after, size, func(*licensingv1.Pool) bool { return true })
+			pools, next, err = store.ListPools(tx, org, pg.After, pg.Size, func(*licensingv1.Pool) bool { return true })
 		} else {
-			pools, next, err = store.ListOwnPools(tx, org, caller.Subject, after, size)
+			pools, next, err = store.ListOwnPools(tx, org, caller.Subject, pg.After, pg.Size)
 		}
 		for _, p := range pools {
 			resp.Licenses = append(resp.Licenses, seats.View(p))
 		}
-		if next != nil {
-			resp.NextPageToken = page.Token(bind, next)
-		}
+		resp.NextPageToken = pg.Next(next)
 		return err
 	})
 	return resp, err
@@ -112,12 +105,7 @@ func (l *Licensing) GetLicense(ctx context.Context, req *licensingv1.GetLicenseR
 
 // ListAssignments lists the users holding a pool's licenses.
 func (l *Licensing) ListAssignments(ctx context.Context, req *licensingv1.ListAssignmentsRequest) (*licensingv1.ListAssignmentsResponse, error) {
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	bind := page.Binding("ListAssignments", req.GetParent())
-	after, err := page.Cursor(req.GetPageToken(), bind)
+	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListAssignments", req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -128,10 +116,8 @@ func (l *Licensing) ListAssignments(ctx context.Context, req *licensingv1.ListAs
 			return err
 		}
 		var next []byte
-		resp.Assignments, next, err = store.ListAssignments(tx, org, sub, after, size)
-		if next != nil {
-			resp.NextPageToken = page.Token(bind, next)
-		}
+		resp.Assignments, next, err = store.ListAssignments(tx, org, sub, pg.After, pg.Size)
+		resp.NextPageToken = pg.Next(next)
 		return err
 	})
 	return resp, err
@@ -152,12 +138,7 @@ func (l *Licensing) ListUserLicenses(ctx context.Context, req *licensingv1.ListU
 	if !caller.IsOperator() && !caller.IsAdmin() && caller.Subject != user {
 		return nil, errs.Denied("only the user and admins may see a user's licenses")
 	}
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	bind := page.Binding("ListUserLicenses", org, user)
-	after, err := page.Cursor(req.GetPageToken(), bind)
+	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListUserLicenses", org, user)
 	if err != nil {
 		return nil, err
 	}
@@ -168,10 +149,8 @@ func (l *Licensing) ListUserLicenses(ctx context.Context, req *licensingv1.ListU
 		}
 		var next []byte
 		var err error
-		resp.Assignments, next, err = store.ListUserAssignments(tx, org, user, after, size)
-		if next != nil {
-			resp.NextPageToken = page.Token(bind, next)
-		}
+		resp.Assignments, next, err = store.ListUserAssignments(tx, org, user, pg.After, pg.Size)
+		resp.NextPageToken = pg.Next(next)
 		return err
 	})
 	return resp, err

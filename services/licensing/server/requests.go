@@ -97,13 +97,8 @@ func (s *Requests) ListLicenseRequests(ctx context.Context, req *licensingv1.Lis
 	if !caller.Sees(org) {
 		return nil, errs.NotFound(req.GetParent())
 	}
-	size, err := page.Size(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
 	all := caller.IsOperator() || caller.IsAdmin()
-	bind := page.Binding("ListLicenseRequests", org, caller.Subject, strconv.FormatBool(all))
-	before, err := page.Cursor(req.GetPageToken(), bind)
+	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListLicenseRequests", org, caller.Subject, strconv.FormatBool(all))
 	if err != nil {
 		return nil, err
 	}
@@ -112,13 +107,11 @@ func (s *Requests) ListLicenseRequests(ctx context.Context, req *licensingv1.Lis
 		var next []byte
 		var err error
 		if all {
-			resp.LicenseRequests, next, err = store.ListRequests(tx, org, before, size)
+			resp.LicenseRequests, next, err = store.ListRequests(tx, org, pg.After, pg.Size)
 		} else {
-			resp.LicenseRequests, next, err = store.ListOwnRequests(tx, org, caller.Subject, before, size)
+			resp.LicenseRequests, next, err = store.ListOwnRequests(tx, org, caller.Subject, pg.After, pg.Size)
 		}
-		if next != nil {
-			resp.NextPageToken = page.Token(bind, next)
-		}
+		resp.NextPageToken = pg.Next(next)
 		return err
 	})
 	return resp, err
