@@ -27,6 +27,8 @@ Usage:
                        copy each running service's store into DIR, online
   selfserve check      compare the three stores through the services' APIs and
                        report every disagreement (exit status 1 when any)
+  selfserve bench      measure a system of four processes against a raw reference
+                       chain built from the same libraries; print figures and targets
 
 Run "selfserve COMMAND -h" for the flags of a command. Every flag also reads
 the environment variable SELFSERVE_<FLAG> (dashes as underscores).
@@ -66,6 +68,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBackup(ctx, rest, stdout, stderr)
 	case "check":
 		return runCheck(ctx, rest, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr)
+	case "bench-raw": // the bench's reference, started by the bench itself
+		return runBenchRaw(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

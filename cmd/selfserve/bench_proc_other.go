@@ -1,0 +1,8 @@
+//go:build !linux
+
+package main
+
+import "syscall"
+
+// childAttr is nothing outside Linux: the bench stops its children itself.
+func childAttr() *syscall.SysProcAttr { return nil }

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBenchQuick runs `selfserve bench --quick --json` through the built
+// binary and checks the shape of what it printed: every load ran without
+// errors and every target has its line. Whether targets pass depends on
+// the machine; a test never asserts timings.
+func TestBenchQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a system of five processes")
+	}
+	bin := binary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "bench", "--duration", "300ms", "--size", "200", "--quick", "--json")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr.String())
+	}
+	var rep benchReport
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+
+	want := map[string]bool{}
+	for _, name := range []string{"raw-chain/json", "echo/grpc", "echo-chain/grpc", "assign/json", "assign/grpc", "get-organization/json",
+		"get-organization/grpc", "list-subscriptions/json", "purchase/json", "list-invoices/json"} {
+		for _, c := range []int{1, 16} {
+			want[fmt.Sprintf("%s c=%d", name, c)] = true
+		}
+	}
+	for _, l := range rep.Loads {
+		key := fmt.Sprintf("%s c=%d", l.Name, l.Concurrency)
+		delete(want, key)
+		if l.Ops == 0 || l.Errors != 0 {
+			t.Errorf("%s on %s: %d operations, %d errors (%s)", key, l.System, l.Ops, l.Errors, l.FirstError)
+		}
+		if l.Name != "raw-chain/json" && l.OpsRatio == nil {
+			t.Errorf("%s: no ratio to the raw chain", key)
+		}
+		if l.ServerCPUUsPerOp == nil {
+			t.Errorf("%s: server CPU unknown", key)
+		}
+	}
+	for key := range want {
+		t.Errorf("load %s missing", key)
+	}
+
+	targets := []string{
+		"JSON-edge assign c=16: ops/s / raw chain",
+		"JSON-edge assign c=16: p99 / raw chain p99",
+		"JSON-edge assign c=1: p50 / raw chain p50",
+		"JSON-edge assign c=1: p99 / raw chain p99",
+		"purchase (three services) c=16",
+		"read RPC (GetOrganization over gRPC) c=16",
+		"interceptor chain c=16: CPU per request",
+		"list subscriptions c=1: p99 at 100000 / p99 at 200 subscriptions",
+		"JSON-edge assign c=16: p99 with 1000000 assignments",
+		"idle RSS of licensing", "idle RSS of commerce", "idle RSS of billing", "idle RSS of gateway",
+		"selfserve dev healthy",
+	}
+	if len(rep.Targets) != len(targets) {
+		t.Errorf("%d targets, want %d", len(rep.Targets), len(targets))
+	}
+	for _, name := range targets {
+		found := false
+		for _, g := range rep.Targets {
+			if strings.HasPrefix(g.Name, name) {
+				found = true
+				large := strings.Contains(name, "100000") || strings.Contains(name, "1000000")
+				switch {
+				case large && g.Result != "SKIP":
+					t.Errorf("%s: %s in a quick run, want SKIP", g.Name, g.Result)
+				case !large && g.Result != "PASS" && g.Result != "FAIL":
+					t.Errorf("%s: %s (%s), want a measurement", g.Name, g.Result, g.Detail)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("target %q missing", name)
+		}
+	}
+	if rep.Dev == nil || rep.Dev.FirstStartSeconds <= 0 {
+		t.Errorf("dev start not measured: %+v", rep.Dev)
+	}
+	sizes := map[string]bool{}
+	for _, c := range rep.Components {
+		if c.DBBytes > 0 {
+			sizes[c.System+"/"+c.DBFile] = true
+		}
+		if c.RSSIdleMB == nil {
+			t.Errorf("%s/%s: idle RSS unknown", c.System, c.Name)
+		}
+	}
+	for _, f := range []string{"raw/raw.db", "small/licensing.db", "small/commerce.db", "small/billing.db"} {
+		if !sizes[f] {
+			t.Errorf("size of %s missing: %+v", f, rep.Components)
+		}
+	}
+
+	// The same report as tables.
+	var text bytes.Buffer
+	rep.print(&text)
+	for _, s := range append([]string{"ops/raw", "RSS idle MB", "list-invoices/json"}, targets...) {
+		if !strings.Contains(text.String(), s) {
+			t.Errorf("table output lacks %q:\n%s", s, text.String())
+		}
+	}
+}
+
+func TestBenchPercentile(t *testing.T) {
+	var ds []time.Duration
+	for i := 100; i >= 1; i-- {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	if p50, p99 := benchPercentile(ds, 0.50), benchPercentile(ds, 0.99); p50 != 50 || p99 != 99 {
+		t.Errorf("p50 %v p99 %v, want 50 and 99", p50, p99)
+	}
+	if got := benchPercentile(nil, 0.5); got != 0 {
+		t.Errorf("empty: %v", got)
+	}
+	if got := benchPercentile([]time.Duration{3 * time.Millisecond}, 0.99); got != 3 {
+		t.Errorf("one value: %v", got)
+	}
+}
