@@ -50,7 +50,8 @@ var (
 
 // Signer signs and verifies tokens with one HMAC key.
 type Signer struct {
-	key []byte
+	key   []byte
+	cache verified
 }
 
 // NewSigner returns a Signer for a key of at least 32 bytes.

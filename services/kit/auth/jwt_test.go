@@ -91,3 +91,20 @@ func TestLoadOrCreateKeyRace(t *testing.T) {
 		t.Fatal("key changed on reload")
 	}
 }
+
+func TestVerifyCached(t *testing.T) {
+	s := signer(t)
+	now := time.Unix(1_800_000_000, 0)
+	tok, _ := s.Sign(Claims{Subject: "ada", Org: "contoso", Expires: now.Add(time.Minute).Unix()})
+	for range 2 { // the second answer comes from the cache
+		if c, err := s.VerifyCached(tok, now); err != nil || c.Subject != "ada" {
+			t.Fatalf("%+v %v", c, err)
+		}
+	}
+	if _, err := s.VerifyCached(tok, now.Add(time.Minute)); !errors.Is(err, ErrExpired) {
+		t.Fatalf("a cached token outlived its expiry: %v", err)
+	}
+	if _, err := s.VerifyCached(tok+"x", now); err == nil {
+		t.Fatal("a changed token was accepted")
+	}
+}

@@ -133,6 +133,15 @@ func (c interceptors) logging(ctx context.Context, req any, info *grpc.UnaryServ
 
 func (c interceptors) logCall(method string, start time.Time, who *caller, err error) {
 	code := status.Code(err)
+	level := slog.LevelDebug
+	switch code {
+	case codes.Internal, codes.Unknown, codes.DataLoss, codes.Unavailable:
+		level = slog.LevelError
+	}
+	// Most calls log at Debug: build the line only when it is written.
+	if !c.log.Enabled(context.Background(), level) {
+		return
+	}
 	attrs := []any{"method", method, "code", code.String(), "ms", float64(time.Since(start).Microseconds()) / 1000}
 	if id := who.id; id != nil {
 		attrs = append(attrs, "sub", id.Subject, "org", id.Org)
@@ -140,12 +149,7 @@ func (c interceptors) logCall(method string, start time.Time, who *caller, err e
 	if r := errs.ReasonOf(err); r != "" {
 		attrs = append(attrs, "reason", r)
 	}
-	switch code {
-	case codes.Internal, codes.Unknown, codes.DataLoss, codes.Unavailable:
-		c.log.Error("rpc", attrs...)
-	default:
-		c.log.Debug("rpc", attrs...)
-	}
+	c.log.Log(context.Background(), level, "rpc", attrs...)
 }
 
 func (c interceptors) auth(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -238,7 +242,7 @@ func (c interceptors) identify(ctx context.Context) (*auth.Identity, error) {
 		return nil, errs.New(errs.TokenInvalid, "authorization must be \"Bearer <token>\"")
 	}
 	token = strings.TrimSpace(token)
-	claims, err := c.signer.Verify(token, time.Now())
+	claims, err := c.signer.VerifyCached(token, time.Now())
 	switch {
 	case errors.Is(err, auth.ErrExpired):
 		return nil, errs.New(errs.TokenExpired, "bearer token expired")

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -34,6 +35,8 @@ type Directory struct {
 	Store  *store.Store
 	Clock  clock.Clock
 	Signer *auth.Signer
+
+	orgs sync.Map // id → *Organization, read once; never mutated after
 }
 
 // principal scopes request ids to their caller.
@@ -81,12 +84,21 @@ func (d *Directory) GetOrganization(ctx context.Context, req *licensingv1.GetOrg
 	if !auth.FromContext(ctx).Sees(ids[0]) {
 		return nil, errs.NotFound(req.GetName())
 	}
+	// Organizations never change once created: a read is served from memory
+	// after the first.
+	if org, ok := d.orgs.Load(ids[0]); ok {
+		return org.(*licensingv1.Organization), nil
+	}
 	var org *licensingv1.Organization
 	err = d.Store.DB.View(func(tx *bolt.Tx) (err error) {
 		org, err = store.GetOrganization(tx, ids[0])
 		return err
 	})
-	return org, err
+	if err != nil {
+		return nil, err
+	}
+	d.orgs.Store(ids[0], org)
+	return org, nil
 }
 
 // ListOrganizations lists every organization. OPERATOR only.
