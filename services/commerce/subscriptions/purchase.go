@@ -63,7 +63,7 @@ func (s *Service) checkBuyer(ctx context.Context, parent, productName string) (*
 	}); err != nil {
 		return nil, err
 	}
-	if b.user, err = s.Directory.GetUser(ctx, &licensingv1.GetUserRequest{Name: b.caller.UserName()}); err != nil {
+	if b.user, err = s.user(ctx, b.caller.UserName()); err != nil {
 		return nil, err
 	}
 	if b.user.GetUserType() != licensingv1.User_MEMBER {
@@ -223,6 +223,10 @@ func (s *Service) finish(ctx context.Context, org, name string) (*commercev1.Sub
 	}
 	if m.Hidden {
 		return nil, errs.New(errs.Unavailable, "the subscription is being set up; retry with the same request id")
+	}
+	if m.LastOrder == 1 {
+		// Just bought: nothing is assigned yet, no need to ask licensing.
+		return sub, nil
 	}
 	return s.view(ctx, auth.FromContext(ctx), sub)
 }

@@ -53,6 +53,7 @@ type Service struct {
 
 	mu    sync.Mutex
 	orgs  map[string]*licensingv1.Organization
+	users sync.Map   // user name → *licensingv1.User
 	drive sync.Mutex // one driver of pending steps at a time per process
 }
 
@@ -94,6 +95,20 @@ func (s *Service) organization(ctx context.Context, org string) (*licensingv1.Or
 	s.orgs[org] = o
 	s.mu.Unlock()
 	return o, nil
+}
+
+// user reads a user from the directory. Users are never changed once
+// created (the directory has no update), so a user read once is kept.
+func (s *Service) user(ctx context.Context, name string) (*licensingv1.User, error) {
+	if u, ok := s.users.Load(name); ok {
+		return u.(*licensingv1.User), nil
+	}
+	u, err := s.Directory.GetUser(ctx, &licensingv1.GetUserRequest{Name: name})
+	if err != nil {
+		return nil, err
+	}
+	s.users.Store(name, u)
+	return u, nil
 }
 
 // load reads a subscription.
