@@ -40,7 +40,8 @@ type Processor interface {
 	// error wrapping ErrDeclined (see DeclineCode).
 	Tokenize(ctx context.Context, m Method) (Token, error)
 	// Charge takes amount minor units of currency (ISO 4217) from tok. key is
-	// an idempotency key: the same key gives the same Reference.
+	// an idempotency key: the same key gives the same Reference and moves the
+	// money once, which billing relies on to pay before it records.
 	Charge(ctx context.Context, tok Token, amount int64, currency, key string) (Result, error)
 	// Refund gives amount minor units of currency back to tok, idempotent on key.
 	Refund(ctx context.Context, tok Token, amount int64, currency, key string) (Result, error)

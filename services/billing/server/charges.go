@@ -95,8 +95,7 @@ func (s *Charges) Charge(ctx context.Context, req *billingv1.ChargeRequest) (*bi
 	now := s.Clock.Now()
 	var inv *billingv1.Invoice
 	var c *store.Charge
-	err = kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
-		inv = nil
+	err = s.Store.DB.View(func(tx *bolt.Tx) error {
 		if c, err = store.GetCharge(tx, org, req.GetKey()); err != nil || c != nil {
 			if c != nil {
 				inv, err = store.GetInvoiceByName(tx, c.Invoice)
@@ -110,37 +109,72 @@ func (s *Charges) Charge(ctx context.Context, req *billingv1.ChargeRequest) (*bi
 		if a.GetCurrencyCode() != req.GetCurrencyCode() {
 			return errs.Field("currency_code", "the billing account bills in %s, not %s", a.GetCurrencyCode(), req.GetCurrencyCode())
 		}
-		if _, err := store.GetProfile(tx, org, acct, ids[2]); err != nil {
-			return err
-		}
-		n, err := store.NextInvoiceNumber(tx, org, acct)
-		if err != nil {
-			return err
-		}
-		inv = &billingv1.Invoice{
-			InvoiceNumber:  invoiceNumber(acct, n),
-			Status:         billingv1.Invoice_OPEN,
-			LineItems:      lines,
-			SubtotalMinor:  subtotal,
-			TotalMinor:     subtotal,
-			CurrencyCode:   a.GetCurrencyCode(),
-			IssueTime:      timestamppb.New(now),
-			DueTime:        timestamppb.New(now),
-			BillingProfile: req.GetBillingProfile(),
-		}
-		if err := store.InsertInvoice(tx, org, acct, store.InvoiceID(n), inv); err != nil {
-			return err
-		}
-		c = &store.Charge{Key: req.GetKey(), Invoice: inv.GetName(), Profile: req.GetBillingProfile(),
-			Subscription: req.GetSubscription(), Actor: req.GetActor(), OnFailure: int32(req.GetOnFailure())}
-		return store.PutCharge(tx, org, c, time.Time{})
+		_, err = store.GetProfile(tx, org, acct, ids[2])
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	if c == nil {
+		// Pay first, then record the invoice with its outcome in one commit:
+		// the processor's keys make a repeated payment a no-op, so a crash
+		// in between is settled when the caller retries the same key.
+		c = &store.Charge{Key: req.GetKey(), Profile: req.GetBillingProfile(), Subscription: req.GetSubscription(),
+			Actor: req.GetActor(), OnFailure: int32(req.GetOnFailure())}
+		pay, err := s.pay(ctx, c, subtotal, req.GetCurrencyCode())
+		if err != nil {
+			return nil, err
+		}
+		fresh := *c
+		wrote := false
+		err = kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
+			wrote, inv = false, nil
+			existing, err := store.GetCharge(tx, org, req.GetKey())
+			if err != nil {
+				return err
+			}
+			if existing != nil { // recorded meanwhile by a concurrent call
+				c = existing
+				inv, err = store.GetInvoiceByName(tx, existing.Invoice)
+				return err
+			}
+			a, _, err := store.GetAccount(tx, org, acct)
+			if err != nil {
+				return err
+			}
+			n, err := store.NextInvoiceNumber(tx, org, acct)
+			if err != nil {
+				return err
+			}
+			inv = &billingv1.Invoice{
+				InvoiceNumber:  invoiceNumber(acct, n),
+				Status:         billingv1.Invoice_OPEN,
+				LineItems:      lines,
+				SubtotalMinor:  subtotal,
+				TotalMinor:     subtotal,
+				CurrencyCode:   a.GetCurrencyCode(),
+				IssueTime:      timestamppb.New(now),
+				DueTime:        timestamppb.New(now),
+				BillingProfile: req.GetBillingProfile(),
+			}
+			if err := store.InsertInvoice(tx, org, acct, store.InvoiceID(n), inv); err != nil {
+				return err
+			}
+			cc := fresh
+			cc.Invoice = inv.GetName()
+			c = &cc
+			wrote = true
+			return s.record(tx, org, inv, c, pay, now)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if wrote {
+			s.committed()
+		}
+	}
 	if inv.GetStatus() == billingv1.Invoice_OPEN {
-		// New, or left OPEN by a call that failed before it settled: settle
-		// now. The processor's keys make a repeated payment a no-op.
+		// Left OPEN by a call that failed before it settled: settle now.
 		if inv, c, err = s.settle(ctx, org, c); err != nil {
 			return nil, err
 		}
@@ -259,45 +293,8 @@ func (s *Charges) settle(ctx context.Context, org string, c *store.Charge) (*bil
 			}
 			return nil
 		}
-		wasPastDue := inv.GetStatus() == billingv1.Invoice_PAST_DUE
-		previous := c.NextRetry
-		c.Attempts++
-		c.NextRetry = time.Time{}
-		switch {
-		case pay.approved:
-			inv.Status, inv.PaidTime, c.Reference, c.Decline = billingv1.Invoice_PAID, timestamppb.New(now), pay.reference, ""
-			if wasPastDue {
-				if err := s.paymentEvent(tx, commercev1.PaymentEvent_INVOICE_PAID, c, now); err != nil {
-					return err
-				}
-			}
-		case c.OnFailure == int32(billingv1.ChargeRequest_VOID_AND_FAIL):
-			inv.Status, c.Decline = billingv1.Invoice_VOID, pay.decline
-		default:
-			inv.Status, c.Decline = billingv1.Invoice_PAST_DUE, pay.decline
-			c.NextRetry = accounts.NextRetry(inv.GetIssueTime().AsTime(), now)
-			if c.NextRetry.IsZero() {
-				if err := s.paymentEvent(tx, commercev1.PaymentEvent_INVOICE_UNPAID, c, now); err != nil {
-					return err
-				}
-			}
-		}
-		if !pay.approved {
-			meta := map[string]string{"invoice": inv.GetName(), "decline_code": pay.decline, "attempt": fmt.Sprint(c.Attempts)}
-			e := &commercev1.Event{Name: "organizations/" + org + "/events/bil-" + randomID(), Type: commercev1.Event_PAYMENT_FAILED,
-				Actor: c.Actor, Resource: c.Subscription, CreateTime: timestamppb.New(now), Metadata: meta}
-			if e.Resource == "" {
-				e.Resource = inv.GetName()
-			}
-			if err := store.AddEvent(tx, e); err != nil {
-				return err
-			}
-		}
 		wrote = true
-		if err := store.PutInvoice(tx, inv); err != nil {
-			return err
-		}
-		return store.PutCharge(tx, org, c, previous)
+		return s.record(tx, org, inv, c, pay, now)
 	})
 	if err != nil {
 		return nil, nil, err
@@ -306,6 +303,50 @@ func (s *Charges) settle(ctx context.Context, org string, c *store.Charge) (*bil
 		s.committed()
 	}
 	return inv, c, nil
+}
+
+// record writes the outcome of a payment attempt of an OPEN or PAST_DUE
+// invoice: PAID, VOID (a purchase that was not paid) or PAST_DUE with its
+// next retry; a failure also goes to the audit feed.
+func (s *Charges) record(tx *bolt.Tx, org string, inv *billingv1.Invoice, c *store.Charge, pay payment, now time.Time) error {
+	wasPastDue := inv.GetStatus() == billingv1.Invoice_PAST_DUE
+	previous := c.NextRetry
+	c.Attempts++
+	c.NextRetry = time.Time{}
+	switch {
+	case pay.approved:
+		inv.Status, inv.PaidTime, c.Reference, c.Decline = billingv1.Invoice_PAID, timestamppb.New(now), pay.reference, ""
+		if wasPastDue {
+			if err := s.paymentEvent(tx, commercev1.PaymentEvent_INVOICE_PAID, c, now); err != nil {
+				return err
+			}
+		}
+	case c.OnFailure == int32(billingv1.ChargeRequest_VOID_AND_FAIL):
+		inv.Status, c.Decline = billingv1.Invoice_VOID, pay.decline
+	default:
+		inv.Status, c.Decline = billingv1.Invoice_PAST_DUE, pay.decline
+		c.NextRetry = accounts.NextRetry(inv.GetIssueTime().AsTime(), now)
+		if c.NextRetry.IsZero() {
+			if err := s.paymentEvent(tx, commercev1.PaymentEvent_INVOICE_UNPAID, c, now); err != nil {
+				return err
+			}
+		}
+	}
+	if !pay.approved {
+		meta := map[string]string{"invoice": inv.GetName(), "decline_code": pay.decline, "attempt": fmt.Sprint(c.Attempts)}
+		e := &commercev1.Event{Name: "organizations/" + org + "/events/bil-" + randomID(), Type: commercev1.Event_PAYMENT_FAILED,
+			Actor: c.Actor, Resource: c.Subscription, CreateTime: timestamppb.New(now), Metadata: meta}
+		if e.Resource == "" {
+			e.Resource = inv.GetName()
+		}
+		if err := store.AddEvent(tx, e); err != nil {
+			return err
+		}
+	}
+	if err := store.PutInvoice(tx, inv); err != nil {
+		return err
+	}
+	return store.PutCharge(tx, org, c, previous)
 }
 
 // paymentEvent tells commerce what happened to an invoice of a subscription.
