@@ -200,10 +200,14 @@ func errDeclined(code string) error {
 // left, one fails (it stays pending) or a charge is declined (the change is
 // undone and PAYMENT_DECLINED answered).
 func (s *Service) Drive(ctx context.Context, org, id string) error {
+	var sub *commercev1.Subscription
+	var m *store.Meta
 	for range 32 {
-		sub, m, err := s.load(org, id)
-		if err != nil {
-			return err
+		if sub == nil {
+			var err error
+			if sub, m, err = s.load(org, id); err != nil {
+				return err
+			}
 		}
 		if m.Declined != "" {
 			return errDeclined(m.Declined)
@@ -224,12 +228,16 @@ func (s *Service) Drive(ctx context.Context, org, id string) error {
 			return err
 		}
 		declined := ""
+		var next *commercev1.Subscription
+		var nextMeta *store.Meta
 		err = kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
-			declined = ""
+			declined, next, nextMeta = "", nil, nil
 			sub, m, err := store.GetSubscription(tx, org, id)
 			if err != nil || len(m.Pending) == 0 || !same(m.Pending[0], st) {
 				return err // another driver got there first
 			}
+			// What this commit writes is what the next step starts from.
+			defer func() { next, nextMeta = sub, m }()
 			if res.declined != "" {
 				declined = res.declined
 				return s.applyDecline(tx, org, id, sub, m, res.declined)
@@ -264,6 +272,7 @@ func (s *Service) Drive(ctx context.Context, org, id string) error {
 		if declined != "" {
 			return errDeclined(declined)
 		}
+		sub, m = next, nextMeta // nil when another driver moved it: read again
 	}
 	return errs.New(errs.Aborted, "too many steps; try again")
 }
