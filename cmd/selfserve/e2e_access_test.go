@@ -335,6 +335,7 @@ func TestEndToEndAccessMatrix(t *testing.T) {
 
 		// --- Catalog and policies.
 		{rule: "CatalogService.ListProducts", method: "GET", want: signedIn, call: fixed("/v1/products", "")},
+		{rule: "SubscriptionService.ListCancellationReasons", method: "GET", want: signedIn, call: fixed("/v1/cancellationReasons", "")},
 		{rule: "CatalogService.GetProduct", method: "GET", want: signedIn, call: fixed("/v1/"+plain, "")},
 		{rule: "CatalogService.ListProductPolicies", method: "GET", want: everyone, call: fixed("/v1/organizations/contoso/productPolicies", "")},
 		// ENABLED is what every product has by default: a 2xx changes nothing.

@@ -186,3 +186,26 @@ func TestEndToEndQuantityRenewalAndPayments(t *testing.T) {
 	s.fails("POST", "/v1/"+tname+":setQuantity", nora, `{"totalLicenses":30}`, 400, "SUBSCRIPTION_NOT_ACTIVE")
 	s.fails("POST", "/v1/"+tname+":cancel", nora, `{"reason":"BECAUSE"}`, 400, "INVALID_FIELD")
 }
+
+// TestEndToEndCancellationReasonsAndClouds: the reasons a cancel form offers,
+// labelled in the caller's language; the admin center of each cloud.
+func TestEndToEndCancellationReasonsAndClouds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	r := startDev(t, binary(t), t.TempDir())
+	code, body := r.do(t, call{method: "GET", path: "/v1/cancellationReasons", token: r.tokens["contoso/max"], headers: map[string]string{"Accept-Language": "sv-SE"}})
+	list, _ := body["cancellationReasons"].([]any)
+	if code != 200 || len(list) != 8 {
+		t.Fatalf("reasons: %d %v", code, body)
+	}
+	first := list[0].(map[string]any)
+	if first["reason"] != "NO_LONGER_NEEDED" || first["label"] != "Jag behöver den inte längre" {
+		t.Fatalf("first reason in Swedish: %v", first)
+	}
+	_, global := r.do(t, call{method: "GET", path: "/v1/organizations/contoso", token: r.tokens["contoso/max"]})
+	_, china := r.do(t, call{method: "GET", path: "/v1/organizations/fabrikam-cn", token: r.tokens["fabrikam-cn/zhang"]})
+	if global["adminCenterUri"] == "" || china["adminCenterUri"] == "" || global["adminCenterUri"] == china["adminCenterUri"] {
+		t.Fatalf("admin centers: %v / %v", global["adminCenterUri"], china["adminCenterUri"])
+	}
+}

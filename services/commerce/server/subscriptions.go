@@ -5,6 +5,10 @@ import (
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
 	"github.com/selfserve/selfserve/services/commerce/subscriptions"
+	"github.com/selfserve/selfserve/services/commerce/terms"
+	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/locale"
+	"github.com/selfserve/selfserve/services/kit/page"
 )
 
 // Subscriptions implements SubscriptionService over the subscriptions
@@ -72,4 +76,16 @@ func (s *Subscriptions) TakeOverSubscription(ctx context.Context, req *commercev
 // ListOrders lists the order history.
 func (s *Subscriptions) ListOrders(ctx context.Context, req *commercev1.ListOrdersRequest) (*commercev1.ListOrdersResponse, error) {
 	return s.Service.ListOrders(ctx, req)
+}
+
+// ListCancellationReasons lists the reasons to cancel, labelled in the
+// caller's language: one page holds them all.
+func (s *Subscriptions) ListCancellationReasons(ctx context.Context, req *commercev1.ListCancellationReasonsRequest) (*commercev1.ListCancellationReasonsResponse, error) {
+	if _, err := page.Size(req.GetPageSize()); err != nil {
+		return nil, err
+	}
+	if req.GetPageToken() != "" {
+		return nil, errs.New(errs.InvalidPageToken, "there is one page of cancellation reasons").With("field", "page_token")
+	}
+	return &commercev1.ListCancellationReasonsResponse{CancellationReasons: terms.Reasons(locale.FromContext(ctx))}, nil
 }

@@ -189,3 +189,11 @@ func Query(q string) (string, error) {
 	}
 	return q, nil
 }
+
+// AdminCenter is the address of the admin center of a cloud.
+func AdminCenter(cloud licensingv1.Organization_Cloud) string {
+	if cloud == licensingv1.Organization_CHINA_21VIANET {
+		return "https://portal.partner.microsoftonline.cn"
+	}
+	return "https://admin.microsoft.com"
+}

@@ -23,6 +23,7 @@ func InsertOrganization(tx *bolt.Tx, id string, org *licensingv1.Organization, n
 	}
 	org.Name = name
 	org.CreateTime = timestamppb.New(now)
+	org.AdminCenterUri = directory.AdminCenter(org.GetCloud())
 	return kv.Put(b, []byte(id), org)
 }
 
@@ -36,6 +37,7 @@ func GetOrganization(tx *bolt.Tx, id string) (*licensingv1.Organization, error) 
 	if !ok {
 		return nil, errs.NotFound(names.Format(directory.OrganizationPattern, id))
 	}
+	org.AdminCenterUri = directory.AdminCenter(org.GetCloud())
 	return org, nil
 }
 
@@ -53,6 +55,7 @@ func ListOrganizations(tx *bolt.Tx, after []byte, size int) ([]*licensingv1.Orga
 		if _, err := kv.Get(tx.Bucket(Organizations), k, org); err != nil {
 			return false, err
 		}
+		org.AdminCenterUri = directory.AdminCenter(org.GetCloud())
 		out = append(out, org)
 		last = bytes.Clone(k)
 		return true, nil

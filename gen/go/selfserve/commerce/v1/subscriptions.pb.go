@@ -677,6 +677,61 @@ func (x *Order) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// A reason to cancel, as a form shows it.
+type CancellationReason struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reason, as CancelSubscription takes it.
+	Reason Subscription_Cancellation_Reason `protobuf:"varint,1,opt,name=reason,proto3,enum=selfserve.commerce.v1.Subscription_Cancellation_Reason" json:"reason,omitempty"`
+	// Its label in the caller's language.
+	Label         string `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancellationReason) Reset() {
+	*x = CancellationReason{}
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancellationReason) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancellationReason) ProtoMessage() {}
+
+func (x *CancellationReason) ProtoReflect() protoreflect.Message {
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancellationReason.ProtoReflect.Descriptor instead.
+func (*CancellationReason) Descriptor() ([]byte, []int) {
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CancellationReason) GetReason() Subscription_Cancellation_Reason {
+	if x != nil {
+		return x.Reason
+	}
+	return Subscription_Cancellation_REASON_UNSPECIFIED
+}
+
+func (x *CancellationReason) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
 // Request for PurchaseSubscription.
 type PurchaseSubscriptionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -698,7 +753,7 @@ type PurchaseSubscriptionRequest struct {
 
 func (x *PurchaseSubscriptionRequest) Reset() {
 	*x = PurchaseSubscriptionRequest{}
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[3]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +765,7 @@ func (x *PurchaseSubscriptionRequest) String() string {
 func (*PurchaseSubscriptionRequest) ProtoMessage() {}
 
 func (x *PurchaseSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[3]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +778,7 @@ func (x *PurchaseSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurchaseSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*PurchaseSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{3}
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PurchaseSubscriptionRequest) GetParent() string {
@@ -785,7 +840,7 @@ type StartTrialRequest struct {
 
 func (x *StartTrialRequest) Reset() {
 	*x = StartTrialRequest{}
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[4]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -797,7 +852,7 @@ func (x *StartTrialRequest) String() string {
 func (*StartTrialRequest) ProtoMessage() {}
 
 func (x *StartTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[4]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -810,7 +865,7 @@ func (x *StartTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartTrialRequest.ProtoReflect.Descriptor instead.
 func (*StartTrialRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{4}
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *StartTrialRequest) GetParent() string {
@@ -858,7 +913,7 @@ type ListSubscriptionsRequest struct {
 
 func (x *ListSubscriptionsRequest) Reset() {
 	*x = ListSubscriptionsRequest{}
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[5]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -870,7 +925,7 @@ func (x *ListSubscriptionsRequest) String() string {
 func (*ListSubscriptionsRequest) ProtoMessage() {}
 
 func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[5]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -883,7 +938,7 @@ func (x *ListSubscriptionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{5}
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListSubscriptionsRequest) GetParent() string {
@@ -927,7 +982,7 @@ type ListSubscriptionsResponse struct {
 
 func (x *ListSubscriptionsResponse) Reset() {
 	*x = ListSubscriptionsResponse{}
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[6]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +994,7 @@ func (x *ListSubscriptionsResponse) String() string {
 func (*ListSubscriptionsResponse) ProtoMessage() {}
 
 func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[6]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +1007,7 @@ func (x *ListSubscriptionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSubscriptionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSubscriptionsResponse) Descriptor() ([]byte, []int) {
-	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{6}
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListSubscriptionsResponse) GetSubscriptions() []*Subscription {
@@ -980,7 +1035,7 @@ type GetSubscriptionRequest struct {
 
 func (x *GetSubscriptionRequest) Reset() {
 	*x = GetSubscriptionRequest{}
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[7]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1047,7 @@ func (x *GetSubscriptionRequest) String() string {
 func (*GetSubscriptionRequest) ProtoMessage() {}
 
 func (x *GetSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[7]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1060,7 @@ func (x *GetSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*GetSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{7}
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetSubscriptionRequest) GetName() string {
@@ -1030,7 +1085,7 @@ type SetQuantityRequest struct {
 
 func (x *SetQuantityRequest) Reset() {
 	*x = SetQuantityRequest{}
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[8]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1042,7 +1097,7 @@ func (x *SetQuantityRequest) String() string {
 func (*SetQuantityRequest) ProtoMessage() {}
 
 func (x *SetQuantityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[8]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1055,7 +1110,7 @@ func (x *SetQuantityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetQuantityRequest.ProtoReflect.Descriptor instead.
 func (*SetQuantityRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{8}
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SetQuantityRequest) GetName() string {
@@ -1096,7 +1151,7 @@ type CancelSubscriptionRequest struct {
 
 func (x *CancelSubscriptionRequest) Reset() {
 	*x = CancelSubscriptionRequest{}
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[9]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1163,7 @@ func (x *CancelSubscriptionRequest) String() string {
 func (*CancelSubscriptionRequest) ProtoMessage() {}
 
 func (x *CancelSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[9]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1176,7 @@ func (x *CancelSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*CancelSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{9}
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CancelSubscriptionRequest) GetName() string {
@@ -1167,7 +1222,7 @@ type SetAutoRenewRequest struct {
 
 func (x *SetAutoRenewRequest) Reset() {
 	*x = SetAutoRenewRequest{}
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[10]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1234,7 @@ func (x *SetAutoRenewRequest) String() string {
 func (*SetAutoRenewRequest) ProtoMessage() {}
 
 func (x *SetAutoRenewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[10]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1247,7 @@ func (x *SetAutoRenewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAutoRenewRequest.ProtoReflect.Descriptor instead.
 func (*SetAutoRenewRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{10}
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SetAutoRenewRequest) GetName() string {
@@ -1229,7 +1284,7 @@ type ReactivateSubscriptionRequest struct {
 
 func (x *ReactivateSubscriptionRequest) Reset() {
 	*x = ReactivateSubscriptionRequest{}
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[11]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1296,7 @@ func (x *ReactivateSubscriptionRequest) String() string {
 func (*ReactivateSubscriptionRequest) ProtoMessage() {}
 
 func (x *ReactivateSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[11]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1309,7 @@ func (x *ReactivateSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReactivateSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*ReactivateSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{11}
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReactivateSubscriptionRequest) GetName() string {
@@ -1284,7 +1339,7 @@ type ExtendTrialRequest struct {
 
 func (x *ExtendTrialRequest) Reset() {
 	*x = ExtendTrialRequest{}
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[12]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1296,7 +1351,7 @@ func (x *ExtendTrialRequest) String() string {
 func (*ExtendTrialRequest) ProtoMessage() {}
 
 func (x *ExtendTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[12]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1309,7 +1364,7 @@ func (x *ExtendTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtendTrialRequest.ProtoReflect.Descriptor instead.
 func (*ExtendTrialRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{12}
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ExtendTrialRequest) GetName() string {
@@ -1345,7 +1400,7 @@ type ConvertTrialRequest struct {
 
 func (x *ConvertTrialRequest) Reset() {
 	*x = ConvertTrialRequest{}
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[13]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1357,7 +1412,7 @@ func (x *ConvertTrialRequest) String() string {
 func (*ConvertTrialRequest) ProtoMessage() {}
 
 func (x *ConvertTrialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[13]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1370,7 +1425,7 @@ func (x *ConvertTrialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConvertTrialRequest.ProtoReflect.Descriptor instead.
 func (*ConvertTrialRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{13}
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ConvertTrialRequest) GetName() string {
@@ -1428,7 +1483,7 @@ type TakeOverSubscriptionRequest struct {
 
 func (x *TakeOverSubscriptionRequest) Reset() {
 	*x = TakeOverSubscriptionRequest{}
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[14]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1440,7 +1495,7 @@ func (x *TakeOverSubscriptionRequest) String() string {
 func (*TakeOverSubscriptionRequest) ProtoMessage() {}
 
 func (x *TakeOverSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[14]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1453,7 +1508,7 @@ func (x *TakeOverSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TakeOverSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*TakeOverSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{14}
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TakeOverSubscriptionRequest) GetName() string {
@@ -1529,7 +1584,7 @@ type ListOrdersRequest struct {
 
 func (x *ListOrdersRequest) Reset() {
 	*x = ListOrdersRequest{}
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[15]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1541,7 +1596,7 @@ func (x *ListOrdersRequest) String() string {
 func (*ListOrdersRequest) ProtoMessage() {}
 
 func (x *ListOrdersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[15]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1554,7 +1609,7 @@ func (x *ListOrdersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrdersRequest.ProtoReflect.Descriptor instead.
 func (*ListOrdersRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{15}
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListOrdersRequest) GetParent() string {
@@ -1591,7 +1646,7 @@ type ListOrdersResponse struct {
 
 func (x *ListOrdersResponse) Reset() {
 	*x = ListOrdersResponse{}
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[16]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1658,7 @@ func (x *ListOrdersResponse) String() string {
 func (*ListOrdersResponse) ProtoMessage() {}
 
 func (x *ListOrdersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[16]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1671,7 @@ func (x *ListOrdersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrdersResponse.ProtoReflect.Descriptor instead.
 func (*ListOrdersResponse) Descriptor() ([]byte, []int) {
-	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{16}
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListOrdersResponse) GetOrders() []*Order {
@@ -1627,6 +1682,116 @@ func (x *ListOrdersResponse) GetOrders() []*Order {
 }
 
 func (x *ListOrdersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// Request for ListCancellationReasons.
+type ListCancellationReasonsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 1,000; 50 when unset.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Opaque cursor from a previous response.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCancellationReasonsRequest) Reset() {
+	*x = ListCancellationReasonsRequest{}
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCancellationReasonsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCancellationReasonsRequest) ProtoMessage() {}
+
+func (x *ListCancellationReasonsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCancellationReasonsRequest.ProtoReflect.Descriptor instead.
+func (*ListCancellationReasonsRequest) Descriptor() ([]byte, []int) {
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListCancellationReasonsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCancellationReasonsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// Response of ListCancellationReasons.
+type ListCancellationReasonsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every reason, in the order a form lists them.
+	CancellationReasons []*CancellationReason `protobuf:"bytes,1,rep,name=cancellation_reasons,json=cancellationReasons,proto3" json:"cancellation_reasons,omitempty"`
+	// Always empty: the reasons fit on one page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCancellationReasonsResponse) Reset() {
+	*x = ListCancellationReasonsResponse{}
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCancellationReasonsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCancellationReasonsResponse) ProtoMessage() {}
+
+func (x *ListCancellationReasonsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCancellationReasonsResponse.ProtoReflect.Descriptor instead.
+func (*ListCancellationReasonsResponse) Descriptor() ([]byte, []int) {
+	return file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListCancellationReasonsResponse) GetCancellationReasons() []*CancellationReason {
+	if x != nil {
+		return x.CancellationReasons
+	}
+	return nil
+}
+
+func (x *ListCancellationReasonsResponse) GetNextPageToken() string {
 	if x != nil {
 		return x.NextPageToken
 	}
@@ -1648,7 +1813,7 @@ type Subscription_Cancellation struct {
 
 func (x *Subscription_Cancellation) Reset() {
 	*x = Subscription_Cancellation{}
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[17]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +1825,7 @@ func (x *Subscription_Cancellation) String() string {
 func (*Subscription_Cancellation) ProtoMessage() {}
 
 func (x *Subscription_Cancellation) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[17]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +1875,7 @@ type Subscription_AssignedUser struct {
 
 func (x *Subscription_AssignedUser) Reset() {
 	*x = Subscription_AssignedUser{}
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[18]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1722,7 +1887,7 @@ func (x *Subscription_AssignedUser) String() string {
 func (*Subscription_AssignedUser) ProtoMessage() {}
 
 func (x *Subscription_AssignedUser) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[18]
+	mi := &file_selfserve_commerce_v1_subscriptions_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1841,7 +2006,10 @@ const file_selfserve_commerce_v1_subscriptions_proto_rawDesc = "" +
 	"REACTIVATE\x10\b\x12\x10\n" +
 	"\fEXTEND_TRIAL\x10\t\x12\r\n" +
 	"\tTAKE_OVER\x10\n" +
-	"\"\x91\x02\n" +
+	"\"{\n" +
+	"\x12CancellationReason\x12O\n" +
+	"\x06reason\x18\x01 \x01(\x0e27.selfserve.commerce.v1.Subscription.Cancellation.ReasonR\x06reason\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\"\x91\x02\n" +
 	"\x1bPurchaseSubscriptionRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x18\n" +
 	"\aproduct\x18\x02 \x01(\tR\aproduct\x12\x1a\n" +
@@ -1913,7 +2081,14 @@ const file_selfserve_commerce_v1_subscriptions_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"r\n" +
 	"\x12ListOrdersResponse\x124\n" +
 	"\x06orders\x18\x01 \x03(\v2\x1c.selfserve.commerce.v1.OrderR\x06orders\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xf8\t\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\\\n" +
+	"\x1eListCancellationReasonsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\xa7\x01\n" +
+	"\x1fListCancellationReasonsResponse\x12\\\n" +
+	"\x14cancellation_reasons\x18\x01 \x03(\v2).selfserve.commerce.v1.CancellationReasonR\x13cancellationReasons\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x83\v\n" +
 	"\x13SubscriptionService\x12o\n" +
 	"\x14PurchaseSubscription\x122.selfserve.commerce.v1.PurchaseSubscriptionRequest\x1a#.selfserve.commerce.v1.Subscription\x12[\n" +
 	"\n" +
@@ -1928,7 +2103,8 @@ const file_selfserve_commerce_v1_subscriptions_proto_rawDesc = "" +
 	"\fConvertTrial\x12*.selfserve.commerce.v1.ConvertTrialRequest\x1a#.selfserve.commerce.v1.Subscription\x12o\n" +
 	"\x14TakeOverSubscription\x122.selfserve.commerce.v1.TakeOverSubscriptionRequest\x1a#.selfserve.commerce.v1.Subscription\x12a\n" +
 	"\n" +
-	"ListOrders\x12(.selfserve.commerce.v1.ListOrdersRequest\x1a).selfserve.commerce.v1.ListOrdersResponseBHZFgithub.com/selfserve/selfserve/gen/go/selfserve/commerce/v1;commercev1b\x06proto3"
+	"ListOrders\x12(.selfserve.commerce.v1.ListOrdersRequest\x1a).selfserve.commerce.v1.ListOrdersResponse\x12\x88\x01\n" +
+	"\x17ListCancellationReasons\x125.selfserve.commerce.v1.ListCancellationReasonsRequest\x1a6.selfserve.commerce.v1.ListCancellationReasonsResponseBHZFgithub.com/selfserve/selfserve/gen/go/selfserve/commerce/v1;commercev1b\x06proto3"
 
 var (
 	file_selfserve_commerce_v1_subscriptions_proto_rawDescOnce sync.Once
@@ -1943,85 +2119,92 @@ func file_selfserve_commerce_v1_subscriptions_proto_rawDescGZIP() []byte {
 }
 
 var file_selfserve_commerce_v1_subscriptions_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_selfserve_commerce_v1_subscriptions_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_selfserve_commerce_v1_subscriptions_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_selfserve_commerce_v1_subscriptions_proto_goTypes = []any{
-	(Subscription_Channel)(0),             // 0: selfserve.commerce.v1.Subscription.Channel
-	(Subscription_State)(0),               // 1: selfserve.commerce.v1.Subscription.State
-	(Subscription_Cancellation_Reason)(0), // 2: selfserve.commerce.v1.Subscription.Cancellation.Reason
-	(Order_Type)(0),                       // 3: selfserve.commerce.v1.Order.Type
-	(*Money)(nil),                         // 4: selfserve.commerce.v1.Money
-	(*Subscription)(nil),                  // 5: selfserve.commerce.v1.Subscription
-	(*Order)(nil),                         // 6: selfserve.commerce.v1.Order
-	(*PurchaseSubscriptionRequest)(nil),   // 7: selfserve.commerce.v1.PurchaseSubscriptionRequest
-	(*StartTrialRequest)(nil),             // 8: selfserve.commerce.v1.StartTrialRequest
-	(*ListSubscriptionsRequest)(nil),      // 9: selfserve.commerce.v1.ListSubscriptionsRequest
-	(*ListSubscriptionsResponse)(nil),     // 10: selfserve.commerce.v1.ListSubscriptionsResponse
-	(*GetSubscriptionRequest)(nil),        // 11: selfserve.commerce.v1.GetSubscriptionRequest
-	(*SetQuantityRequest)(nil),            // 12: selfserve.commerce.v1.SetQuantityRequest
-	(*CancelSubscriptionRequest)(nil),     // 13: selfserve.commerce.v1.CancelSubscriptionRequest
-	(*SetAutoRenewRequest)(nil),           // 14: selfserve.commerce.v1.SetAutoRenewRequest
-	(*ReactivateSubscriptionRequest)(nil), // 15: selfserve.commerce.v1.ReactivateSubscriptionRequest
-	(*ExtendTrialRequest)(nil),            // 16: selfserve.commerce.v1.ExtendTrialRequest
-	(*ConvertTrialRequest)(nil),           // 17: selfserve.commerce.v1.ConvertTrialRequest
-	(*TakeOverSubscriptionRequest)(nil),   // 18: selfserve.commerce.v1.TakeOverSubscriptionRequest
-	(*ListOrdersRequest)(nil),             // 19: selfserve.commerce.v1.ListOrdersRequest
-	(*ListOrdersResponse)(nil),            // 20: selfserve.commerce.v1.ListOrdersResponse
-	(*Subscription_Cancellation)(nil),     // 21: selfserve.commerce.v1.Subscription.Cancellation
-	(*Subscription_AssignedUser)(nil),     // 22: selfserve.commerce.v1.Subscription.AssignedUser
-	(Product_BillingFrequency)(0),         // 23: selfserve.commerce.v1.Product.BillingFrequency
-	(*timestamppb.Timestamp)(nil),         // 24: google.protobuf.Timestamp
+	(Subscription_Channel)(0),               // 0: selfserve.commerce.v1.Subscription.Channel
+	(Subscription_State)(0),                 // 1: selfserve.commerce.v1.Subscription.State
+	(Subscription_Cancellation_Reason)(0),   // 2: selfserve.commerce.v1.Subscription.Cancellation.Reason
+	(Order_Type)(0),                         // 3: selfserve.commerce.v1.Order.Type
+	(*Money)(nil),                           // 4: selfserve.commerce.v1.Money
+	(*Subscription)(nil),                    // 5: selfserve.commerce.v1.Subscription
+	(*Order)(nil),                           // 6: selfserve.commerce.v1.Order
+	(*CancellationReason)(nil),              // 7: selfserve.commerce.v1.CancellationReason
+	(*PurchaseSubscriptionRequest)(nil),     // 8: selfserve.commerce.v1.PurchaseSubscriptionRequest
+	(*StartTrialRequest)(nil),               // 9: selfserve.commerce.v1.StartTrialRequest
+	(*ListSubscriptionsRequest)(nil),        // 10: selfserve.commerce.v1.ListSubscriptionsRequest
+	(*ListSubscriptionsResponse)(nil),       // 11: selfserve.commerce.v1.ListSubscriptionsResponse
+	(*GetSubscriptionRequest)(nil),          // 12: selfserve.commerce.v1.GetSubscriptionRequest
+	(*SetQuantityRequest)(nil),              // 13: selfserve.commerce.v1.SetQuantityRequest
+	(*CancelSubscriptionRequest)(nil),       // 14: selfserve.commerce.v1.CancelSubscriptionRequest
+	(*SetAutoRenewRequest)(nil),             // 15: selfserve.commerce.v1.SetAutoRenewRequest
+	(*ReactivateSubscriptionRequest)(nil),   // 16: selfserve.commerce.v1.ReactivateSubscriptionRequest
+	(*ExtendTrialRequest)(nil),              // 17: selfserve.commerce.v1.ExtendTrialRequest
+	(*ConvertTrialRequest)(nil),             // 18: selfserve.commerce.v1.ConvertTrialRequest
+	(*TakeOverSubscriptionRequest)(nil),     // 19: selfserve.commerce.v1.TakeOverSubscriptionRequest
+	(*ListOrdersRequest)(nil),               // 20: selfserve.commerce.v1.ListOrdersRequest
+	(*ListOrdersResponse)(nil),              // 21: selfserve.commerce.v1.ListOrdersResponse
+	(*ListCancellationReasonsRequest)(nil),  // 22: selfserve.commerce.v1.ListCancellationReasonsRequest
+	(*ListCancellationReasonsResponse)(nil), // 23: selfserve.commerce.v1.ListCancellationReasonsResponse
+	(*Subscription_Cancellation)(nil),       // 24: selfserve.commerce.v1.Subscription.Cancellation
+	(*Subscription_AssignedUser)(nil),       // 25: selfserve.commerce.v1.Subscription.AssignedUser
+	(Product_BillingFrequency)(0),           // 26: selfserve.commerce.v1.Product.BillingFrequency
+	(*timestamppb.Timestamp)(nil),           // 27: google.protobuf.Timestamp
 }
 var file_selfserve_commerce_v1_subscriptions_proto_depIdxs = []int32{
 	0,  // 0: selfserve.commerce.v1.Subscription.channel:type_name -> selfserve.commerce.v1.Subscription.Channel
 	1,  // 1: selfserve.commerce.v1.Subscription.state:type_name -> selfserve.commerce.v1.Subscription.State
-	23, // 2: selfserve.commerce.v1.Subscription.billing_frequency:type_name -> selfserve.commerce.v1.Product.BillingFrequency
+	26, // 2: selfserve.commerce.v1.Subscription.billing_frequency:type_name -> selfserve.commerce.v1.Product.BillingFrequency
 	4,  // 3: selfserve.commerce.v1.Subscription.unit_price:type_name -> selfserve.commerce.v1.Money
-	24, // 4: selfserve.commerce.v1.Subscription.start_time:type_name -> google.protobuf.Timestamp
-	24, // 5: selfserve.commerce.v1.Subscription.end_time:type_name -> google.protobuf.Timestamp
-	24, // 6: selfserve.commerce.v1.Subscription.next_lifecycle_time:type_name -> google.protobuf.Timestamp
-	21, // 7: selfserve.commerce.v1.Subscription.cancellation:type_name -> selfserve.commerce.v1.Subscription.Cancellation
-	22, // 8: selfserve.commerce.v1.Subscription.assigned_users:type_name -> selfserve.commerce.v1.Subscription.AssignedUser
-	24, // 9: selfserve.commerce.v1.Subscription.term_start_time:type_name -> google.protobuf.Timestamp
+	27, // 4: selfserve.commerce.v1.Subscription.start_time:type_name -> google.protobuf.Timestamp
+	27, // 5: selfserve.commerce.v1.Subscription.end_time:type_name -> google.protobuf.Timestamp
+	27, // 6: selfserve.commerce.v1.Subscription.next_lifecycle_time:type_name -> google.protobuf.Timestamp
+	24, // 7: selfserve.commerce.v1.Subscription.cancellation:type_name -> selfserve.commerce.v1.Subscription.Cancellation
+	25, // 8: selfserve.commerce.v1.Subscription.assigned_users:type_name -> selfserve.commerce.v1.Subscription.AssignedUser
+	27, // 9: selfserve.commerce.v1.Subscription.term_start_time:type_name -> google.protobuf.Timestamp
 	3,  // 10: selfserve.commerce.v1.Order.type:type_name -> selfserve.commerce.v1.Order.Type
 	4,  // 11: selfserve.commerce.v1.Order.amount:type_name -> selfserve.commerce.v1.Money
-	24, // 12: selfserve.commerce.v1.Order.create_time:type_name -> google.protobuf.Timestamp
-	23, // 13: selfserve.commerce.v1.PurchaseSubscriptionRequest.billing_frequency:type_name -> selfserve.commerce.v1.Product.BillingFrequency
-	0,  // 14: selfserve.commerce.v1.ListSubscriptionsRequest.channel:type_name -> selfserve.commerce.v1.Subscription.Channel
-	5,  // 15: selfserve.commerce.v1.ListSubscriptionsResponse.subscriptions:type_name -> selfserve.commerce.v1.Subscription
-	2,  // 16: selfserve.commerce.v1.CancelSubscriptionRequest.reason:type_name -> selfserve.commerce.v1.Subscription.Cancellation.Reason
-	23, // 17: selfserve.commerce.v1.ConvertTrialRequest.billing_frequency:type_name -> selfserve.commerce.v1.Product.BillingFrequency
-	6,  // 18: selfserve.commerce.v1.ListOrdersResponse.orders:type_name -> selfserve.commerce.v1.Order
-	2,  // 19: selfserve.commerce.v1.Subscription.Cancellation.reason:type_name -> selfserve.commerce.v1.Subscription.Cancellation.Reason
-	24, // 20: selfserve.commerce.v1.Subscription.Cancellation.cancel_time:type_name -> google.protobuf.Timestamp
-	7,  // 21: selfserve.commerce.v1.SubscriptionService.PurchaseSubscription:input_type -> selfserve.commerce.v1.PurchaseSubscriptionRequest
-	8,  // 22: selfserve.commerce.v1.SubscriptionService.StartTrial:input_type -> selfserve.commerce.v1.StartTrialRequest
-	9,  // 23: selfserve.commerce.v1.SubscriptionService.ListSubscriptions:input_type -> selfserve.commerce.v1.ListSubscriptionsRequest
-	11, // 24: selfserve.commerce.v1.SubscriptionService.GetSubscription:input_type -> selfserve.commerce.v1.GetSubscriptionRequest
-	12, // 25: selfserve.commerce.v1.SubscriptionService.SetQuantity:input_type -> selfserve.commerce.v1.SetQuantityRequest
-	13, // 26: selfserve.commerce.v1.SubscriptionService.CancelSubscription:input_type -> selfserve.commerce.v1.CancelSubscriptionRequest
-	14, // 27: selfserve.commerce.v1.SubscriptionService.SetAutoRenew:input_type -> selfserve.commerce.v1.SetAutoRenewRequest
-	15, // 28: selfserve.commerce.v1.SubscriptionService.ReactivateSubscription:input_type -> selfserve.commerce.v1.ReactivateSubscriptionRequest
-	16, // 29: selfserve.commerce.v1.SubscriptionService.ExtendTrial:input_type -> selfserve.commerce.v1.ExtendTrialRequest
-	17, // 30: selfserve.commerce.v1.SubscriptionService.ConvertTrial:input_type -> selfserve.commerce.v1.ConvertTrialRequest
-	18, // 31: selfserve.commerce.v1.SubscriptionService.TakeOverSubscription:input_type -> selfserve.commerce.v1.TakeOverSubscriptionRequest
-	19, // 32: selfserve.commerce.v1.SubscriptionService.ListOrders:input_type -> selfserve.commerce.v1.ListOrdersRequest
-	5,  // 33: selfserve.commerce.v1.SubscriptionService.PurchaseSubscription:output_type -> selfserve.commerce.v1.Subscription
-	5,  // 34: selfserve.commerce.v1.SubscriptionService.StartTrial:output_type -> selfserve.commerce.v1.Subscription
-	10, // 35: selfserve.commerce.v1.SubscriptionService.ListSubscriptions:output_type -> selfserve.commerce.v1.ListSubscriptionsResponse
-	5,  // 36: selfserve.commerce.v1.SubscriptionService.GetSubscription:output_type -> selfserve.commerce.v1.Subscription
-	5,  // 37: selfserve.commerce.v1.SubscriptionService.SetQuantity:output_type -> selfserve.commerce.v1.Subscription
-	5,  // 38: selfserve.commerce.v1.SubscriptionService.CancelSubscription:output_type -> selfserve.commerce.v1.Subscription
-	5,  // 39: selfserve.commerce.v1.SubscriptionService.SetAutoRenew:output_type -> selfserve.commerce.v1.Subscription
-	5,  // 40: selfserve.commerce.v1.SubscriptionService.ReactivateSubscription:output_type -> selfserve.commerce.v1.Subscription
-	5,  // 41: selfserve.commerce.v1.SubscriptionService.ExtendTrial:output_type -> selfserve.commerce.v1.Subscription
-	5,  // 42: selfserve.commerce.v1.SubscriptionService.ConvertTrial:output_type -> selfserve.commerce.v1.Subscription
-	5,  // 43: selfserve.commerce.v1.SubscriptionService.TakeOverSubscription:output_type -> selfserve.commerce.v1.Subscription
-	20, // 44: selfserve.commerce.v1.SubscriptionService.ListOrders:output_type -> selfserve.commerce.v1.ListOrdersResponse
-	33, // [33:45] is the sub-list for method output_type
-	21, // [21:33] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	27, // 12: selfserve.commerce.v1.Order.create_time:type_name -> google.protobuf.Timestamp
+	2,  // 13: selfserve.commerce.v1.CancellationReason.reason:type_name -> selfserve.commerce.v1.Subscription.Cancellation.Reason
+	26, // 14: selfserve.commerce.v1.PurchaseSubscriptionRequest.billing_frequency:type_name -> selfserve.commerce.v1.Product.BillingFrequency
+	0,  // 15: selfserve.commerce.v1.ListSubscriptionsRequest.channel:type_name -> selfserve.commerce.v1.Subscription.Channel
+	5,  // 16: selfserve.commerce.v1.ListSubscriptionsResponse.subscriptions:type_name -> selfserve.commerce.v1.Subscription
+	2,  // 17: selfserve.commerce.v1.CancelSubscriptionRequest.reason:type_name -> selfserve.commerce.v1.Subscription.Cancellation.Reason
+	26, // 18: selfserve.commerce.v1.ConvertTrialRequest.billing_frequency:type_name -> selfserve.commerce.v1.Product.BillingFrequency
+	6,  // 19: selfserve.commerce.v1.ListOrdersResponse.orders:type_name -> selfserve.commerce.v1.Order
+	7,  // 20: selfserve.commerce.v1.ListCancellationReasonsResponse.cancellation_reasons:type_name -> selfserve.commerce.v1.CancellationReason
+	2,  // 21: selfserve.commerce.v1.Subscription.Cancellation.reason:type_name -> selfserve.commerce.v1.Subscription.Cancellation.Reason
+	27, // 22: selfserve.commerce.v1.Subscription.Cancellation.cancel_time:type_name -> google.protobuf.Timestamp
+	8,  // 23: selfserve.commerce.v1.SubscriptionService.PurchaseSubscription:input_type -> selfserve.commerce.v1.PurchaseSubscriptionRequest
+	9,  // 24: selfserve.commerce.v1.SubscriptionService.StartTrial:input_type -> selfserve.commerce.v1.StartTrialRequest
+	10, // 25: selfserve.commerce.v1.SubscriptionService.ListSubscriptions:input_type -> selfserve.commerce.v1.ListSubscriptionsRequest
+	12, // 26: selfserve.commerce.v1.SubscriptionService.GetSubscription:input_type -> selfserve.commerce.v1.GetSubscriptionRequest
+	13, // 27: selfserve.commerce.v1.SubscriptionService.SetQuantity:input_type -> selfserve.commerce.v1.SetQuantityRequest
+	14, // 28: selfserve.commerce.v1.SubscriptionService.CancelSubscription:input_type -> selfserve.commerce.v1.CancelSubscriptionRequest
+	15, // 29: selfserve.commerce.v1.SubscriptionService.SetAutoRenew:input_type -> selfserve.commerce.v1.SetAutoRenewRequest
+	16, // 30: selfserve.commerce.v1.SubscriptionService.ReactivateSubscription:input_type -> selfserve.commerce.v1.ReactivateSubscriptionRequest
+	17, // 31: selfserve.commerce.v1.SubscriptionService.ExtendTrial:input_type -> selfserve.commerce.v1.ExtendTrialRequest
+	18, // 32: selfserve.commerce.v1.SubscriptionService.ConvertTrial:input_type -> selfserve.commerce.v1.ConvertTrialRequest
+	19, // 33: selfserve.commerce.v1.SubscriptionService.TakeOverSubscription:input_type -> selfserve.commerce.v1.TakeOverSubscriptionRequest
+	20, // 34: selfserve.commerce.v1.SubscriptionService.ListOrders:input_type -> selfserve.commerce.v1.ListOrdersRequest
+	22, // 35: selfserve.commerce.v1.SubscriptionService.ListCancellationReasons:input_type -> selfserve.commerce.v1.ListCancellationReasonsRequest
+	5,  // 36: selfserve.commerce.v1.SubscriptionService.PurchaseSubscription:output_type -> selfserve.commerce.v1.Subscription
+	5,  // 37: selfserve.commerce.v1.SubscriptionService.StartTrial:output_type -> selfserve.commerce.v1.Subscription
+	11, // 38: selfserve.commerce.v1.SubscriptionService.ListSubscriptions:output_type -> selfserve.commerce.v1.ListSubscriptionsResponse
+	5,  // 39: selfserve.commerce.v1.SubscriptionService.GetSubscription:output_type -> selfserve.commerce.v1.Subscription
+	5,  // 40: selfserve.commerce.v1.SubscriptionService.SetQuantity:output_type -> selfserve.commerce.v1.Subscription
+	5,  // 41: selfserve.commerce.v1.SubscriptionService.CancelSubscription:output_type -> selfserve.commerce.v1.Subscription
+	5,  // 42: selfserve.commerce.v1.SubscriptionService.SetAutoRenew:output_type -> selfserve.commerce.v1.Subscription
+	5,  // 43: selfserve.commerce.v1.SubscriptionService.ReactivateSubscription:output_type -> selfserve.commerce.v1.Subscription
+	5,  // 44: selfserve.commerce.v1.SubscriptionService.ExtendTrial:output_type -> selfserve.commerce.v1.Subscription
+	5,  // 45: selfserve.commerce.v1.SubscriptionService.ConvertTrial:output_type -> selfserve.commerce.v1.Subscription
+	5,  // 46: selfserve.commerce.v1.SubscriptionService.TakeOverSubscription:output_type -> selfserve.commerce.v1.Subscription
+	21, // 47: selfserve.commerce.v1.SubscriptionService.ListOrders:output_type -> selfserve.commerce.v1.ListOrdersResponse
+	23, // 48: selfserve.commerce.v1.SubscriptionService.ListCancellationReasons:output_type -> selfserve.commerce.v1.ListCancellationReasonsResponse
+	36, // [36:49] is the sub-list for method output_type
+	23, // [23:36] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_selfserve_commerce_v1_subscriptions_proto_init() }
@@ -2031,7 +2214,7 @@ func file_selfserve_commerce_v1_subscriptions_proto_init() {
 	}
 	file_selfserve_commerce_v1_catalog_proto_init()
 	file_selfserve_commerce_v1_subscriptions_proto_msgTypes[1].OneofWrappers = []any{}
-	file_selfserve_commerce_v1_subscriptions_proto_msgTypes[14].OneofWrappers = []any{
+	file_selfserve_commerce_v1_subscriptions_proto_msgTypes[15].OneofWrappers = []any{
 		(*TakeOverSubscriptionRequest_MoveUsersTo)(nil),
 		(*TakeOverSubscriptionRequest_Cancel)(nil),
 	}
@@ -2041,7 +2224,7 @@ func file_selfserve_commerce_v1_subscriptions_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_selfserve_commerce_v1_subscriptions_proto_rawDesc), len(file_selfserve_commerce_v1_subscriptions_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   19,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -585,6 +585,41 @@ func local_request_SubscriptionService_ListOrders_0(ctx context.Context, marshal
 	return msg, metadata, err
 }
 
+var filter_SubscriptionService_ListCancellationReasons_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
+func request_SubscriptionService_ListCancellationReasons_0(ctx context.Context, marshaler runtime.Marshaler, client SubscriptionServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListCancellationReasonsRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_SubscriptionService_ListCancellationReasons_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListCancellationReasons(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_SubscriptionService_ListCancellationReasons_0(ctx context.Context, marshaler runtime.Marshaler, server SubscriptionServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListCancellationReasonsRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_SubscriptionService_ListCancellationReasons_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ListCancellationReasons(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterSubscriptionServiceHandlerServer registers the http handlers for service SubscriptionService to "mux".
 // UnaryRPC     :call SubscriptionServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -831,6 +866,26 @@ func RegisterSubscriptionServiceHandlerServer(ctx context.Context, mux *runtime.
 		}
 		forward_SubscriptionService_ListOrders_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_SubscriptionService_ListCancellationReasons_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/selfserve.commerce.v1.SubscriptionService/ListCancellationReasons", runtime.WithHTTPPathPattern("/v1/cancellationReasons"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_SubscriptionService_ListCancellationReasons_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_SubscriptionService_ListCancellationReasons_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 
 	return nil
 }
@@ -1075,35 +1130,54 @@ func RegisterSubscriptionServiceHandlerClient(ctx context.Context, mux *runtime.
 		}
 		forward_SubscriptionService_ListOrders_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_SubscriptionService_ListCancellationReasons_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/selfserve.commerce.v1.SubscriptionService/ListCancellationReasons", runtime.WithHTTPPathPattern("/v1/cancellationReasons"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_SubscriptionService_ListCancellationReasons_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_SubscriptionService_ListCancellationReasons_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
 var (
-	pattern_SubscriptionService_PurchaseSubscription_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "subscriptions"}, "purchase"))
-	pattern_SubscriptionService_StartTrial_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "subscriptions"}, "startTrial"))
-	pattern_SubscriptionService_ListSubscriptions_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "subscriptions"}, ""))
-	pattern_SubscriptionService_GetSubscription_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "subscriptions", "name"}, ""))
-	pattern_SubscriptionService_SetQuantity_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "subscriptions", "name"}, "setQuantity"))
-	pattern_SubscriptionService_CancelSubscription_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "subscriptions", "name"}, "cancel"))
-	pattern_SubscriptionService_SetAutoRenew_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "subscriptions", "name"}, "setAutoRenew"))
-	pattern_SubscriptionService_ReactivateSubscription_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "subscriptions", "name"}, "reactivate"))
-	pattern_SubscriptionService_ExtendTrial_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "subscriptions", "name"}, "extendTrial"))
-	pattern_SubscriptionService_ConvertTrial_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "subscriptions", "name"}, "convertTrial"))
-	pattern_SubscriptionService_TakeOverSubscription_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "subscriptions", "name"}, "takeOver"))
-	pattern_SubscriptionService_ListOrders_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "organizations", "subscriptions", "parent", "orders"}, ""))
+	pattern_SubscriptionService_PurchaseSubscription_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "subscriptions"}, "purchase"))
+	pattern_SubscriptionService_StartTrial_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "subscriptions"}, "startTrial"))
+	pattern_SubscriptionService_ListSubscriptions_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 2, 5, 2, 2, 3}, []string{"v1", "organizations", "parent", "subscriptions"}, ""))
+	pattern_SubscriptionService_GetSubscription_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "subscriptions", "name"}, ""))
+	pattern_SubscriptionService_SetQuantity_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "subscriptions", "name"}, "setQuantity"))
+	pattern_SubscriptionService_CancelSubscription_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "subscriptions", "name"}, "cancel"))
+	pattern_SubscriptionService_SetAutoRenew_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "subscriptions", "name"}, "setAutoRenew"))
+	pattern_SubscriptionService_ReactivateSubscription_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "subscriptions", "name"}, "reactivate"))
+	pattern_SubscriptionService_ExtendTrial_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "subscriptions", "name"}, "extendTrial"))
+	pattern_SubscriptionService_ConvertTrial_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "subscriptions", "name"}, "convertTrial"))
+	pattern_SubscriptionService_TakeOverSubscription_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3}, []string{"v1", "organizations", "subscriptions", "name"}, "takeOver"))
+	pattern_SubscriptionService_ListOrders_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 2, 2, 1, 0, 4, 4, 5, 3, 2, 4}, []string{"v1", "organizations", "subscriptions", "parent", "orders"}, ""))
+	pattern_SubscriptionService_ListCancellationReasons_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "cancellationReasons"}, ""))
 )
 
 var (
-	forward_SubscriptionService_PurchaseSubscription_0   = runtime.ForwardResponseMessage
-	forward_SubscriptionService_StartTrial_0             = runtime.ForwardResponseMessage
-	forward_SubscriptionService_ListSubscriptions_0      = runtime.ForwardResponseMessage
-	forward_SubscriptionService_GetSubscription_0        = runtime.ForwardResponseMessage
-	forward_SubscriptionService_SetQuantity_0            = runtime.ForwardResponseMessage
-	forward_SubscriptionService_CancelSubscription_0     = runtime.ForwardResponseMessage
-	forward_SubscriptionService_SetAutoRenew_0           = runtime.ForwardResponseMessage
-	forward_SubscriptionService_ReactivateSubscription_0 = runtime.ForwardResponseMessage
-	forward_SubscriptionService_ExtendTrial_0            = runtime.ForwardResponseMessage
-	forward_SubscriptionService_ConvertTrial_0           = runtime.ForwardResponseMessage
-	forward_SubscriptionService_TakeOverSubscription_0   = runtime.ForwardResponseMessage
-	forward_SubscriptionService_ListOrders_0             = runtime.ForwardResponseMessage
+	forward_SubscriptionService_PurchaseSubscription_0    = runtime.ForwardResponseMessage
+	forward_SubscriptionService_StartTrial_0              = runtime.ForwardResponseMessage
+	forward_SubscriptionService_ListSubscriptions_0       = runtime.ForwardResponseMessage
+	forward_SubscriptionService_GetSubscription_0         = runtime.ForwardResponseMessage
+	forward_SubscriptionService_SetQuantity_0             = runtime.ForwardResponseMessage
+	forward_SubscriptionService_CancelSubscription_0      = runtime.ForwardResponseMessage
+	forward_SubscriptionService_SetAutoRenew_0            = runtime.ForwardResponseMessage
+	forward_SubscriptionService_ReactivateSubscription_0  = runtime.ForwardResponseMessage
+	forward_SubscriptionService_ExtendTrial_0             = runtime.ForwardResponseMessage
+	forward_SubscriptionService_ConvertTrial_0            = runtime.ForwardResponseMessage
+	forward_SubscriptionService_TakeOverSubscription_0    = runtime.ForwardResponseMessage
+	forward_SubscriptionService_ListOrders_0              = runtime.ForwardResponseMessage
+	forward_SubscriptionService_ListCancellationReasons_0 = runtime.ForwardResponseMessage
 )

@@ -19,18 +19,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SubscriptionService_PurchaseSubscription_FullMethodName   = "/selfserve.commerce.v1.SubscriptionService/PurchaseSubscription"
-	SubscriptionService_StartTrial_FullMethodName             = "/selfserve.commerce.v1.SubscriptionService/StartTrial"
-	SubscriptionService_ListSubscriptions_FullMethodName      = "/selfserve.commerce.v1.SubscriptionService/ListSubscriptions"
-	SubscriptionService_GetSubscription_FullMethodName        = "/selfserve.commerce.v1.SubscriptionService/GetSubscription"
-	SubscriptionService_SetQuantity_FullMethodName            = "/selfserve.commerce.v1.SubscriptionService/SetQuantity"
-	SubscriptionService_CancelSubscription_FullMethodName     = "/selfserve.commerce.v1.SubscriptionService/CancelSubscription"
-	SubscriptionService_SetAutoRenew_FullMethodName           = "/selfserve.commerce.v1.SubscriptionService/SetAutoRenew"
-	SubscriptionService_ReactivateSubscription_FullMethodName = "/selfserve.commerce.v1.SubscriptionService/ReactivateSubscription"
-	SubscriptionService_ExtendTrial_FullMethodName            = "/selfserve.commerce.v1.SubscriptionService/ExtendTrial"
-	SubscriptionService_ConvertTrial_FullMethodName           = "/selfserve.commerce.v1.SubscriptionService/ConvertTrial"
-	SubscriptionService_TakeOverSubscription_FullMethodName   = "/selfserve.commerce.v1.SubscriptionService/TakeOverSubscription"
-	SubscriptionService_ListOrders_FullMethodName             = "/selfserve.commerce.v1.SubscriptionService/ListOrders"
+	SubscriptionService_PurchaseSubscription_FullMethodName    = "/selfserve.commerce.v1.SubscriptionService/PurchaseSubscription"
+	SubscriptionService_StartTrial_FullMethodName              = "/selfserve.commerce.v1.SubscriptionService/StartTrial"
+	SubscriptionService_ListSubscriptions_FullMethodName       = "/selfserve.commerce.v1.SubscriptionService/ListSubscriptions"
+	SubscriptionService_GetSubscription_FullMethodName         = "/selfserve.commerce.v1.SubscriptionService/GetSubscription"
+	SubscriptionService_SetQuantity_FullMethodName             = "/selfserve.commerce.v1.SubscriptionService/SetQuantity"
+	SubscriptionService_CancelSubscription_FullMethodName      = "/selfserve.commerce.v1.SubscriptionService/CancelSubscription"
+	SubscriptionService_SetAutoRenew_FullMethodName            = "/selfserve.commerce.v1.SubscriptionService/SetAutoRenew"
+	SubscriptionService_ReactivateSubscription_FullMethodName  = "/selfserve.commerce.v1.SubscriptionService/ReactivateSubscription"
+	SubscriptionService_ExtendTrial_FullMethodName             = "/selfserve.commerce.v1.SubscriptionService/ExtendTrial"
+	SubscriptionService_ConvertTrial_FullMethodName            = "/selfserve.commerce.v1.SubscriptionService/ConvertTrial"
+	SubscriptionService_TakeOverSubscription_FullMethodName    = "/selfserve.commerce.v1.SubscriptionService/TakeOverSubscription"
+	SubscriptionService_ListOrders_FullMethodName              = "/selfserve.commerce.v1.SubscriptionService/ListOrders"
+	SubscriptionService_ListCancellationReasons_FullMethodName = "/selfserve.commerce.v1.SubscriptionService/ListCancellationReasons"
 )
 
 // SubscriptionServiceClient is the client API for SubscriptionService service.
@@ -66,6 +67,9 @@ type SubscriptionServiceClient interface {
 	TakeOverSubscription(ctx context.Context, in *TakeOverSubscriptionRequest, opts ...grpc.CallOption) (*Subscription, error)
 	// Lists the order history of a subscription (AIP-132).
 	ListOrders(ctx context.Context, in *ListOrdersRequest, opts ...grpc.CallOption) (*ListOrdersResponse, error)
+	// Lists the reasons a purchaser can give when cancelling, with their labels
+	// in the caller's language (AIP-132). Anyone signed in.
+	ListCancellationReasons(ctx context.Context, in *ListCancellationReasonsRequest, opts ...grpc.CallOption) (*ListCancellationReasonsResponse, error)
 }
 
 type subscriptionServiceClient struct {
@@ -196,6 +200,16 @@ func (c *subscriptionServiceClient) ListOrders(ctx context.Context, in *ListOrde
 	return out, nil
 }
 
+func (c *subscriptionServiceClient) ListCancellationReasons(ctx context.Context, in *ListCancellationReasonsRequest, opts ...grpc.CallOption) (*ListCancellationReasonsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCancellationReasonsResponse)
+	err := c.cc.Invoke(ctx, SubscriptionService_ListCancellationReasons_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SubscriptionServiceServer is the server API for SubscriptionService service.
 // All implementations must embed UnimplementedSubscriptionServiceServer
 // for forward compatibility.
@@ -229,6 +243,9 @@ type SubscriptionServiceServer interface {
 	TakeOverSubscription(context.Context, *TakeOverSubscriptionRequest) (*Subscription, error)
 	// Lists the order history of a subscription (AIP-132).
 	ListOrders(context.Context, *ListOrdersRequest) (*ListOrdersResponse, error)
+	// Lists the reasons a purchaser can give when cancelling, with their labels
+	// in the caller's language (AIP-132). Anyone signed in.
+	ListCancellationReasons(context.Context, *ListCancellationReasonsRequest) (*ListCancellationReasonsResponse, error)
 	mustEmbedUnimplementedSubscriptionServiceServer()
 }
 
@@ -274,6 +291,9 @@ func (UnimplementedSubscriptionServiceServer) TakeOverSubscription(context.Conte
 }
 func (UnimplementedSubscriptionServiceServer) ListOrders(context.Context, *ListOrdersRequest) (*ListOrdersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOrders not implemented")
+}
+func (UnimplementedSubscriptionServiceServer) ListCancellationReasons(context.Context, *ListCancellationReasonsRequest) (*ListCancellationReasonsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCancellationReasons not implemented")
 }
 func (UnimplementedSubscriptionServiceServer) mustEmbedUnimplementedSubscriptionServiceServer() {}
 func (UnimplementedSubscriptionServiceServer) testEmbeddedByValue()                             {}
@@ -512,6 +532,24 @@ func _SubscriptionService_ListOrders_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SubscriptionService_ListCancellationReasons_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCancellationReasonsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SubscriptionServiceServer).ListCancellationReasons(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SubscriptionService_ListCancellationReasons_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SubscriptionServiceServer).ListCancellationReasons(ctx, req.(*ListCancellationReasonsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SubscriptionService_ServiceDesc is the grpc.ServiceDesc for SubscriptionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -566,6 +604,10 @@ var SubscriptionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListOrders",
 			Handler:    _SubscriptionService_ListOrders_Handler,
+		},
+		{
+			MethodName: "ListCancellationReasons",
+			Handler:    _SubscriptionService_ListCancellationReasons_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

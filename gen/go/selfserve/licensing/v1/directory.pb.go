@@ -193,9 +193,11 @@ type Organization struct {
 	// The cloud; immutable.
 	Cloud Organization_Cloud `protobuf:"varint,4,opt,name=cloud,proto3,enum=selfserve.licensing.v1.Organization_Cloud" json:"cloud,omitempty"`
 	// Output only.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// The address of the admin center of the organization's cloud. Output only.
+	AdminCenterUri string `protobuf:"bytes,6,opt,name=admin_center_uri,json=adminCenterUri,proto3" json:"admin_center_uri,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Organization) Reset() {
@@ -261,6 +263,13 @@ func (x *Organization) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *Organization) GetAdminCenterUri() string {
+	if x != nil {
+		return x.AdminCenterUri
+	}
+	return ""
 }
 
 // A user of an organization. Name: organizations/{organization}/users/{user}.
@@ -946,14 +955,15 @@ var File_selfserve_licensing_v1_directory_proto protoreflect.FileDescriptor
 
 const file_selfserve_licensing_v1_directory_proto_rawDesc = "" +
 	"\n" +
-	"&selfserve/licensing/v1/directory.proto\x12\x16selfserve.licensing.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x02\n" +
+	"&selfserve/licensing/v1/directory.proto\x12\x16selfserve.licensing.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\x02\n" +
 	"\fOrganization\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12!\n" +
 	"\fcountry_code\x18\x03 \x01(\tR\vcountryCode\x12@\n" +
 	"\x05cloud\x18\x04 \x01(\x0e2*.selfserve.licensing.v1.Organization.CloudR\x05cloud\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\">\n" +
+	"createTime\x12(\n" +
+	"\x10admin_center_uri\x18\x06 \x01(\tR\x0eadminCenterUri\">\n" +
 	"\x05Cloud\x12\x15\n" +
 	"\x11CLOUD_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
