@@ -427,6 +427,8 @@ func TestEndToEndAccessMatrix(t *testing.T) {
 		{rule: "InvoiceService.ListInvoices", method: "GET", want: maxReads, call: fixed("/v1/"+maxAccount+"/invoices", "")},
 		{rule: "InvoiceService.GetInvoice", method: "GET", want: maxReads, call: fixed("/v1/"+invoice, "")},
 		{rule: "InvoiceService.DownloadInvoice", method: "GET", want: maxReads, call: fixed("/v1/"+invoice+":download", "")},
+		// The owner is allowed, and told the Fapiao is only for the 21Vianet cloud.
+		{rule: "InvoiceService.RequestFapiao", method: "POST", want: maxChanges, also: "FAPIAO_NOT_AVAILABLE", call: fixed("/v1/"+invoice+":requestFapiao", `{}`)},
 
 		// --- Operator.
 		{rule: "ClockService.GetClock", method: "GET", want: operators, call: fixed("/v1/clock", "")},

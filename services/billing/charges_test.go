@@ -264,3 +264,51 @@ func TestNoCardDataAtRest(t *testing.T) {
 		}
 	}
 }
+
+func TestFapiao(t *testing.T) {
+	e := start(t)
+	zhang := e.as(t, "fabrikam-cn", "zhang")
+	cn := e.account(t, zhang, "CN")
+	pm, err := e.accounts.CreatePaymentMethod(zhang, &billingv1.CreatePaymentMethodRequest{Parent: cn.Name,
+		PaymentMethod: &billingv1.PaymentMethod{Details: &billingv1.PaymentMethod_Alipay{Alipay: &billingv1.Alipay{LoginId: "zhang@fabrikam.example"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	profile := cn.Name + "/billingProfiles/default"
+	e.useMethods(t, zhang, profile, pm.Name, "")
+	inv, err := e.charges.Charge(e.service(t), &billingv1.ChargeRequest{BillingProfile: profile, Key: "cn-1", CurrencyCode: "CNY",
+		OnFailure: billingv1.ChargeRequest_VOID_AND_FAIL, LineItems: line(billingv1.LineItem_PURCHASE, 12800)})
+	if err != nil || inv.Status != billingv1.Invoice_PAID {
+		t.Fatalf("charge: %v %v", inv, err)
+	}
+	got, err := e.invoices.RequestFapiao(zhang, &billingv1.RequestFapiaoRequest{Name: inv.Name})
+	if err != nil || got.Fapiao.GetState() != billingv1.Fapiao_REQUESTED || got.Fapiao.GetFapiaoNumber() != "" {
+		t.Fatalf("request: %v %v", got, err)
+	}
+	e.advance(t, 3*24*time.Hour-time.Minute)
+	if got, _ := e.invoices.GetInvoice(zhang, &billingv1.GetInvoiceRequest{Name: inv.Name}); got.Fapiao.GetState() != billingv1.Fapiao_REQUESTED {
+		t.Fatal("ready early")
+	}
+	e.advance(t, 2*time.Minute)
+	got, err = e.invoices.GetInvoice(zhang, &billingv1.GetInvoiceRequest{Name: inv.Name})
+	if err != nil || got.Fapiao.GetState() != billingv1.Fapiao_READY || got.Fapiao.GetFapiaoNumber() == "" {
+		t.Fatalf("after 3 days: %v %v", got.GetFapiao(), err)
+	}
+	// Only in the 21Vianet cloud, only for a paid invoice.
+	maxCtx := e.as(t, "contoso", "max")
+	a := e.account(t, maxCtx, "SE")
+	e.useMethods(t, maxCtx, a.Name+"/billingProfiles/default", e.addCard(t, maxCtx, a.Name, "4242424242424242", "989").Name, "")
+	global, err := e.charge(e.service(t), a.Name+"/billingProfiles/default", "se-1", 100, billingv1.ChargeRequest_VOID_AND_FAIL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.invoices.RequestFapiao(maxCtx, &billingv1.RequestFapiaoRequest{Name: global.Name})
+	wantErr(t, err, codes.FailedPrecondition, "FAPIAO_NOT_AVAILABLE")
+	e.useMethods(t, zhang, profile, "", "")
+	_, err = e.charges.Charge(e.service(t), &billingv1.ChargeRequest{BillingProfile: profile, Key: "cn-2", CurrencyCode: "CNY",
+		OnFailure: billingv1.ChargeRequest_VOID_AND_FAIL, LineItems: line(billingv1.LineItem_PURCHASE, 12800)})
+	wantErr(t, err, codes.FailedPrecondition, "PAYMENT_DECLINED")
+	list, _ := e.invoices.ListInvoices(zhang, &billingv1.ListInvoicesRequest{Parent: cn.Name})
+	_, err = e.invoices.RequestFapiao(zhang, &billingv1.RequestFapiaoRequest{Name: list.Invoices[0].Name})
+	wantErr(t, err, codes.FailedPrecondition, "FAPIAO_NOT_AVAILABLE")
+}

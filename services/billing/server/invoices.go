@@ -6,13 +6,17 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
+	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	"github.com/selfserve/selfserve/services/billing/accounts"
 	"github.com/selfserve/selfserve/services/billing/invoicepdf"
 	"github.com/selfserve/selfserve/services/billing/store"
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/idem"
 	"github.com/selfserve/selfserve/services/kit/kv"
 	"github.com/selfserve/selfserve/services/kit/locale"
 	"github.com/selfserve/selfserve/services/kit/names"
@@ -83,6 +87,9 @@ func (s *Invoices) ListInvoices(ctx context.Context, req *billingv1.ListInvoices
 		var next []byte
 		var err error
 		resp.Invoices, next, err = store.ListInvoices(tx, ids[0], ids[1], from, to, before, size)
+		for _, inv := range resp.Invoices {
+			fapiaoState(inv, s.Clock.Now())
+		}
 		if next != nil {
 			resp.NextPageToken = page.Token(bind, append(kv.Uint64(uint64(from.UnixNano())), next...))
 		}
@@ -118,7 +125,10 @@ func (s *Invoices) invoice(ctx context.Context, name string) (*billingv1.Invoice
 // GetInvoice reads an invoice.
 func (s *Invoices) GetInvoice(ctx context.Context, req *billingv1.GetInvoiceRequest) (*billingv1.Invoice, error) {
 	inv, _, _, err := s.invoice(ctx, req.GetName())
-	return inv, err
+	if err != nil {
+		return nil, err
+	}
+	return fapiaoState(inv, s.Clock.Now()), nil
 }
 
 // DownloadInvoice renders an invoice as a PDF in the caller's language.
@@ -132,4 +142,64 @@ func (s *Invoices) DownloadInvoice(ctx context.Context, req *billingv1.DownloadI
 		return nil, err
 	}
 	return &billingv1.InvoiceDocument{ContentType: "application/pdf", Data: pdf, FileName: inv.GetInvoiceNumber() + ".pdf"}, nil
+}
+
+// FapiaoAfter is how long a requested Fapiao takes to be issued.
+const FapiaoAfter = 3 * 24 * time.Hour
+
+// fapiaoState tells where a requested Fapiao stands at now: it is issued
+// FapiaoAfter its request, on the business clock.
+func fapiaoState(inv *billingv1.Invoice, now time.Time) *billingv1.Invoice {
+	f := inv.GetFapiao()
+	if f == nil || f.GetState() == billingv1.Fapiao_READY || now.Before(f.GetReadyTime().AsTime()) {
+		return inv
+	}
+	f.State = billingv1.Fapiao_READY
+	f.FapiaoNumber = inv.GetInvoiceNumber() + "-FP"
+	return inv
+}
+
+// RequestFapiao requests the Fapiao of a paid invoice of a 21Vianet account.
+func (s *Invoices) RequestFapiao(ctx context.Context, req *billingv1.RequestFapiaoRequest) (*billingv1.Invoice, error) {
+	ids, err := names.Parse("name", req.GetName(), accounts.InvoicePattern)
+	if err != nil {
+		return nil, err
+	}
+	caller := auth.FromContext(ctx)
+	rid, err := idem.RequestID(ctx, req.GetRequestId())
+	if err != nil {
+		return nil, err
+	}
+	now := s.Clock.Now()
+	resp := &billingv1.Invoice{}
+	_, err = idem.Update(s.Store.DB, idem.NewKey("RequestFapiao", principal(caller), rid), now, req, resp, func(tx *bolt.Tx) error {
+		a, cloud, err := accountSeen(tx, caller, ids[0], ids[1], req.GetName(), accounts.SeesInvoices)
+		if err != nil {
+			return err
+		}
+		if err := accounts.MayChange(caller, a); err != nil {
+			return err
+		}
+		inv, err := store.GetInvoice(tx, ids[0], ids[1], ids[2])
+		if err != nil {
+			return err
+		}
+		switch {
+		case cloud != licensingv1.Organization_CHINA_21VIANET:
+			return errs.New(errs.FapiaoNotAvailable, "Fapiao are issued in the 21Vianet cloud only")
+		case inv.GetStatus() != billingv1.Invoice_PAID:
+			return errs.New(errs.FapiaoNotAvailable, "%s is %s; a Fapiao is issued for a paid invoice", inv.GetName(), inv.GetStatus()).With("status", inv.GetStatus().String())
+		case inv.GetFapiao() == nil:
+			inv.Fapiao = &billingv1.Fapiao{State: billingv1.Fapiao_REQUESTED, RequestTime: timestamppb.New(now), ReadyTime: timestamppb.New(now.Add(FapiaoAfter))}
+			if err := store.PutInvoice(tx, inv); err != nil {
+				return err
+			}
+		}
+		proto.Merge(resp, fapiaoState(inv, now))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
 }

@@ -54,7 +54,9 @@ var (
 	NotATrial             = Reason{"NOT_A_TRIAL", codes.FailedPrecondition}
 	PaymentMethodRequired = Reason{"PAYMENT_METHOD_REQUIRED", codes.FailedPrecondition}
 	NotReactivatable      = Reason{"SUBSCRIPTION_NOT_REACTIVATABLE", codes.FailedPrecondition}
-	MethodNotAllowed      = Reason{"METHOD_NOT_ALLOWED", codes.Unimplemented}
+	// Billing.
+	FapiaoNotAvailable = Reason{"FAPIAO_NOT_AVAILABLE", codes.FailedPrecondition}
+	MethodNotAllowed   = Reason{"METHOD_NOT_ALLOWED", codes.Unimplemented}
 )
 
 // messages holds, for every reason, its message in en, fr, sv and zh-CN, in
@@ -293,6 +295,12 @@ var messages = map[Reason][4]string{
 		"Seul un abonnement expiré ou désactivé peut être réactivé.",
 		"Endast en utgången eller inaktiverad prenumeration kan återaktiveras.",
 		"只有已过期或已禁用的订阅才能重新激活。",
+	},
+	FapiaoNotAvailable: {
+		"A Fapiao is issued only for a paid invoice of the 21Vianet cloud.",
+		"Un Fapiao n'est émis que pour une facture payée du cloud 21Vianet.",
+		"En Fapiao utfärdas endast för en betald faktura i 21Vianet-molnet.",
+		"仅可为世纪互联云中已付款的账单开具发票。",
 	},
 	RequestDecided: {
 		"This license request has already been decided.",

@@ -82,6 +82,58 @@ func (Invoice_Status) EnumDescriptor() ([]byte, []int) {
 	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{0, 0}
 }
 
+// Where the Fapiao stands.
+type Fapiao_State int32
+
+const (
+	Fapiao_STATE_UNSPECIFIED Fapiao_State = 0
+	// Requested; issued within 3 days.
+	Fapiao_REQUESTED Fapiao_State = 1
+	// Issued.
+	Fapiao_READY Fapiao_State = 2
+)
+
+// Enum value maps for Fapiao_State.
+var (
+	Fapiao_State_name = map[int32]string{
+		0: "STATE_UNSPECIFIED",
+		1: "REQUESTED",
+		2: "READY",
+	}
+	Fapiao_State_value = map[string]int32{
+		"STATE_UNSPECIFIED": 0,
+		"REQUESTED":         1,
+		"READY":             2,
+	}
+)
+
+func (x Fapiao_State) Enum() *Fapiao_State {
+	p := new(Fapiao_State)
+	*p = x
+	return p
+}
+
+func (x Fapiao_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Fapiao_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_selfserve_billing_v1_invoices_proto_enumTypes[1].Descriptor()
+}
+
+func (Fapiao_State) Type() protoreflect.EnumType {
+	return &file_selfserve_billing_v1_invoices_proto_enumTypes[1]
+}
+
+func (x Fapiao_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Fapiao_State.Descriptor instead.
+func (Fapiao_State) EnumDescriptor() ([]byte, []int) {
+	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{1, 0}
+}
+
 // What the line bills.
 type LineItem_Type int32
 
@@ -135,11 +187,11 @@ func (x LineItem_Type) String() string {
 }
 
 func (LineItem_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_selfserve_billing_v1_invoices_proto_enumTypes[1].Descriptor()
+	return file_selfserve_billing_v1_invoices_proto_enumTypes[2].Descriptor()
 }
 
 func (LineItem_Type) Type() protoreflect.EnumType {
-	return &file_selfserve_billing_v1_invoices_proto_enumTypes[1]
+	return &file_selfserve_billing_v1_invoices_proto_enumTypes[2]
 }
 
 func (x LineItem_Type) Number() protoreflect.EnumNumber {
@@ -148,7 +200,7 @@ func (x LineItem_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LineItem_Type.Descriptor instead.
 func (LineItem_Type) EnumDescriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{1, 0}
+	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{2, 0}
 }
 
 // Which invoices, by issue time.
@@ -190,11 +242,11 @@ func (x ListInvoicesRequest_Period) String() string {
 }
 
 func (ListInvoicesRequest_Period) Descriptor() protoreflect.EnumDescriptor {
-	return file_selfserve_billing_v1_invoices_proto_enumTypes[2].Descriptor()
+	return file_selfserve_billing_v1_invoices_proto_enumTypes[3].Descriptor()
 }
 
 func (ListInvoicesRequest_Period) Type() protoreflect.EnumType {
-	return &file_selfserve_billing_v1_invoices_proto_enumTypes[2]
+	return &file_selfserve_billing_v1_invoices_proto_enumTypes[3]
 }
 
 func (x ListInvoicesRequest_Period) Number() protoreflect.EnumNumber {
@@ -203,7 +255,7 @@ func (x ListInvoicesRequest_Period) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ListInvoicesRequest_Period.Descriptor instead.
 func (ListInvoicesRequest_Period) EnumDescriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{3, 0}
+	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{4, 0}
 }
 
 // An invoice: one per billable event.
@@ -233,7 +285,9 @@ type Invoice struct {
 	// The billing profile charged.
 	BillingProfile string `protobuf:"bytes,11,opt,name=billing_profile,json=billingProfile,proto3" json:"billing_profile,omitempty"`
 	// When it was paid.
-	PaidTime      *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=paid_time,json=paidTime,proto3" json:"paid_time,omitempty"`
+	PaidTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=paid_time,json=paidTime,proto3" json:"paid_time,omitempty"`
+	// The Fapiao, once requested (CHINA_21VIANET only).
+	Fapiao        *Fapiao `protobuf:"bytes,13,opt,name=fapiao,proto3" json:"fapiao,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -352,6 +406,86 @@ func (x *Invoice) GetPaidTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Invoice) GetFapiao() *Fapiao {
+	if x != nil {
+		return x.Fapiao
+	}
+	return nil
+}
+
+// The official Chinese tax invoice of a paid invoice.
+type Fapiao struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// REQUESTED or READY, on the business clock.
+	State Fapiao_State `protobuf:"varint,1,opt,name=state,proto3,enum=selfserve.billing.v1.Fapiao_State" json:"state,omitempty"`
+	// When it was requested.
+	RequestTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=request_time,json=requestTime,proto3" json:"request_time,omitempty"`
+	// When it is (or was) ready.
+	ReadyTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=ready_time,json=readyTime,proto3" json:"ready_time,omitempty"`
+	// The Fapiao's number, once ready.
+	FapiaoNumber  string `protobuf:"bytes,4,opt,name=fapiao_number,json=fapiaoNumber,proto3" json:"fapiao_number,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Fapiao) Reset() {
+	*x = Fapiao{}
+	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Fapiao) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Fapiao) ProtoMessage() {}
+
+func (x *Fapiao) ProtoReflect() protoreflect.Message {
+	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Fapiao.ProtoReflect.Descriptor instead.
+func (*Fapiao) Descriptor() ([]byte, []int) {
+	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Fapiao) GetState() Fapiao_State {
+	if x != nil {
+		return x.State
+	}
+	return Fapiao_STATE_UNSPECIFIED
+}
+
+func (x *Fapiao) GetRequestTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RequestTime
+	}
+	return nil
+}
+
+func (x *Fapiao) GetReadyTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReadyTime
+	}
+	return nil
+}
+
+func (x *Fapiao) GetFapiaoNumber() string {
+	if x != nil {
+		return x.FapiaoNumber
+	}
+	return ""
+}
+
 // A line of an invoice.
 type LineItem struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -375,7 +509,7 @@ type LineItem struct {
 
 func (x *LineItem) Reset() {
 	*x = LineItem{}
-	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[1]
+	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -387,7 +521,7 @@ func (x *LineItem) String() string {
 func (*LineItem) ProtoMessage() {}
 
 func (x *LineItem) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[1]
+	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -400,7 +534,7 @@ func (x *LineItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineItem.ProtoReflect.Descriptor instead.
 func (*LineItem) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{1}
+	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *LineItem) GetType() LineItem_Type {
@@ -467,7 +601,7 @@ type InvoiceDocument struct {
 
 func (x *InvoiceDocument) Reset() {
 	*x = InvoiceDocument{}
-	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[2]
+	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -479,7 +613,7 @@ func (x *InvoiceDocument) String() string {
 func (*InvoiceDocument) ProtoMessage() {}
 
 func (x *InvoiceDocument) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[2]
+	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -492,7 +626,7 @@ func (x *InvoiceDocument) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvoiceDocument.ProtoReflect.Descriptor instead.
 func (*InvoiceDocument) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{2}
+	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *InvoiceDocument) GetContentType() string {
@@ -537,7 +671,7 @@ type ListInvoicesRequest struct {
 
 func (x *ListInvoicesRequest) Reset() {
 	*x = ListInvoicesRequest{}
-	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[3]
+	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -549,7 +683,7 @@ func (x *ListInvoicesRequest) String() string {
 func (*ListInvoicesRequest) ProtoMessage() {}
 
 func (x *ListInvoicesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[3]
+	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -562,7 +696,7 @@ func (x *ListInvoicesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvoicesRequest.ProtoReflect.Descriptor instead.
 func (*ListInvoicesRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{3}
+	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListInvoicesRequest) GetParent() string {
@@ -620,7 +754,7 @@ type ListInvoicesResponse struct {
 
 func (x *ListInvoicesResponse) Reset() {
 	*x = ListInvoicesResponse{}
-	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[4]
+	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +766,7 @@ func (x *ListInvoicesResponse) String() string {
 func (*ListInvoicesResponse) ProtoMessage() {}
 
 func (x *ListInvoicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[4]
+	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +779,7 @@ func (x *ListInvoicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvoicesResponse.ProtoReflect.Descriptor instead.
 func (*ListInvoicesResponse) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{4}
+	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListInvoicesResponse) GetInvoices() []*Invoice {
@@ -673,7 +807,7 @@ type GetInvoiceRequest struct {
 
 func (x *GetInvoiceRequest) Reset() {
 	*x = GetInvoiceRequest{}
-	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[5]
+	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -685,7 +819,7 @@ func (x *GetInvoiceRequest) String() string {
 func (*GetInvoiceRequest) ProtoMessage() {}
 
 func (x *GetInvoiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[5]
+	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -698,12 +832,67 @@ func (x *GetInvoiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceRequest.ProtoReflect.Descriptor instead.
 func (*GetInvoiceRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{5}
+	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetInvoiceRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+// Request for RequestFapiao.
+type RequestFapiaoRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The invoice's name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Idempotency key (AIP-155).
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestFapiaoRequest) Reset() {
+	*x = RequestFapiaoRequest{}
+	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestFapiaoRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestFapiaoRequest) ProtoMessage() {}
+
+func (x *RequestFapiaoRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestFapiaoRequest.ProtoReflect.Descriptor instead.
+func (*RequestFapiaoRequest) Descriptor() ([]byte, []int) {
+	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *RequestFapiaoRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RequestFapiaoRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -719,7 +908,7 @@ type DownloadInvoiceRequest struct {
 
 func (x *DownloadInvoiceRequest) Reset() {
 	*x = DownloadInvoiceRequest{}
-	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[6]
+	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -731,7 +920,7 @@ func (x *DownloadInvoiceRequest) String() string {
 func (*DownloadInvoiceRequest) ProtoMessage() {}
 
 func (x *DownloadInvoiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[6]
+	mi := &file_selfserve_billing_v1_invoices_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -744,7 +933,7 @@ func (x *DownloadInvoiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadInvoiceRequest.ProtoReflect.Descriptor instead.
 func (*DownloadInvoiceRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{6}
+	return file_selfserve_billing_v1_invoices_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DownloadInvoiceRequest) GetName() string {
@@ -758,7 +947,7 @@ var File_selfserve_billing_v1_invoices_proto protoreflect.FileDescriptor
 
 const file_selfserve_billing_v1_invoices_proto_rawDesc = "" +
 	"\n" +
-	"#selfserve/billing/v1/invoices.proto\x12\x14selfserve.billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x04\n" +
+	"#selfserve/billing/v1/invoices.proto\x12\x14selfserve.billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x05\n" +
 	"\aInvoice\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\x0einvoice_number\x18\x02 \x01(\tR\rinvoiceNumber\x12<\n" +
@@ -775,13 +964,24 @@ const file_selfserve_billing_v1_invoices_proto_rawDesc = "" +
 	"\bdue_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\adueTime\x12'\n" +
 	"\x0fbilling_profile\x18\v \x01(\tR\x0ebillingProfile\x127\n" +
-	"\tpaid_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\bpaidTime\"L\n" +
+	"\tpaid_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\bpaidTime\x124\n" +
+	"\x06fapiao\x18\r \x01(\v2\x1c.selfserve.billing.v1.FapiaoR\x06fapiao\"L\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\b\n" +
 	"\x04OPEN\x10\x01\x12\b\n" +
 	"\x04PAID\x10\x02\x12\f\n" +
 	"\bPAST_DUE\x10\x03\x12\b\n" +
-	"\x04VOID\x10\x04\"\xd6\x03\n" +
+	"\x04VOID\x10\x04\"\x9b\x02\n" +
+	"\x06Fapiao\x128\n" +
+	"\x05state\x18\x01 \x01(\x0e2\".selfserve.billing.v1.Fapiao.StateR\x05state\x12=\n" +
+	"\frequest_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestTime\x129\n" +
+	"\n" +
+	"ready_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\treadyTime\x12#\n" +
+	"\rfapiao_number\x18\x04 \x01(\tR\ffapiaoNumber\"8\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tREQUESTED\x10\x01\x12\t\n" +
+	"\x05READY\x10\x02\"\xd6\x03\n" +
 	"\bLineItem\x127\n" +
 	"\x04type\x18\x01 \x01(\x0e2#.selfserve.billing.v1.LineItem.TypeR\x04type\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\"\n" +
@@ -827,14 +1027,19 @@ const file_selfserve_billing_v1_invoices_proto_rawDesc = "" +
 	"\binvoices\x18\x01 \x03(\v2\x1d.selfserve.billing.v1.InvoiceR\binvoices\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"'\n" +
 	"\x11GetInvoiceRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\",\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"I\n" +
+	"\x14RequestFapiaoRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\",\n" +
 	"\x16DownloadInvoiceRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name2\xb5\x02\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name2\x91\x03\n" +
 	"\x0eInvoiceService\x12e\n" +
 	"\fListInvoices\x12).selfserve.billing.v1.ListInvoicesRequest\x1a*.selfserve.billing.v1.ListInvoicesResponse\x12T\n" +
 	"\n" +
 	"GetInvoice\x12'.selfserve.billing.v1.GetInvoiceRequest\x1a\x1d.selfserve.billing.v1.Invoice\x12f\n" +
-	"\x0fDownloadInvoice\x12,.selfserve.billing.v1.DownloadInvoiceRequest\x1a%.selfserve.billing.v1.InvoiceDocumentBFZDgithub.com/selfserve/selfserve/gen/go/selfserve/billing/v1;billingv1b\x06proto3"
+	"\x0fDownloadInvoice\x12,.selfserve.billing.v1.DownloadInvoiceRequest\x1a%.selfserve.billing.v1.InvoiceDocument\x12Z\n" +
+	"\rRequestFapiao\x12*.selfserve.billing.v1.RequestFapiaoRequest\x1a\x1d.selfserve.billing.v1.InvoiceBFZDgithub.com/selfserve/selfserve/gen/go/selfserve/billing/v1;billingv1b\x06proto3"
 
 var (
 	file_selfserve_billing_v1_invoices_proto_rawDescOnce sync.Once
@@ -848,45 +1053,54 @@ func file_selfserve_billing_v1_invoices_proto_rawDescGZIP() []byte {
 	return file_selfserve_billing_v1_invoices_proto_rawDescData
 }
 
-var file_selfserve_billing_v1_invoices_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_selfserve_billing_v1_invoices_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_selfserve_billing_v1_invoices_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_selfserve_billing_v1_invoices_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_selfserve_billing_v1_invoices_proto_goTypes = []any{
 	(Invoice_Status)(0),             // 0: selfserve.billing.v1.Invoice.Status
-	(LineItem_Type)(0),              // 1: selfserve.billing.v1.LineItem.Type
-	(ListInvoicesRequest_Period)(0), // 2: selfserve.billing.v1.ListInvoicesRequest.Period
-	(*Invoice)(nil),                 // 3: selfserve.billing.v1.Invoice
-	(*LineItem)(nil),                // 4: selfserve.billing.v1.LineItem
-	(*InvoiceDocument)(nil),         // 5: selfserve.billing.v1.InvoiceDocument
-	(*ListInvoicesRequest)(nil),     // 6: selfserve.billing.v1.ListInvoicesRequest
-	(*ListInvoicesResponse)(nil),    // 7: selfserve.billing.v1.ListInvoicesResponse
-	(*GetInvoiceRequest)(nil),       // 8: selfserve.billing.v1.GetInvoiceRequest
-	(*DownloadInvoiceRequest)(nil),  // 9: selfserve.billing.v1.DownloadInvoiceRequest
-	(*timestamppb.Timestamp)(nil),   // 10: google.protobuf.Timestamp
+	(Fapiao_State)(0),               // 1: selfserve.billing.v1.Fapiao.State
+	(LineItem_Type)(0),              // 2: selfserve.billing.v1.LineItem.Type
+	(ListInvoicesRequest_Period)(0), // 3: selfserve.billing.v1.ListInvoicesRequest.Period
+	(*Invoice)(nil),                 // 4: selfserve.billing.v1.Invoice
+	(*Fapiao)(nil),                  // 5: selfserve.billing.v1.Fapiao
+	(*LineItem)(nil),                // 6: selfserve.billing.v1.LineItem
+	(*InvoiceDocument)(nil),         // 7: selfserve.billing.v1.InvoiceDocument
+	(*ListInvoicesRequest)(nil),     // 8: selfserve.billing.v1.ListInvoicesRequest
+	(*ListInvoicesResponse)(nil),    // 9: selfserve.billing.v1.ListInvoicesResponse
+	(*GetInvoiceRequest)(nil),       // 10: selfserve.billing.v1.GetInvoiceRequest
+	(*RequestFapiaoRequest)(nil),    // 11: selfserve.billing.v1.RequestFapiaoRequest
+	(*DownloadInvoiceRequest)(nil),  // 12: selfserve.billing.v1.DownloadInvoiceRequest
+	(*timestamppb.Timestamp)(nil),   // 13: google.protobuf.Timestamp
 }
 var file_selfserve_billing_v1_invoices_proto_depIdxs = []int32{
 	0,  // 0: selfserve.billing.v1.Invoice.status:type_name -> selfserve.billing.v1.Invoice.Status
-	4,  // 1: selfserve.billing.v1.Invoice.line_items:type_name -> selfserve.billing.v1.LineItem
-	10, // 2: selfserve.billing.v1.Invoice.issue_time:type_name -> google.protobuf.Timestamp
-	10, // 3: selfserve.billing.v1.Invoice.due_time:type_name -> google.protobuf.Timestamp
-	10, // 4: selfserve.billing.v1.Invoice.paid_time:type_name -> google.protobuf.Timestamp
-	1,  // 5: selfserve.billing.v1.LineItem.type:type_name -> selfserve.billing.v1.LineItem.Type
-	10, // 6: selfserve.billing.v1.LineItem.period_start:type_name -> google.protobuf.Timestamp
-	10, // 7: selfserve.billing.v1.LineItem.period_end:type_name -> google.protobuf.Timestamp
-	2,  // 8: selfserve.billing.v1.ListInvoicesRequest.period:type_name -> selfserve.billing.v1.ListInvoicesRequest.Period
-	10, // 9: selfserve.billing.v1.ListInvoicesRequest.start_time:type_name -> google.protobuf.Timestamp
-	10, // 10: selfserve.billing.v1.ListInvoicesRequest.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 11: selfserve.billing.v1.ListInvoicesResponse.invoices:type_name -> selfserve.billing.v1.Invoice
-	6,  // 12: selfserve.billing.v1.InvoiceService.ListInvoices:input_type -> selfserve.billing.v1.ListInvoicesRequest
-	8,  // 13: selfserve.billing.v1.InvoiceService.GetInvoice:input_type -> selfserve.billing.v1.GetInvoiceRequest
-	9,  // 14: selfserve.billing.v1.InvoiceService.DownloadInvoice:input_type -> selfserve.billing.v1.DownloadInvoiceRequest
-	7,  // 15: selfserve.billing.v1.InvoiceService.ListInvoices:output_type -> selfserve.billing.v1.ListInvoicesResponse
-	3,  // 16: selfserve.billing.v1.InvoiceService.GetInvoice:output_type -> selfserve.billing.v1.Invoice
-	5,  // 17: selfserve.billing.v1.InvoiceService.DownloadInvoice:output_type -> selfserve.billing.v1.InvoiceDocument
-	15, // [15:18] is the sub-list for method output_type
-	12, // [12:15] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	6,  // 1: selfserve.billing.v1.Invoice.line_items:type_name -> selfserve.billing.v1.LineItem
+	13, // 2: selfserve.billing.v1.Invoice.issue_time:type_name -> google.protobuf.Timestamp
+	13, // 3: selfserve.billing.v1.Invoice.due_time:type_name -> google.protobuf.Timestamp
+	13, // 4: selfserve.billing.v1.Invoice.paid_time:type_name -> google.protobuf.Timestamp
+	5,  // 5: selfserve.billing.v1.Invoice.fapiao:type_name -> selfserve.billing.v1.Fapiao
+	1,  // 6: selfserve.billing.v1.Fapiao.state:type_name -> selfserve.billing.v1.Fapiao.State
+	13, // 7: selfserve.billing.v1.Fapiao.request_time:type_name -> google.protobuf.Timestamp
+	13, // 8: selfserve.billing.v1.Fapiao.ready_time:type_name -> google.protobuf.Timestamp
+	2,  // 9: selfserve.billing.v1.LineItem.type:type_name -> selfserve.billing.v1.LineItem.Type
+	13, // 10: selfserve.billing.v1.LineItem.period_start:type_name -> google.protobuf.Timestamp
+	13, // 11: selfserve.billing.v1.LineItem.period_end:type_name -> google.protobuf.Timestamp
+	3,  // 12: selfserve.billing.v1.ListInvoicesRequest.period:type_name -> selfserve.billing.v1.ListInvoicesRequest.Period
+	13, // 13: selfserve.billing.v1.ListInvoicesRequest.start_time:type_name -> google.protobuf.Timestamp
+	13, // 14: selfserve.billing.v1.ListInvoicesRequest.end_time:type_name -> google.protobuf.Timestamp
+	4,  // 15: selfserve.billing.v1.ListInvoicesResponse.invoices:type_name -> selfserve.billing.v1.Invoice
+	8,  // 16: selfserve.billing.v1.InvoiceService.ListInvoices:input_type -> selfserve.billing.v1.ListInvoicesRequest
+	10, // 17: selfserve.billing.v1.InvoiceService.GetInvoice:input_type -> selfserve.billing.v1.GetInvoiceRequest
+	12, // 18: selfserve.billing.v1.InvoiceService.DownloadInvoice:input_type -> selfserve.billing.v1.DownloadInvoiceRequest
+	11, // 19: selfserve.billing.v1.InvoiceService.RequestFapiao:input_type -> selfserve.billing.v1.RequestFapiaoRequest
+	9,  // 20: selfserve.billing.v1.InvoiceService.ListInvoices:output_type -> selfserve.billing.v1.ListInvoicesResponse
+	4,  // 21: selfserve.billing.v1.InvoiceService.GetInvoice:output_type -> selfserve.billing.v1.Invoice
+	7,  // 22: selfserve.billing.v1.InvoiceService.DownloadInvoice:output_type -> selfserve.billing.v1.InvoiceDocument
+	4,  // 23: selfserve.billing.v1.InvoiceService.RequestFapiao:output_type -> selfserve.billing.v1.Invoice
+	20, // [20:24] is the sub-list for method output_type
+	16, // [16:20] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_selfserve_billing_v1_invoices_proto_init() }
@@ -899,8 +1113,8 @@ func file_selfserve_billing_v1_invoices_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_selfserve_billing_v1_invoices_proto_rawDesc), len(file_selfserve_billing_v1_invoices_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   7,
+			NumEnums:      4,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

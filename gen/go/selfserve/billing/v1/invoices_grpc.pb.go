@@ -22,6 +22,7 @@ const (
 	InvoiceService_ListInvoices_FullMethodName    = "/selfserve.billing.v1.InvoiceService/ListInvoices"
 	InvoiceService_GetInvoice_FullMethodName      = "/selfserve.billing.v1.InvoiceService/GetInvoice"
 	InvoiceService_DownloadInvoice_FullMethodName = "/selfserve.billing.v1.InvoiceService/DownloadInvoice"
+	InvoiceService_RequestFapiao_FullMethodName   = "/selfserve.billing.v1.InvoiceService/RequestFapiao"
 )
 
 // InvoiceServiceClient is the client API for InvoiceService service.
@@ -36,6 +37,9 @@ type InvoiceServiceClient interface {
 	GetInvoice(ctx context.Context, in *GetInvoiceRequest, opts ...grpc.CallOption) (*Invoice, error)
 	// Renders an invoice as a PDF in the caller's language (AIP-136).
 	DownloadInvoice(ctx context.Context, in *DownloadInvoiceRequest, opts ...grpc.CallOption) (*InvoiceDocument, error)
+	// Requests the Fapiao (the official Chinese tax invoice) of a paid invoice
+	// of a CHINA_21VIANET account; it is ready 3 days later (AIP-136). The owner.
+	RequestFapiao(ctx context.Context, in *RequestFapiaoRequest, opts ...grpc.CallOption) (*Invoice, error)
 }
 
 type invoiceServiceClient struct {
@@ -76,6 +80,16 @@ func (c *invoiceServiceClient) DownloadInvoice(ctx context.Context, in *Download
 	return out, nil
 }
 
+func (c *invoiceServiceClient) RequestFapiao(ctx context.Context, in *RequestFapiaoRequest, opts ...grpc.CallOption) (*Invoice, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Invoice)
+	err := c.cc.Invoke(ctx, InvoiceService_RequestFapiao_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InvoiceServiceServer is the server API for InvoiceService service.
 // All implementations must embed UnimplementedInvoiceServiceServer
 // for forward compatibility.
@@ -88,6 +102,9 @@ type InvoiceServiceServer interface {
 	GetInvoice(context.Context, *GetInvoiceRequest) (*Invoice, error)
 	// Renders an invoice as a PDF in the caller's language (AIP-136).
 	DownloadInvoice(context.Context, *DownloadInvoiceRequest) (*InvoiceDocument, error)
+	// Requests the Fapiao (the official Chinese tax invoice) of a paid invoice
+	// of a CHINA_21VIANET account; it is ready 3 days later (AIP-136). The owner.
+	RequestFapiao(context.Context, *RequestFapiaoRequest) (*Invoice, error)
 	mustEmbedUnimplementedInvoiceServiceServer()
 }
 
@@ -106,6 +123,9 @@ func (UnimplementedInvoiceServiceServer) GetInvoice(context.Context, *GetInvoice
 }
 func (UnimplementedInvoiceServiceServer) DownloadInvoice(context.Context, *DownloadInvoiceRequest) (*InvoiceDocument, error) {
 	return nil, status.Error(codes.Unimplemented, "method DownloadInvoice not implemented")
+}
+func (UnimplementedInvoiceServiceServer) RequestFapiao(context.Context, *RequestFapiaoRequest) (*Invoice, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestFapiao not implemented")
 }
 func (UnimplementedInvoiceServiceServer) mustEmbedUnimplementedInvoiceServiceServer() {}
 func (UnimplementedInvoiceServiceServer) testEmbeddedByValue()                        {}
@@ -182,6 +202,24 @@ func _InvoiceService_DownloadInvoice_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _InvoiceService_RequestFapiao_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestFapiaoRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InvoiceServiceServer).RequestFapiao(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InvoiceService_RequestFapiao_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InvoiceServiceServer).RequestFapiao(ctx, req.(*RequestFapiaoRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // InvoiceService_ServiceDesc is the grpc.ServiceDesc for InvoiceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -200,6 +238,10 @@ var InvoiceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DownloadInvoice",
 			Handler:    _InvoiceService_DownloadInvoice_Handler,
+		},
+		{
+			MethodName: "RequestFapiao",
+			Handler:    _InvoiceService_RequestFapiao_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
