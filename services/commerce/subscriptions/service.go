@@ -215,44 +215,69 @@ func (s *Service) Drive(ctx context.Context, org, id string) error {
 		if len(m.Pending) == 0 {
 			return nil
 		}
-		st := m.Pending[0]
-		res, err := s.send(ctx, org, id, sub, m, st)
-		if err != nil {
-			if permanent(err) && m.Undo != nil && !m.Hidden {
+		// Send the remote steps that come next, one after another, and
+		// remove them all in one commit: each is idempotent (a charge key, a
+		// pool version), so a crash before the commit only sends them again.
+		// A decline stops the run: what follows must not be sent.
+		var sent []store.Step
+		var results []result
+		var sendErr error
+		for _, st := range m.Pending {
+			if st.Kind == "event" {
+				break
+			}
+			res, err := s.send(ctx, org, id, sub, m, st)
+			if err != nil {
+				sendErr = err
+				break
+			}
+			sent, results = append(sent, st), append(results, res)
+			if res.declined != "" {
+				break
+			}
+		}
+		if len(sent) == 0 && sendErr != nil {
+			if permanent(sendErr) && m.Undo != nil && !m.Hidden {
 				// The change cannot go through (a pool that became too small,
 				// say): put the subscription back as it was.
-				if uerr := s.undo(org, id, st); uerr != nil {
+				if uerr := s.undo(org, id, m.Pending[0]); uerr != nil {
 					return uerr
 				}
 			}
-			return err
+			return sendErr
 		}
 		declined := ""
 		var next *commercev1.Subscription
 		var nextMeta *store.Meta
-		err = kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
+		err := kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
 			declined, next, nextMeta = "", nil, nil
 			sub, m, err := store.GetSubscription(tx, org, id)
-			if err != nil || len(m.Pending) == 0 || !same(m.Pending[0], st) {
-				return err // another driver got there first
+			if err != nil || len(m.Pending) < len(sent) {
+				return err
 			}
-			// What this commit writes is what the next step starts from.
+			for i, st := range sent {
+				if !same(m.Pending[i], st) {
+					return nil // another driver got there first
+				}
+			}
+			// What this commit writes is what the next round starts from.
 			defer func() { next, nextMeta = sub, m }()
-			if res.declined != "" {
-				declined = res.declined
-				return s.applyDecline(tx, org, id, sub, m, res.declined)
-			}
-			m.Pending = m.Pending[1:]
-			if res.invoice != nil && st.Order != 0 {
-				amount := &commercev1.Money{CurrencyCode: res.invoice.GetCurrencyCode(), AmountMinor: res.invoice.GetTotalMinor()}
-				if err := store.SetOrderInvoice(tx, org, id, st.Order, res.invoice.GetName(), amount); err != nil {
-					return err
+			for i, st := range sent {
+				res := results[i]
+				if res.declined != "" {
+					declined = res.declined
+					return s.applyDecline(tx, org, id, sub, m, res.declined)
+				}
+				m.Pending = m.Pending[1:]
+				if res.invoice != nil && st.Order != 0 {
+					amount := &commercev1.Money{CurrencyCode: res.invoice.GetCurrencyCode(), AmountMinor: res.invoice.GetTotalMinor()}
+					if err := store.SetOrderInvoice(tx, org, id, st.Order, res.invoice.GetName(), amount); err != nil {
+						return err
+					}
 				}
 			}
-			if st.Kind == "event" {
-				if err := s.writeEvent(tx, org, sub, st); err != nil {
-					return err
-				}
+			if sendErr != nil {
+				return store.PutSubscription(tx, org, id, userID(sub.GetPurchaser()), sub, m)
 			}
 			// Local steps that follow go in the same commit.
 			for len(m.Pending) > 0 && m.Pending[0].Kind == "event" {
@@ -266,6 +291,14 @@ func (s *Service) Drive(ctx context.Context, org, id string) error {
 			}
 			return store.PutSubscription(tx, org, id, userID(sub.GetPurchaser()), sub, m)
 		})
+		if err == nil && sendErr != nil {
+			if permanent(sendErr) && next != nil && nextMeta.Undo != nil && !nextMeta.Hidden && len(nextMeta.Pending) > 0 {
+				if uerr := s.undo(org, id, nextMeta.Pending[0]); uerr != nil {
+					return uerr
+				}
+			}
+			return sendErr
+		}
 		if err != nil {
 			return err
 		}
