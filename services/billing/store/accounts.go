@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -68,36 +67,9 @@ func GetAccount(tx *bolt.Tx, org, id string) (*billingv1.BillingAccount, licensi
 	return a, cloud, nil
 }
 
-// pageOf scans up to size keys of bucket under prefix after the cursor,
-// reading each with get, and returns the next cursor when more exist.
-func pageOf[T any](b *bolt.Bucket, prefix, after []byte, size int, reverse bool, get func(k, v []byte) (T, bool, error)) ([]T, []byte, error) {
-	var out []T
-	var next, last []byte
-	fn := func(k, v []byte) (bool, error) {
-		item, keep, err := get(k, v)
-		if err != nil || !keep {
-			return err == nil, err
-		}
-		if len(out) == size {
-			next = last
-			return false, nil
-		}
-		out = append(out, item)
-		last = bytes.Clone(k)
-		return true, nil
-	}
-	var err error
-	if reverse {
-		err = kv.ScanReverse(b, prefix, after, fn)
-	} else {
-		err = kv.Scan(b, prefix, after, fn)
-	}
-	return out, next, err
-}
-
 // ListAccounts lists an organization's accounts in id order.
 func ListAccounts(tx *bolt.Tx, org string, after []byte, size int) ([]*billingv1.BillingAccount, []byte, error) {
-	return pageOf(tx.Bucket(Accounts), kv.Prefix(org), after, size, false, func(_, v []byte) (*billingv1.BillingAccount, bool, error) {
+	return kv.Page(tx.Bucket(Accounts), kv.Prefix(org), after, size, false, func(_, v []byte) (*billingv1.BillingAccount, bool, error) {
 		a := &billingv1.BillingAccount{}
 		return a, true, proto.Unmarshal(v, a)
 	})
@@ -105,7 +77,7 @@ func ListAccounts(tx *bolt.Tx, org string, after []byte, size int) ([]*billingv1
 
 // ListOwnAccounts lists the accounts an owner holds.
 func ListOwnAccounts(tx *bolt.Tx, org, owner string, after []byte, size int) ([]*billingv1.BillingAccount, []byte, error) {
-	return pageOf(tx.Bucket(AccountOwners), kv.Prefix(org, owner), after, size, false, func(k, _ []byte) (*billingv1.BillingAccount, bool, error) {
+	return kv.Page(tx.Bucket(AccountOwners), kv.Prefix(org, owner), after, size, false, func(k, _ []byte) (*billingv1.BillingAccount, bool, error) {
 		a, _, err := GetAccount(tx, org, kv.Split(k)[2])
 		return a, err == nil, err
 	})
@@ -124,7 +96,7 @@ func PutProfile(tx *bolt.Tx, org, account, id string, p *billingv1.BillingProfil
 
 // ListProfiles lists the profiles of an account.
 func ListProfiles(tx *bolt.Tx, org, account string, after []byte, size int) ([]*billingv1.BillingProfile, []byte, error) {
-	return pageOf(tx.Bucket(Profiles), kv.Prefix(org, account), after, size, false, func(_, v []byte) (*billingv1.BillingProfile, bool, error) {
+	return kv.Page(tx.Bucket(Profiles), kv.Prefix(org, account), after, size, false, func(_, v []byte) (*billingv1.BillingProfile, bool, error) {
 		p := &billingv1.BillingProfile{}
 		return p, true, proto.Unmarshal(v, p)
 	})
@@ -172,7 +144,7 @@ func DeletePaymentMethod(tx *bolt.Tx, org, account, id string) error {
 
 // ListPaymentMethods lists the payment methods of an account.
 func ListPaymentMethods(tx *bolt.Tx, org, account string, after []byte, size int) ([]*billingv1.PaymentMethod, []byte, error) {
-	return pageOf(tx.Bucket(PaymentMethods), kv.Prefix(org, account), after, size, false, func(_, v []byte) (*billingv1.PaymentMethod, bool, error) {
+	return kv.Page(tx.Bucket(PaymentMethods), kv.Prefix(org, account), after, size, false, func(_, v []byte) (*billingv1.PaymentMethod, bool, error) {
 		m := &billingv1.PaymentMethod{}
 		return m, true, proto.Unmarshal(v, m)
 	})

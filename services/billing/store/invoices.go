@@ -86,7 +86,7 @@ func ListInvoices(tx *bolt.Tx, org, account string, from, to time.Time, before [
 		before = append(append([]byte(nil), prefix...), timeBytes(to)...)
 	}
 	low := timeBytes(from)
-	out, next, err := pageOf(tx.Bucket(InvoiceTimes), prefix, before, size, true, func(k, _ []byte) (*billingv1.Invoice, bool, error) {
+	out, next, err := kv.Page(tx.Bucket(InvoiceTimes), prefix, before, size, true, func(k, _ []byte) (*billingv1.Invoice, bool, error) {
 		rest := k[len(prefix):]
 		if len(rest) < 8 || string(rest[:8]) < string(low) {
 			return nil, false, errStop

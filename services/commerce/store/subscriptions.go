@@ -158,26 +158,14 @@ func ListOwnSubscriptions(tx *bolt.Tx, org, purchaser string, after []byte, size
 }
 
 func subscriptionsPage(tx *bolt.Tx, b *bolt.Bucket, prefix, after []byte, size int, ids func([]byte) (string, string), keep func(*commercev1.Subscription, *Meta) bool) ([]*commercev1.Subscription, []byte, error) {
-	var out []*commercev1.Subscription
-	var next, last []byte
-	err := kv.Scan(b, prefix, after, func(k, _ []byte) (bool, error) {
+	return kv.Page(b, prefix, after, size, false, func(k, _ []byte) (*commercev1.Subscription, bool, error) {
 		org, id := ids(k)
 		s, m, err := GetSubscription(tx, org, id)
 		if err != nil {
-			return false, err
+			return nil, false, err
 		}
-		if m.Hidden || !keep(s, m) {
-			return true, nil
-		}
-		if len(out) == size {
-			next = last
-			return false, nil
-		}
-		out = append(out, s)
-		last = append([]byte(nil), k...)
-		return true, nil
+		return s, !m.Hidden && keep(s, m), nil
 	})
-	return out, next, err
 }
 
 // Due lists up to limit subscriptions whose lifecycle is due at now, as
@@ -241,22 +229,10 @@ func SetOrderInvoice(tx *bolt.Tx, org, id string, n uint64, invoice string, amou
 
 // ListOrders lists a subscription's orders, oldest first.
 func ListOrders(tx *bolt.Tx, org, id string, after []byte, size int) ([]*commercev1.Order, []byte, error) {
-	var out []*commercev1.Order
-	var next, last []byte
-	err := kv.Scan(tx.Bucket(Orders), kv.Prefix(org, id), after, func(k, v []byte) (bool, error) {
-		if len(out) == size {
-			next = last
-			return false, nil
-		}
+	return kv.Page(tx.Bucket(Orders), kv.Prefix(org, id), after, size, false, func(_, v []byte) (*commercev1.Order, bool, error) {
 		o := &commercev1.Order{}
-		if err := proto.Unmarshal(v, o); err != nil {
-			return false, err
-		}
-		out = append(out, o)
-		last = append([]byte(nil), k...)
-		return true, nil
+		return o, true, proto.Unmarshal(v, o)
 	})
-	return out, next, err
 }
 
 // TrialUsed names the subscription of an organization's trial of a product,

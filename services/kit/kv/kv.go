@@ -145,7 +145,7 @@ func ScanReverse(b *bolt.Bucket, prefix, before []byte, fn func(k, v []byte) (bo
 		}
 	} else {
 		// The first key past every key under prefix, then one step back.
-		k, v = c.Seek(upperBound(prefix))
+		k, _ = c.Seek(upperBound(prefix))
 		if k == nil {
 			k, v = c.Last()
 		} else {
@@ -193,4 +193,31 @@ func SaveClock(db *bolt.DB, t time.Time) error {
 		return err
 	}
 	return db.Update(func(tx *bolt.Tx) error { return tx.Bucket(Meta).Put(clockKey, v) })
+}
+
+// Page reads one page of a list: up to size items under prefix after the
+// cursor (before it when reverse), each read by get, which may leave an item
+// out (keep false). next is the cursor of the following page: the key of the
+// last item served, and only when another item would follow.
+func Page[T any](b *bolt.Bucket, prefix, cursor []byte, size int, reverse bool, get func(k, v []byte) (item T, keep bool, err error)) (items []T, next []byte, err error) {
+	var last []byte
+	fn := func(k, v []byte) (bool, error) {
+		item, keep, err := get(k, v)
+		if err != nil || !keep {
+			return err == nil, err
+		}
+		if len(items) == size {
+			next = last
+			return false, nil
+		}
+		items = append(items, item)
+		last = bytes.Clone(k)
+		return true, nil
+	}
+	if reverse {
+		err = ScanReverse(b, prefix, cursor, fn)
+	} else {
+		err = Scan(b, prefix, cursor, fn)
+	}
+	return items, next, err
 }

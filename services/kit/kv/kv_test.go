@@ -90,3 +90,30 @@ func TestClockPersists(t *testing.T) {
 		t.Fatalf("clock %v %v", got, err)
 	}
 }
+
+func TestPage(t *testing.T) {
+	db := open(t)
+	db.Update(func(tx *bolt.Tx) error {
+		for i := range 7 {
+			tx.Bucket(things).Put(Key("o", fmt.Sprint(i)), []byte{byte(i)})
+		}
+		return nil
+	})
+	even := func(_, v []byte) (int, bool, error) { return int(v[0]), v[0]%2 == 0, nil }
+	db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(things)
+		items, next, err := Page(b, Prefix("o"), nil, 2, false, even)
+		if err != nil || fmt.Sprint(items) != "[0 2]" || next == nil {
+			t.Fatalf("page 1: %v %q %v", items, next, err)
+		}
+		items, next, _ = Page(b, Prefix("o"), next, 2, false, even)
+		if fmt.Sprint(items) != "[4 6]" || next != nil {
+			t.Fatalf("page 2 is the last: %v %q", items, next)
+		}
+		items, next, _ = Page(b, Prefix("o"), nil, 3, true, even)
+		if fmt.Sprint(items) != "[6 4 2]" || next == nil {
+			t.Fatalf("reverse: %v %q", items, next)
+		}
+		return nil
+	})
+}

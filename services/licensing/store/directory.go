@@ -1,10 +1,10 @@
 package store
 
 import (
-	"bytes"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
@@ -44,23 +44,14 @@ func GetOrganization(tx *bolt.Tx, id string) (*licensingv1.Organization, error) 
 // ListOrganizations returns up to size organizations after the cursor, in id
 // order, and the cursor of the next page (nil at the end).
 func ListOrganizations(tx *bolt.Tx, after []byte, size int) ([]*licensingv1.Organization, []byte, error) {
-	var out []*licensingv1.Organization
-	var next, last []byte
-	err := kv.Scan(tx.Bucket(Organizations), nil, after, func(k, v []byte) (bool, error) {
-		if len(out) == size {
-			next = last
-			return false, nil
-		}
+	return kv.Page(tx.Bucket(Organizations), nil, after, size, false, func(_, v []byte) (*licensingv1.Organization, bool, error) {
 		org := &licensingv1.Organization{}
-		if _, err := kv.Get(tx.Bucket(Organizations), k, org); err != nil {
-			return false, err
+		if err := proto.Unmarshal(v, org); err != nil {
+			return nil, false, err
 		}
 		org.AdminCenterUri = directory.AdminCenter(org.GetCloud())
-		out = append(out, org)
-		last = bytes.Clone(k)
-		return true, nil
+		return org, true, nil
 	})
-	return out, next, err
 }
 
 // InsertUser stores a new user of org with id inside tx, with its e-mail and
@@ -108,52 +99,29 @@ func GetUser(tx *bolt.Tx, org, id string) (*licensingv1.User, error) {
 // ListUsers returns up to size users of org after the cursor, in id order,
 // and the cursor of the next page (nil at the end).
 func ListUsers(tx *bolt.Tx, org string, after []byte, size int) ([]*licensingv1.User, []byte, error) {
-	var out []*licensingv1.User
-	var next, last []byte
-	err := kv.Scan(tx.Bucket(Users), kv.Prefix(org), after, func(k, v []byte) (bool, error) {
-		if len(out) == size {
-			next = last
-			return false, nil
-		}
+	return kv.Page(tx.Bucket(Users), kv.Prefix(org), after, size, false, func(_, v []byte) (*licensingv1.User, bool, error) {
 		u := &licensingv1.User{}
-		if _, err := kv.Get(tx.Bucket(Users), k, u); err != nil {
-			return false, err
-		}
-		out = append(out, u)
-		last = bytes.Clone(k)
-		return true, nil
+		return u, true, proto.Unmarshal(v, u)
 	})
-	return out, next, err
 }
 
 // SearchUsers returns up to size users of org matching the folded query (see
 // directory.SearchTerms), in order of the matched term, each user once, after
 // the cursor (an index key), and the cursor of the next page.
 func SearchUsers(tx *bolt.Tx, org, query string, after []byte, size int) ([]*licensingv1.User, []byte, error) {
-	var out []*licensingv1.User
-	var next, last []byte
 	prefix := append(kv.Prefix(org), query...)
-	err := kv.Scan(tx.Bucket(UserTerms), prefix, after, func(k, _ []byte) (bool, error) {
+	return kv.Page(tx.Bucket(UserTerms), prefix, after, size, false, func(k, _ []byte) (*licensingv1.User, bool, error) {
 		parts := kv.Split(k)
 		if len(parts) != 3 {
-			return true, nil
+			return nil, false, nil
 		}
 		term, id := parts[1], parts[2]
 		u, err := GetUser(tx, org, id)
 		if err != nil {
-			return false, err
+			return nil, false, err
 		}
 		// A user is listed at its first matching term only, so pages never repeat it.
-		if first, _ := directory.FirstMatch(directory.SearchTerms(u), query); first != term {
-			return true, nil
-		}
-		if len(out) == size {
-			next = last
-			return false, nil
-		}
-		out = append(out, u)
-		last = bytes.Clone(k)
-		return true, nil
+		first, _ := directory.FirstMatch(directory.SearchTerms(u), query)
+		return u, first == term, nil
 	})
-	return out, next, err
 }

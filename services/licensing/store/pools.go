@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -110,31 +109,9 @@ func AssignedUsers(tx *bolt.Tx, org, sub string) ([]string, error) {
 	return ids, err
 }
 
-// page scans up to size entries of bucket under prefix after the cursor,
-// decoding each with get, and returns the cursor of the next page when more
-// exist.
-func page[T any](b *bolt.Bucket, prefix, after []byte, size int, get func(k, v []byte) (T, bool, error)) ([]T, []byte, error) {
-	var out []T
-	var next, last []byte
-	err := kv.Scan(b, prefix, after, func(k, v []byte) (bool, error) {
-		item, keep, err := get(k, v)
-		if err != nil || !keep {
-			return err == nil, err
-		}
-		if len(out) == size {
-			next = last
-			return false, nil
-		}
-		out = append(out, item)
-		last = bytes.Clone(k)
-		return true, nil
-	})
-	return out, next, err
-}
-
 // ListPools lists the pools of org in subscription order, those keep accepts.
 func ListPools(tx *bolt.Tx, org string, after []byte, size int, keep func(*licensingv1.Pool) bool) ([]*licensingv1.Pool, []byte, error) {
-	return page(tx.Bucket(Pools), kv.Prefix(org), after, size, func(k, v []byte) (*licensingv1.Pool, bool, error) {
+	return kv.Page(tx.Bucket(Pools), kv.Prefix(org), after, size, false, func(k, v []byte) (*licensingv1.Pool, bool, error) {
 		p := &licensingv1.Pool{}
 		if err := proto.Unmarshal(v, p); err != nil {
 			return nil, false, err
@@ -145,7 +122,7 @@ func ListPools(tx *bolt.Tx, org string, after []byte, size int, keep func(*licen
 
 // ListOwnPools lists the pools a purchaser bought, through the owner index.
 func ListOwnPools(tx *bolt.Tx, org, purchaser string, after []byte, size int) ([]*licensingv1.Pool, []byte, error) {
-	return page(tx.Bucket(PoolOwners), kv.Prefix(org, purchaser), after, size, func(k, _ []byte) (*licensingv1.Pool, bool, error) {
+	return kv.Page(tx.Bucket(PoolOwners), kv.Prefix(org, purchaser), after, size, false, func(k, _ []byte) (*licensingv1.Pool, bool, error) {
 		parts := kv.Split(k)
 		p, err := GetPool(tx, org, parts[2])
 		return p, err == nil, err
@@ -154,7 +131,7 @@ func ListOwnPools(tx *bolt.Tx, org, purchaser string, after []byte, size int) ([
 
 // ListAssignments lists the assignments of a pool in user order.
 func ListAssignments(tx *bolt.Tx, org, sub string, after []byte, size int) ([]*licensingv1.Assignment, []byte, error) {
-	return page(tx.Bucket(Assignments), kv.Prefix(org, sub), after, size, func(_, v []byte) (*licensingv1.Assignment, bool, error) {
+	return kv.Page(tx.Bucket(Assignments), kv.Prefix(org, sub), after, size, false, func(_, v []byte) (*licensingv1.Assignment, bool, error) {
 		a := &licensingv1.Assignment{}
 		return a, true, proto.Unmarshal(v, a)
 	})
@@ -162,7 +139,7 @@ func ListAssignments(tx *bolt.Tx, org, sub string, after []byte, size int) ([]*l
 
 // ListUserAssignments lists a user's assignments in subscription order.
 func ListUserAssignments(tx *bolt.Tx, org, user string, after []byte, size int) ([]*licensingv1.Assignment, []byte, error) {
-	return page(tx.Bucket(UserAssignments), kv.Prefix(org, user), after, size, func(k, _ []byte) (*licensingv1.Assignment, bool, error) {
+	return kv.Page(tx.Bucket(UserAssignments), kv.Prefix(org, user), after, size, false, func(k, _ []byte) (*licensingv1.Assignment, bool, error) {
 		parts := kv.Split(k)
 		a := &licensingv1.Assignment{}
 		ok, err := kv.Get(tx.Bucket(Assignments), kv.Key(org, parts[2], user), a)

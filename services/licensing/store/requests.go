@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
 	"time"
 
@@ -61,37 +60,18 @@ func PutRequest(tx *bolt.Tx, org, id string, r *licensingv1.LicenseRequest) erro
 // ListRequests lists an organization's requests newest first, before the
 // cursor.
 func ListRequests(tx *bolt.Tx, org string, before []byte, size int) ([]*licensingv1.LicenseRequest, []byte, error) {
-	return pageReverse(tx.Bucket(LicenseRequests), kv.Prefix(org), before, size, func(_, v []byte) (*licensingv1.LicenseRequest, error) {
+	return kv.Page(tx.Bucket(LicenseRequests), kv.Prefix(org), before, size, true, func(_, v []byte) (*licensingv1.LicenseRequest, bool, error) {
 		r := &licensingv1.LicenseRequest{}
-		return r, proto.Unmarshal(v, r)
+		return r, true, proto.Unmarshal(v, r)
 	})
 }
 
 // ListOwnRequests lists a requester's requests newest first, before the cursor.
 func ListOwnRequests(tx *bolt.Tx, org, requester string, before []byte, size int) ([]*licensingv1.LicenseRequest, []byte, error) {
-	return pageReverse(tx.Bucket(RequestOwners), kv.Prefix(org, requester), before, size, func(k, _ []byte) (*licensingv1.LicenseRequest, error) {
-		parts := kv.Split(k)
-		return GetRequest(tx, org, parts[2])
+	return kv.Page(tx.Bucket(RequestOwners), kv.Prefix(org, requester), before, size, true, func(k, _ []byte) (*licensingv1.LicenseRequest, bool, error) {
+		r, err := GetRequest(tx, org, kv.Split(k)[2])
+		return r, true, err
 	})
-}
-
-func pageReverse[T any](b *bolt.Bucket, prefix, before []byte, size int, get func(k, v []byte) (T, error)) ([]T, []byte, error) {
-	var out []T
-	var next, last []byte
-	err := kv.ScanReverse(b, prefix, before, func(k, v []byte) (bool, error) {
-		if len(out) == size {
-			next = last
-			return false, nil
-		}
-		item, err := get(k, v)
-		if err != nil {
-			return false, err
-		}
-		out = append(out, item)
-		last = bytes.Clone(k)
-		return true, nil
-	})
-	return out, next, err
 }
 
 // PurgeRequests deletes up to limit requests made before cutoff, oldest
