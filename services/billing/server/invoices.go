@@ -39,8 +39,13 @@ func Period(req *billingv1.ListInvoicesRequest, now time.Time) (time.Time, time.
 	case billingv1.ListInvoicesRequest_PAST_6_MONTHS:
 		return now.AddDate(0, -6, 0), end, nil
 	case billingv1.ListInvoicesRequest_CUSTOM:
-		if req.GetStartTime() == nil || req.GetEndTime() == nil || req.GetStartTime().CheckValid() != nil || req.GetEndTime().CheckValid() != nil {
+		if req.GetStartTime() == nil || req.GetEndTime() == nil {
 			return time.Time{}, time.Time{}, errs.Field("start_time", "a CUSTOM period needs start_time and end_time")
+		}
+		for field, ts := range map[string]interface{ CheckValid() error }{"start_time": req.GetStartTime(), "end_time": req.GetEndTime()} {
+			if ts.CheckValid() != nil {
+				return time.Time{}, time.Time{}, errs.Field(field, "%s must be a time from year 1 to 9999", field)
+			}
 		}
 		from, to := req.GetStartTime().AsTime(), req.GetEndTime().AsTime()
 		if !from.Before(to) {

@@ -111,7 +111,7 @@ func price(b *buyer, freq commercev1.Product_BillingFrequency, currency string) 
 }
 
 // newSubscription is a subscription as bought now.
-func newSubscription(ctx context.Context, b *buyer, id string, now time.Time) *commercev1.Subscription {
+func newSubscription(b *buyer, id string, now time.Time) *commercev1.Subscription {
 	return &commercev1.Subscription{
 		Name: subName(b.org, id), Product: b.product.Name(), ProductDisplayName: b.product.DisplayName(locale.English),
 		Purchaser: b.caller.UserName(), PurchaserDisplayName: b.user.GetDisplayName(), Channel: b.channel,
@@ -131,8 +131,6 @@ func schedule(sub *commercev1.Subscription, m *store.Meta) {
 func eventStep(typ commercev1.Event_Type, caller *auth.Identity, actorName string, meta map[string]string) store.Step {
 	return store.Step{Kind: "event", EventType: int32(typ), Actor: caller.UserName(), ActorName: actorName, Meta: meta}
 }
-
-func lineType(t billingv1.LineItem_Type) int32 { return int32(t) }
 
 // Purchase buys a subscription: it is charged, then its pool is created,
 // then it is shown. A declined charge leaves nothing but billing's void
@@ -176,7 +174,7 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 	first := &commercev1.Subscription{}
 	_, err = idem.Update(s.Store.DB, idem.NewKey("PurchaseSubscription", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx *bolt.Tx) error {
 		id := newID("s")
-		sub := newSubscription(ctx, b, id, now)
+		sub := newSubscription(b, id, now)
 		end := terms.End(now, req.GetBillingFrequency())
 		sub.Quantity, sub.BillingFrequency, sub.AutoRenew = req.GetQuantity(), req.GetBillingFrequency(), true
 		sub.UnitPrice = &commercev1.Money{CurrencyCode: p.GetCurrencyCode(), AmountMinor: unit}
@@ -190,7 +188,7 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 		}
 		m.Pending = []store.Step{
 			{Kind: "charge", Key: sub.Name + "/orders/" + store.OrderID(order), Profile: req.GetBillingProfile(), Order: order, Actor: sub.Purchaser,
-				Lines: []store.Line{{Type: lineType(billingv1.LineItem_PURCHASE), Description: fmt.Sprintf("%s, %d × %s", sub.ProductDisplayName, sub.Quantity, freqLabel(sub.BillingFrequency)),
+				Lines: []store.Line{{Type: int32(billingv1.LineItem_PURCHASE), Description: fmt.Sprintf("%s, %d × %s", sub.ProductDisplayName, sub.Quantity, freqLabel(sub.BillingFrequency)),
 					Quantity: sub.Quantity, Start: now, End: end, Amount: total}}},
 			{Kind: "create_pool", Version: 1, Product: sub.Product, Purchaser: sub.Purchaser, Channel: int32(b.channel), Total: sub.Quantity, State: int32(licensingv1.License_ENABLED)},
 			eventStep(commercev1.Event_SUBSCRIPTION_PURCHASED, b.caller, b.user.GetDisplayName(), map[string]string{"count": fmt.Sprint(sub.Quantity)}),
@@ -273,7 +271,7 @@ func (s *Service) StartTrial(ctx context.Context, req *commercev1.StartTrialRequ
 			return errs.New(errs.TrialAlreadyUsed, "the organization has used the trial of %s", b.product.Name()).With("subscription", used)
 		}
 		id := newID("s")
-		sub := newSubscription(ctx, b, id, now)
+		sub := newSubscription(b, id, now)
 		sub.IsTrial, sub.Quantity = true, trial.Licenses
 		sub.EndTime = timestamppb.New(now.Add(time.Duration(trial.Days) * 24 * time.Hour))
 		m := &store.Meta{Version: 1, Anchor: now, Hidden: true, TrialNeedsPayment: trial.RequiresPaymentMethod}
