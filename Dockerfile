@@ -38,10 +38,20 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 # named volume takes the owner of the directory it is first mounted on.
 RUN mkdir -p /rootfs/data /rootfs/keys
 
+# ---- fonts -----------------------------------------------------------------
+# Chinese invoice PDFs embed a font with Chinese and Latin glyphs and TrueType
+# outlines: WenQuanYi Micro Hei, from Debian, where billing looks for it.
+FROM debian:trixie-slim AS fonts
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+ && rm -rf /var/lib/apt/lists/*
+
 # ---- runtime ---------------------------------------------------------------
 FROM gcr.io/distroless/static-debian13:nonroot
 
 COPY --from=build --chown=65532:65532 /rootfs/ /
+COPY --from=fonts /usr/share/fonts/truetype/wqy/wqy-microhei.ttc /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+COPY --from=fonts /usr/share/doc/fonts-wqy-microhei/copyright /usr/share/doc/fonts-wqy-microhei/copyright
 COPY --from=build /out/selfserve /usr/local/bin/selfserve
 
 USER 65532:65532

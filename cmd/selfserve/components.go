@@ -33,6 +33,7 @@ func runComponent(ctx context.Context, name string, args []string, stderr io.Wri
 		f.dataDir()
 		f.addrs(false, true, true, true)
 		f.service(false)
+		f.pdf()
 	case "gateway":
 		f.addrs(true, true, true, true)
 	}
@@ -81,6 +82,8 @@ type system struct {
 	log    *slog.Logger
 	signer *auth.Signer
 	dial   map[string]string // where each gRPC service is reached
+
+	billing *billing.Component // once opened
 }
 
 // unit is an opened component.
@@ -107,10 +110,11 @@ func (s *system) open(ctx context.Context, name string) (*unit, error) {
 		return &unit{serve: c.Serve, close: c.Close}, nil
 	case "billing":
 		c, err := billing.Open(billing.Config{DataDir: s.cfg.DataDir, Clock: s.cfg.Clock, LicensingAddr: s.dial["licensing"],
-			CommerceAddr: s.dial["commerce"], Signer: s.signer, Logger: log})
+			CommerceAddr: s.dial["commerce"], Signer: s.signer, Logger: log, CJKFont: s.cfg.CJKFont})
 		if err != nil {
 			return nil, fmt.Errorf("billing: %w", err)
 		}
+		s.billing = c
 		return &unit{serve: c.Serve, close: c.Close}, nil
 	case "gateway":
 		g, err := gateway.New(ctx, gateway.Config{LicensingAddr: s.dial["licensing"], CommerceAddr: s.dial["commerce"], BillingAddr: s.dial["billing"], Logger: log})

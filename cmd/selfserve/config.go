@@ -26,6 +26,7 @@ type config struct {
 	Seed          bool
 	LogLevel      string
 	Grace         time.Duration
+	CJKFont       string
 	// token
 	Operator bool
 	TTL      time.Duration
@@ -67,6 +68,10 @@ func (f *flagSet) service(seed bool) {
 	if seed {
 		f.BoolVar(&f.cfg.Seed, "seed", true, "seed the catalog and the demo organizations on first start")
 	}
+}
+
+func (f *flagSet) pdf() {
+	f.StringVar(&f.cfg.CJKFont, "cjk-font", "", "TrueType font (.ttf, .ttc) with Chinese and Latin glyphs for Chinese invoice PDFs (default: the first found of fonts-wqy-microhei, fonts-wqy-zenhei, fonts-arphic-uming)")
 }
 
 func (f *flagSet) common() {

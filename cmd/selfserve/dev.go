@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"text/tabwriter"
@@ -17,6 +18,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
+	"github.com/selfserve/selfserve/services/billing"
+	"github.com/selfserve/selfserve/services/billing/invoicepdf"
 	"github.com/selfserve/selfserve/services/kit/serve"
 	"github.com/selfserve/selfserve/services/licensing"
 )
@@ -31,6 +34,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f.dataDir()
 	f.addrs(true, true, true, true)
 	f.service(true)
+	f.pdf()
 	f.common()
 	cfg, err := f.parse(args)
 	if err != nil {
@@ -79,6 +83,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if sys.billing.CJKFont() == nil {
+		go devCJKFont(ctx, sys.billing, log)
+	}
 	served := make(chan error, 1)
 	go func() { served <- serveAll(ctx, units, listeners, cfg.Grace) }()
 
@@ -90,6 +97,22 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	err = <-served
 	log.Info("stopped", "err", err)
 	return err
+}
+
+// devCJKFont gives billing, on a machine without a Chinese font package, the
+// font that a Go module of the module cache ships (downloaded if need be), so
+// that Chinese invoices are readable in development as they are in the
+// container image, which installs fonts-wqy-microhei.
+func devCJKFont(ctx context.Context, b *billing.Component, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	f, err := invoicepdf.ModuleCacheCJKFont(ctx)
+	if err != nil {
+		log.Warn("no Chinese font from the Go module cache either", "err", err)
+		return
+	}
+	b.SetCJKFont(f)
+	log.Info("Chinese invoices set in", "font", f.Path)
 }
 
 // banner waits until the services answer, then prints the addresses and

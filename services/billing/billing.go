@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
+	"github.com/selfserve/selfserve/services/billing/invoicepdf"
 	"github.com/selfserve/selfserve/services/billing/processor"
 	"github.com/selfserve/selfserve/services/billing/server"
 	"github.com/selfserve/selfserve/services/billing/store"
@@ -34,6 +35,11 @@ type Config struct {
 	Logger        *slog.Logger
 	// Processor charges payment methods; the deterministic simulator when nil.
 	Processor processor.Processor
+	// CJKFont is the font file Chinese invoice PDFs are set in (see
+	// invoicepdf.LoadCJKFont); when empty, the first usable one of
+	// invoicepdf.CJKFontPaths. Without any, Chinese characters have no glyphs
+	// until SetCJKFont gives one.
+	CJKFont string
 }
 
 // Component is a ready-to-serve billing service.
@@ -46,7 +52,14 @@ type Component struct {
 	Charges *server.Charges
 
 	conns []*grpc.ClientConn
+	deps  *server.Deps
 }
+
+// SetCJKFont changes the font Chinese invoice PDFs are set in.
+func (c *Component) SetCJKFont(f *invoicepdf.Font) { c.deps.CJKFont.Store(f) }
+
+// CJKFont is the font Chinese invoice PDFs are set in, or nil.
+func (c *Component) CJKFont() *invoicepdf.Font { return c.deps.CJKFont.Load() }
 
 // Open opens the store, the clock and the gRPC server.
 func Open(cfg Config) (*Component, error) {
@@ -81,6 +94,22 @@ func Open(cfg Config) (*Component, error) {
 		Secret:    cfg.Signer.Derive("billing request fingerprints"),
 		Committed: func() { c.Audit.Notify(); c.Payments.Notify() },
 	}
+	if cfg.CJKFont != "" {
+		f, err := invoicepdf.LoadCJKFont(cfg.CJKFont)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		deps.CJKFont.Store(f)
+	} else if f, err := invoicepdf.FindCJKFont(); err == nil {
+		deps.CJKFont.Store(f)
+	}
+	if f := deps.CJKFont.Load(); f != nil {
+		svc.Log().Info("Chinese invoices set in", "font", f.Path)
+	} else {
+		svc.Log().Warn("no font with Chinese glyphs: Chinese invoice PDFs show missing-glyph boxes; install fonts-wqy-microhei or give --cjk-font")
+	}
+	c.deps = deps
 	c.Charges = &server.Charges{Deps: deps}
 	billingv1.RegisterBillingAccountServiceServer(svc, &server.Accounts{Deps: deps})
 	billingv1.RegisterInvoiceServiceServer(svc, &server.Invoices{Deps: deps})

@@ -8,6 +8,7 @@ import (
 
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
 	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/locale"
 	"github.com/selfserve/selfserve/services/kit/money"
 	"github.com/selfserve/selfserve/services/kit/names"
 )
@@ -67,8 +68,22 @@ func Lines(in []*billingv1.LineItem, currency string) ([]*billingv1.LineItem, in
 		if subtotal, err = subtotal.Add(money.Amount{Minor: l.GetAmountMinor(), Currency: currency}); err != nil {
 			return nil, 0, errs.Field(field+".amount_minor", "the amounts overflow")
 		}
+		var localized map[string]string
+		for code, s := range l.GetLocalizedDescriptions() {
+			if locale.Code(locale.Match(code)) != code {
+				return nil, 0, errs.Field(field+".localized_descriptions", "%s.localized_descriptions: %q is not one of en, fr, sv, zh-CN", field, code)
+			}
+			if s, err = text(field+".localized_descriptions", s, MaxDescription, true); err != nil {
+				return nil, 0, err
+			}
+			if localized == nil {
+				localized = make(map[string]string, len(l.GetLocalizedDescriptions()))
+			}
+			localized[code] = s
+		}
 		out = append(out, &billingv1.LineItem{Type: l.GetType(), Description: desc, Subscription: l.GetSubscription(),
-			Quantity: l.GetQuantity(), PeriodStart: l.GetPeriodStart(), PeriodEnd: l.GetPeriodEnd(), AmountMinor: l.GetAmountMinor()})
+			Quantity: l.GetQuantity(), PeriodStart: l.GetPeriodStart(), PeriodEnd: l.GetPeriodEnd(), AmountMinor: l.GetAmountMinor(),
+			LocalizedDescriptions: localized})
 	}
 	return out, subtotal.Minor, nil
 }

@@ -43,15 +43,22 @@ const unicodeFamily = "unicode"
 // Chinese does not fit in any core font. It is set in an embedded TrueType
 // font written as Unicode (Identity-H with a ToUnicode map), so the document
 // carries the Chinese text itself: it can be searched, copied and read by a
-// screen reader. The font embedded is Go Regular and Go Bold, which have no
-// CJK glyphs, so a reader draws its missing-glyph box for each Chinese
-// character until a font with CJK glyphs takes their place here.
-func setTypeface(pdf *fpdf.Fpdf, lang language.Tag) typeface {
+// screen reader. The font is cjk, subset to the characters used; it has one
+// weight, which headings use too. Without it the document is set in Go
+// Regular and Go Bold, which have no Chinese glyphs: a reader then draws its
+// missing-glyph box for each Chinese character, and the text stays
+// searchable.
+func setTypeface(pdf *fpdf.Fpdf, lang language.Tag, cjk *Font) typeface {
 	if lang != locale.Chinese {
 		toCP1252 := pdf.UnicodeTranslatorFromDescriptor("cp1252")
 		return typeface{family: "Helvetica", encode: func(s string) string { return toCP1252(codePageSafe(s)) }}
 	}
-	pdf.AddUTF8FontFromBytes(unicodeFamily, "", goregular.TTF)
-	pdf.AddUTF8FontFromBytes(unicodeFamily, "B", gobold.TTF)
+	if cjk != nil {
+		pdf.AddUTF8FontFromBytes(unicodeFamily, "", cjk.ttf)
+		pdf.AddUTF8FontFromBytes(unicodeFamily, "B", cjk.ttf)
+	} else {
+		pdf.AddUTF8FontFromBytes(unicodeFamily, "", goregular.TTF)
+		pdf.AddUTF8FontFromBytes(unicodeFamily, "B", gobold.TTF)
+	}
 	return typeface{family: unicodeFamily, encode: func(s string) string { return s }}
 }

@@ -48,9 +48,21 @@ type Document struct {
 	Seller  Seller // DefaultSeller when zero
 }
 
+// Renderer renders invoices with the fonts it holds.
+type Renderer struct {
+	// CJK sets Chinese documents. Without it their Chinese characters have
+	// no glyphs (see setTypeface).
+	CJK *Font
+}
+
+// Render is Renderer{}.Render: Chinese documents without Chinese glyphs.
+func Render(d Document, lang language.Tag) ([]byte, error) {
+	return Renderer{}.Render(d, lang)
+}
+
 // Render writes the document as a PDF with its labels, dates and amounts in
 // lang, or in the supported language nearest to it (see locale.Match).
-func Render(d Document, lang language.Tag) ([]byte, error) {
+func (rr Renderer) Render(d Document, lang language.Tag) ([]byte, error) {
 	inv := d.Invoice
 	if inv == nil {
 		return nil, errors.New("invoicepdf: no invoice")
@@ -64,7 +76,7 @@ func Render(d Document, lang language.Tag) ([]byte, error) {
 	}
 	lang = locale.Match(lang.String())
 
-	r := newRenderer(d, lang, cur)
+	r := newRenderer(d, lang, cur, rr.CJK)
 	r.pdf.AddPage()
 	r.header()
 	r.billTo()
@@ -113,10 +125,10 @@ type renderer struct {
 	cur  money.Currency
 }
 
-func newRenderer(d Document, lang language.Tag, cur money.Currency) *renderer {
+func newRenderer(d Document, lang language.Tag, cur money.Currency, cjk *Font) *renderer {
 	pdf := fpdf.New("P", "mm", "A4", "")
 	r := &renderer{pdf: pdf, doc: d, inv: d.Invoice, lang: lang, cur: cur}
-	r.face = setTypeface(pdf, lang)
+	r.face = setTypeface(pdf, lang, cjk)
 
 	// Reproducible output: dates from the invoice, catalogs in a fixed order.
 	issued := time.Unix(0, 0).UTC()

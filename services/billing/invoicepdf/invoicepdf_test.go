@@ -370,7 +370,7 @@ func TestRenderBreaksLongInvoicesIntoPages(t *testing.T) {
 }
 
 func TestWrap(t *testing.T) {
-	r := newRenderer(fixture("EUR"), locale.English, money.Currency{Code: "EUR", Exponent: 2})
+	r := newRenderer(fixture("EUR"), locale.English, money.Currency{Code: "EUR", Exponent: 2}, nil)
 	r.font("", 9)
 	const w = 40.0
 	for _, s := range []string{

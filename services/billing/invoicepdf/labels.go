@@ -1,6 +1,8 @@
 package invoicepdf
 
 import (
+	"strconv"
+
 	"golang.org/x/text/language"
 
 	"github.com/selfserve/selfserve/services/kit/locale"
@@ -138,7 +140,22 @@ var catalog = map[string][numLabels]string{
 	},
 }
 
+// messages is the message catalog the labels are printed from.
+var messages = func() *locale.Catalog {
+	c := locale.NewCatalog("invoicepdf")
+	for l := range numLabels {
+		var texts [4]string
+		for i, lang := range locale.Supported {
+			texts[i] = catalog[locale.Code(lang)][l]
+		}
+		c.Set(l.key(), texts)
+	}
+	return c
+}()
+
+func (l label) key() string { return "invoice label " + strconv.Itoa(int(l)) }
+
 // text is a label in a supported language (see locale.Supported).
 func text(lang language.Tag, l label) string {
-	return catalog[locale.Code(lang)][l]
+	return messages.Sprintf(lang, l.key())
 }

@@ -13,6 +13,9 @@ var sameAsEnglish = map[string]map[label]bool{
 }
 
 func TestCatalogTranslatesEveryLabel(t *testing.T) {
+	if missing := messages.Missing(); len(missing) > 0 {
+		t.Errorf("missing translations: %v", missing)
+	}
 	if len(catalog) != len(locale.Supported) {
 		t.Errorf("catalog has %d languages, locale.Supported %d", len(catalog), len(locale.Supported))
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/text/language"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -92,8 +93,9 @@ func (s *Invoices) ListInvoices(ctx context.Context, req *billingv1.ListInvoices
 		var next []byte
 		var err error
 		resp.Invoices, next, err = store.ListInvoices(tx, ids[0], ids[1], from, to, before, size)
+		lang := locale.FromContext(ctx)
 		for _, inv := range resp.Invoices {
-			fapiaoState(inv, s.Clock.Now())
+			inLanguage(fapiaoState(inv, s.Clock.Now()), lang)
 		}
 		if next != nil {
 			resp.NextPageToken = page.Token(bind, append(kv.Uint64(uint64(from.UnixNano())), next...))
@@ -133,7 +135,20 @@ func (s *Invoices) GetInvoice(ctx context.Context, req *billingv1.GetInvoiceRequ
 	if err != nil {
 		return nil, err
 	}
-	return fapiaoState(inv, s.Clock.Now()), nil
+	return inLanguage(fapiaoState(inv, s.Clock.Now()), locale.FromContext(ctx)), nil
+}
+
+// inLanguage gives each line of inv its description in lang, when commerce
+// wrote one, and drops the others: responses carry one language.
+func inLanguage(inv *billingv1.Invoice, lang language.Tag) *billingv1.Invoice {
+	code := locale.Code(lang)
+	for _, l := range inv.GetLineItems() {
+		if d := l.GetLocalizedDescriptions()[code]; d != "" {
+			l.Description = d
+		}
+		l.LocalizedDescriptions = nil
+	}
+	return inv
 }
 
 // DownloadInvoice renders an invoice as a PDF in the caller's language.
@@ -142,7 +157,8 @@ func (s *Invoices) DownloadInvoice(ctx context.Context, req *billingv1.DownloadI
 	if err != nil {
 		return nil, err
 	}
-	pdf, err := invoicepdf.Render(invoicepdf.Document{Invoice: inv, Account: a, Profile: p, Seller: invoicepdf.DefaultSeller}, locale.FromContext(ctx))
+	lang := locale.FromContext(ctx)
+	pdf, err := invoicepdf.Renderer{CJK: s.CJKFont.Load()}.Render(invoicepdf.Document{Invoice: inLanguage(inv, lang), Account: a, Profile: p, Seller: invoicepdf.DefaultSeller}, lang)
 	if err != nil {
 		return nil, err
 	}
@@ -206,5 +222,5 @@ func (s *Invoices) RequestFapiao(ctx context.Context, req *billingv1.RequestFapi
 	if err != nil {
 		return nil, err
 	}
-	return resp, nil
+	return inLanguage(resp, locale.FromContext(ctx)), nil
 }

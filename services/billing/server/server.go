@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -14,6 +15,7 @@ import (
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	"github.com/selfserve/selfserve/services/billing/accounts"
+	"github.com/selfserve/selfserve/services/billing/invoicepdf"
 	"github.com/selfserve/selfserve/services/billing/processor"
 	"github.com/selfserve/selfserve/services/billing/store"
 	"github.com/selfserve/selfserve/services/kit/auth"
@@ -38,6 +40,9 @@ type Deps struct {
 	Secret []byte
 	// Committed is called after a change wrote outbox messages.
 	Committed func()
+	// CJKFont sets Chinese invoice PDFs; without one their Chinese
+	// characters have no glyphs. It may be set while serving.
+	CJKFont atomic.Pointer[invoicepdf.Font]
 }
 
 func (d *Deps) committed() {

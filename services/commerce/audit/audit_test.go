@@ -117,6 +117,9 @@ func placeholders(text string) []string {
 }
 
 func TestCatalogIsComplete(t *testing.T) {
+	if missing := messages.Missing(); len(missing) > 0 {
+		t.Errorf("missing translations: %v", missing)
+	}
 	for _, n := range slices.Sorted(maps.Keys(commercev1.Event_Type_name)) {
 		typ := commercev1.Event_Type(n)
 		variants := sentences[typ]

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"golang.org/x/text/message/catalog"
 	"strconv"
 	"strings"
 
@@ -196,10 +197,46 @@ var (
 	cardLast4 = [4]string{"the card ending in {last4}", "la carte se terminant par {last4}", "kortet som slutar på {last4}", "尾号为 {last4} 的卡"}
 	alipay    = [4]string{"the Alipay account", "le compte Alipay", "Alipay-kontot", "支付宝账户"}
 
-	licenseOne  = [4]string{"{n} license", "{n} licence", "{n} licens", "{n} 个许可证"}
-	licenseMany = [4]string{"{n} licenses", "{n} licences", "{n} licenser", "{n} 个许可证"}
-	listSep     = [4]string{", ", ", ", ", ", "、"}
+	listSep = [4]string{", ", ", ", ", ", "、"}
 )
+
+// messages is the message catalog every text above is read from.
+var messages = func() *locale.Catalog {
+	c := locale.NewCatalog("audit")
+	for typ, variants := range sentences {
+		for k, s := range variants {
+			c.Set(sentenceKey(typ.String(), k), s)
+		}
+	}
+	for k, s := range defaultPolicySentences {
+		c.Set(sentenceKey("default policy", k), s)
+	}
+	for kind, words := range map[string]map[string][4]string{"reason": reasons, "state": states, "policy": policies, "onoff": onOff, "brand": brands} {
+		for value, w := range words {
+			c.Set(kind+" "+value, w)
+		}
+	}
+	c.Set("system", systemActor)
+	c.Set("card both", cardBoth)
+	c.Set("card brand", cardBrand)
+	c.Set("card last4", cardLast4)
+	c.Set("alipay", alipay)
+	c.Set("list separator", listSep)
+	c.SetMessages("licenses", [4]catalog.Message{
+		locale.Plural(1, "%d license", "%d licenses"),
+		locale.Plural(1, "%d licence", "%d licences"),
+		locale.Plural(1, "%d licens", "%d licenser"),
+		catalog.String("%d 个许可证"), // Chinese has no plural forms
+	})
+	return c
+}()
+
+func sentenceKey(kind string, variant int) string {
+	return "event " + kind + " " + strconv.Itoa(variant)
+}
+
+// msg is a catalog text in language i of locale.Supported.
+func msg(i int, key string) string { return messages.Sprintf(locale.Supported[i], key) }
 
 // Describe writes the sentence that tells a reader in lang (one of
 // locale.Supported; others are matched to one) what an event was, filled in
@@ -207,19 +244,19 @@ var (
 func Describe(e *commercev1.Event, lang language.Tag) string {
 	i := langIndex(lang)
 	values := fill(e, i)
-	variants, ok := sentences[e.GetType()]
-	if !ok {
-		variants = sentences[commercev1.Event_TYPE_UNSPECIFIED]
+	kind, n := e.GetType().String(), len(sentences[e.GetType()])
+	if n == 0 {
+		kind, n = commercev1.Event_TYPE_UNSPECIFIED.String(), len(sentences[commercev1.Event_TYPE_UNSPECIFIED])
 	}
 	if e.GetType() == commercev1.Event_POLICY_CHANGED && e.GetMetadata()["scope"] == "default" {
-		variants = defaultPolicySentences
+		kind, n = "default policy", len(defaultPolicySentences)
 	}
-	for _, s := range variants {
-		if text, ok := render(s[i], values); ok {
+	for k := range n {
+		if text, ok := render(msg(i, sentenceKey(kind, k)), values); ok {
 			return text
 		}
 	}
-	return systemActor[i] // not reached: the last variant needs only {actor}
+	return msg(i, "system") // not reached: the last variant needs only {actor}
 }
 
 func langIndex(lang language.Tag) int {
@@ -253,7 +290,7 @@ func fill(e *commercev1.Event, i int) map[string]string {
 		}
 	}
 	users := userList(md[MetaUsers])
-	set("users", strings.Join(users, listSep[i]))
+	set("users", strings.Join(users, msg(i, "list separator")))
 	if n, err := strconv.Atoi(strings.TrimSpace(md[MetaCount])); err == nil && n >= 0 {
 		set("licenses", licenses(n, i))
 	} else if len(users) > 0 {
@@ -261,25 +298,20 @@ func fill(e *commercev1.Event, i int) map[string]string {
 	}
 	set("from", md[MetaFrom])
 	set("to", md[MetaTo])
-	set("reason", word(reasons, md[MetaReason], i))
-	set("state", word(states, md[MetaState], i))
-	set("policy", word(policies, md[MetaPolicy], i))
-	if w, ok := onOff[strings.ToLower(strings.TrimSpace(md[MetaAutoRenew]))]; ok {
-		set("onoff", w[i])
+	set("reason", word("reason", md[MetaReason], i))
+	set("state", word("state", md[MetaState], i))
+	set("policy", word("policy", md[MetaPolicy], i))
+	if key := "onoff " + strings.ToLower(strings.TrimSpace(md[MetaAutoRenew])); messages.Has(key) {
+		set("onoff", msg(i, key))
 	}
 	set("target", md[MetaTarget])
 	set("card", card(md[MetaBrand], md[MetaLast4], i))
 	return v
 }
 
-// licenses is "n licenses" in language i: French counts 0 and 1 as singular.
-func licenses(n, i int) string {
-	form := licenseMany
-	if n == 1 || n == 0 && locale.Supported[i] == locale.French {
-		form = licenseOne
-	}
-	return strings.ReplaceAll(form[i], "{n}", strconv.Itoa(n))
-}
+// licenses is "n licenses" in language i, in the plural form its rules
+// give n (French counts 0 and 1 as singular).
+func licenses(n, i int) string { return messages.Sprintf(locale.Supported[i], "licenses", n) }
 
 // actor is who did it: the display name, else the user's id, else the system.
 func actor(e *commercev1.Event, i int) string {
@@ -289,7 +321,7 @@ func actor(e *commercev1.Event, i int) string {
 	if ids, ok := names.Match(e.GetActor(), UserPattern); ok {
 		return ids[1]
 	}
-	return systemActor[i]
+	return msg(i, "system")
 }
 
 // userList reads a comma-separated list of user names, showing each by id.
@@ -311,28 +343,30 @@ func card(brand, last4 string, i int) string {
 	brand, last4 = strings.TrimSpace(brand), strings.TrimSpace(last4)
 	switch strings.ToUpper(brand) {
 	case "ALIPAY":
-		return alipay[i]
+		return msg(i, "alipay")
 	case "", "OTHER", "BRAND_UNSPECIFIED":
 		brand = ""
 	default:
-		brand = word(brands, strings.ToUpper(brand), i)
+		brand = word("brand", strings.ToUpper(brand), i)
 	}
 	r := strings.NewReplacer("{brand}", brand, "{last4}", last4)
 	switch {
 	case brand != "" && last4 != "":
-		return r.Replace(cardBoth[i])
+		return r.Replace(msg(i, "card both"))
 	case brand != "":
-		return r.Replace(cardBrand[i])
+		return r.Replace(msg(i, "card brand"))
 	case last4 != "":
-		return r.Replace(cardLast4[i])
+		return r.Replace(msg(i, "card last4"))
 	}
 	return ""
 }
 
-func word(words map[string][4]string, value string, i int) string {
+// word is the word of kind (reason, state, policy, onoff, brand) for value,
+// else value as it came.
+func word(kind, value string, i int) string {
 	value = strings.TrimSpace(value)
-	if w, ok := words[value]; ok {
-		return w[i]
+	if key := kind + " " + value; messages.Has(key) {
+		return msg(i, key)
 	}
 	return value
 }

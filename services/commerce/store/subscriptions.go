@@ -33,12 +33,14 @@ var (
 
 // Line is a line of a charge to make.
 type Line struct {
-	Type        int32     `json:"type"`
-	Description string    `json:"description"`
-	Quantity    int32     `json:"quantity"`
-	Start       time.Time `json:"start"`
-	End         time.Time `json:"end"`
-	Amount      int64     `json:"amount"`
+	Type        int32  `json:"type"`
+	Description string `json:"description"`
+	// Descriptions are the description in each language, by locale.Code.
+	Descriptions map[string]string `json:"descriptions,omitempty"`
+	Quantity     int32             `json:"quantity"`
+	Start        time.Time         `json:"start"`
+	End          time.Time         `json:"end"`
+	Amount       int64             `json:"amount"`
 }
 
 // Step is one cross-service call a change still has to make, recorded with

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/text/language"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/idem"
+	"github.com/selfserve/selfserve/services/kit/locale"
 	"github.com/selfserve/selfserve/services/kit/names"
 )
 
@@ -87,10 +89,23 @@ func (c *changeCtx) event(typ commercev1.Event_Type, meta map[string]string) sto
 	return eventStep(typ, c.caller, "", meta)
 }
 
-func (c *changeCtx) chargeStep(order uint64, typ billingv1.LineItem_Type, desc string, qty int32, start, end time.Time, amount int64, pastDue bool) store.Step {
+// chargeStep is the charge of one line, described as text says in every
+// language, the product named as the catalog names it in each.
+func (c *changeCtx) chargeStep(tx *bolt.Tx, order uint64, typ billingv1.LineItem_Type, text terms.Line, qty int32, start, end time.Time, amount int64, pastDue bool) store.Step {
+	descs := terms.Describe(text, productNames(tx, c.sub))
 	return store.Step{Kind: "charge", Key: c.sub.GetName() + "/orders/" + store.OrderID(order), Profile: c.sub.GetBillingProfile(), Order: order,
 		Actor: c.caller.UserName(), PastDue: pastDue,
-		Lines: []store.Line{{Type: int32(typ), Description: desc, Quantity: qty, Start: start, End: end, Amount: amount}}}
+		Lines: []store.Line{{Type: int32(typ), Description: descs[locale.Code(locale.English)], Descriptions: descs, Quantity: qty, Start: start, End: end, Amount: amount}}}
+}
+
+// productNames names a subscription's product in a language as the catalog
+// does, or as the subscription does when the catalog no longer has it.
+func productNames(tx *bolt.Tx, sub *commercev1.Subscription) func(language.Tag) string {
+	p, err := store.GetProduct(tx, strings.TrimPrefix(sub.GetProduct(), "products/"))
+	if err != nil {
+		return func(language.Tag) string { return sub.GetProductDisplayName() }
+	}
+	return p.DisplayName
 }
 
 // mutate runs a change: any steps left from earlier changes go first, then
@@ -199,7 +214,6 @@ func (s *Service) SetQuantity(ctx context.Context, req *commercev1.SetQuantityRe
 		}
 		c.snapshot()
 		c.sub.Quantity, c.sub.ScheduledQuantity = q.Now, nil
-		desc := fmt.Sprintf("%s, %d → %d licenses", c.sub.GetProductDisplayName(), previous, q.Now)
 		if q.Now > previous {
 			c.meta.Anchor = c.now // the grace period restarts at an increase
 			order, err := c.order(tx, commercev1.Order_ADD_QUANTITY, previous, q.Charge)
@@ -207,7 +221,7 @@ func (s *Service) SetQuantity(ctx context.Context, req *commercev1.SetQuantityRe
 				return err
 			}
 			c.meta.Pending = append(c.meta.Pending,
-				c.chargeStep(order, billingv1.LineItem_ADD_QUANTITY, desc, q.Now-previous, c.now, end, q.Charge, false),
+				c.chargeStep(tx, order, billingv1.LineItem_ADD_QUANTITY, terms.Line{Kind: terms.LineAdd, Quantity: q.Now, Previous: previous}, q.Now-previous, c.now, end, q.Charge, false),
 				store.Step{Kind: "resize_pool", Total: q.Now, Version: c.nextVersion()},
 				c.event(commercev1.Event_QUANTITY_CHANGED, meta))
 			return nil
@@ -218,7 +232,7 @@ func (s *Service) SetQuantity(ctx context.Context, req *commercev1.SetQuantityRe
 		}
 		c.meta.Pending = append(c.meta.Pending,
 			store.Step{Kind: "resize_pool", Total: q.Now, Version: c.nextVersion()},
-			c.chargeStep(order, billingv1.LineItem_REMOVE_QUANTITY, desc, previous-q.Now, c.now, end, q.Charge, false),
+			c.chargeStep(tx, order, billingv1.LineItem_REMOVE_QUANTITY, terms.Line{Kind: terms.LineRemove, Quantity: q.Now, Previous: previous}, previous-q.Now, c.now, end, q.Charge, false),
 			c.event(commercev1.Event_QUANTITY_CHANGED, meta))
 		return nil
 	})
@@ -264,8 +278,8 @@ func (s *Service) Cancel(ctx context.Context, req *commercev1.CancelSubscription
 			return err
 		}
 		if refund != 0 {
-			c.meta.Pending = append(c.meta.Pending, c.chargeStep(order, billingv1.LineItem_CANCEL,
-				fmt.Sprintf("%s, refund of %d licenses", c.sub.GetProductDisplayName(), c.sub.GetQuantity()), c.sub.GetQuantity(), c.now, end, refund, false))
+			c.meta.Pending = append(c.meta.Pending, c.chargeStep(tx, order, billingv1.LineItem_CANCEL,
+				terms.Line{Kind: terms.LineCancel, Quantity: c.sub.GetQuantity()}, c.sub.GetQuantity(), c.now, end, refund, false))
 		}
 		c.meta.Pending = append(c.meta.Pending,
 			store.Step{Kind: "pool_state", State: int32(licensingv1.License_SUSPENDED), Version: c.nextVersion()},
@@ -317,7 +331,7 @@ func (s *Service) Reactivate(ctx context.Context, req *commercev1.ReactivateSubs
 			return err
 		}
 		c.meta.Pending = append(c.meta.Pending,
-			c.chargeStep(order, billingv1.LineItem_REACTIVATE, fmt.Sprintf("%s, %d licenses, reactivated", c.sub.GetProductDisplayName(), c.sub.GetQuantity()), c.sub.GetQuantity(), c.now, end, amount, false),
+			c.chargeStep(tx, order, billingv1.LineItem_REACTIVATE, terms.Line{Kind: terms.LineReactivate, Quantity: c.sub.GetQuantity()}, c.sub.GetQuantity(), c.now, end, amount, false),
 			store.Step{Kind: "pool_state", State: int32(licensingv1.License_ENABLED), Version: c.nextVersion()},
 			c.event(commercev1.Event_SUBSCRIPTION_REACTIVATED, nil))
 		return nil
@@ -413,7 +427,7 @@ func (s *Service) ConvertTrial(ctx context.Context, req *commercev1.ConvertTrial
 		}
 		v := c.nextVersion()
 		c.meta.Pending = append(c.meta.Pending,
-			c.chargeStep(order, billingv1.LineItem_CONVERT, fmt.Sprintf("%s, %d × %s", c.sub.GetProductDisplayName(), c.sub.GetQuantity(), freqLabel(c.sub.GetBillingFrequency())), c.sub.GetQuantity(), c.now, end, amount, false),
+			c.chargeStep(tx, order, billingv1.LineItem_CONVERT, terms.Line{Kind: terms.LineConvert, Quantity: c.sub.GetQuantity(), Frequency: c.sub.GetBillingFrequency()}, c.sub.GetQuantity(), c.now, end, amount, false),
 			store.Step{Kind: "resize_pool", Total: c.sub.GetQuantity(), Version: v},
 			store.Step{Kind: "pool_state", State: int32(licensingv1.License_ENABLED), Version: c.nextVersion()},
 			c.event(commercev1.Event_TRIAL_CONVERTED, map[string]string{"count": fmt.Sprint(c.sub.GetQuantity())}))

@@ -123,7 +123,7 @@ func renew(tx *bolt.Tx, c *changeCtx) error {
 		c.meta.Pending = append(c.meta.Pending, store.Step{Kind: "resize_pool", Total: c.sub.GetQuantity(), Version: c.nextVersion()})
 	}
 	c.meta.Pending = append(c.meta.Pending,
-		c.chargeStep(order, billingv1.LineItem_RENEW, fmt.Sprintf("%s, %d licenses, renewal", c.sub.GetProductDisplayName(), c.sub.GetQuantity()), c.sub.GetQuantity(), start, end, amount, true),
+		c.chargeStep(tx, order, billingv1.LineItem_RENEW, terms.Line{Kind: terms.LineRenew, Quantity: c.sub.GetQuantity()}, c.sub.GetQuantity(), start, end, amount, true),
 		c.event(commercev1.Event_SUBSCRIPTION_RENEWED, map[string]string{"count": fmt.Sprint(c.sub.GetQuantity())}))
 	return nil
 }
@@ -145,7 +145,7 @@ func convertAtTrialEnd(tx *bolt.Tx, c *changeCtx) error {
 		return err
 	}
 	c.meta.Pending = append(c.meta.Pending,
-		c.chargeStep(order, billingv1.LineItem_CONVERT, fmt.Sprintf("%s, %d licenses, trial converted", c.sub.GetProductDisplayName(), c.sub.GetQuantity()), c.sub.GetQuantity(), start, end, amount, true),
+		c.chargeStep(tx, order, billingv1.LineItem_CONVERT, terms.Line{Kind: terms.LineTrialConverted, Quantity: c.sub.GetQuantity()}, c.sub.GetQuantity(), start, end, amount, true),
 		c.event(commercev1.Event_TRIAL_CONVERTED, map[string]string{"count": fmt.Sprint(c.sub.GetQuantity())}))
 	return nil
 }

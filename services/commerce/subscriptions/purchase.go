@@ -186,9 +186,10 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 		if err != nil {
 			return err
 		}
+		descs := terms.Describe(terms.Line{Kind: terms.LinePurchase, Quantity: sub.Quantity, Frequency: sub.BillingFrequency}, b.product.DisplayName)
 		m.Pending = []store.Step{
 			{Kind: "charge", Key: sub.Name + "/orders/" + store.OrderID(order), Profile: req.GetBillingProfile(), Order: order, Actor: sub.Purchaser,
-				Lines: []store.Line{{Type: int32(billingv1.LineItem_PURCHASE), Description: fmt.Sprintf("%s, %d × %s", sub.ProductDisplayName, sub.Quantity, freqLabel(sub.BillingFrequency)),
+				Lines: []store.Line{{Type: int32(billingv1.LineItem_PURCHASE), Description: descs[locale.Code(locale.English)], Descriptions: descs,
 					Quantity: sub.Quantity, Start: now, End: end, Amount: total}}},
 			{Kind: "create_pool", Version: 1, Product: sub.Product, Purchaser: sub.Purchaser, Channel: int32(b.channel), Total: sub.Quantity, State: int32(licensingv1.License_ENABLED)},
 			eventStep(commercev1.Event_SUBSCRIPTION_PURCHASED, b.caller, b.user.GetDisplayName(), map[string]string{"count": fmt.Sprint(sub.Quantity)}),
@@ -200,13 +201,6 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 		return nil, err
 	}
 	return s.finish(ctx, b.org, first.GetName())
-}
-
-func freqLabel(f commercev1.Product_BillingFrequency) string {
-	if f == commercev1.Product_ANNUAL {
-		return "annual"
-	}
-	return "monthly"
 }
 
 // finish drives a new subscription's steps and answers it as its buyer sees it.

@@ -149,7 +149,7 @@ func (s *Service) send(ctx context.Context, org, id string, sub *commercev1.Subs
 		}
 		for _, l := range st.Lines {
 			req.LineItems = append(req.LineItems, &billingv1.LineItem{Type: billingv1.LineItem_Type(l.Type), Description: l.Description,
-				Subscription: name, Quantity: l.Quantity, PeriodStart: timestamppb.New(l.Start), PeriodEnd: timestamppb.New(l.End), AmountMinor: l.Amount})
+				LocalizedDescriptions: l.Descriptions, Subscription: name, Quantity: l.Quantity, PeriodStart: timestamppb.New(l.Start), PeriodEnd: timestamppb.New(l.End), AmountMinor: l.Amount})
 		}
 		inv, err := s.Charges.Charge(ctx, req)
 		if errs.ReasonOf(err) == errs.PaymentDeclined.Name {

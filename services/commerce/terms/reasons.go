@@ -23,17 +23,22 @@ var reasonLabels = []struct {
 	{commercev1.Subscription_Cancellation_OTHER, [4]string{"Another reason", "Une autre raison", "Ett annat skäl", "其他原因"}},
 }
 
+// messages is the message catalog of the terms' texts: the cancellation
+// reasons' labels and the invoice line descriptions.
+var messages = func() *locale.Catalog {
+	c := locale.NewCatalog("terms")
+	for _, r := range reasonLabels {
+		c.Set("reason "+r.reason.String(), r.labels)
+	}
+	setLineFormats(c)
+	return c
+}()
+
 // Reasons are every cancellation reason with its label in lang.
 func Reasons(lang language.Tag) []*commercev1.CancellationReason {
-	i := 0
-	for j, t := range locale.Supported {
-		if t == lang {
-			i = j
-		}
-	}
 	out := make([]*commercev1.CancellationReason, 0, len(reasonLabels))
 	for _, r := range reasonLabels {
-		out = append(out, &commercev1.CancellationReason{Reason: r.reason, Label: r.labels[i]})
+		out = append(out, &commercev1.CancellationReason{Reason: r.reason, Label: messages.Sprintf(lang, "reason "+r.reason.String())})
 	}
 	return out
 }

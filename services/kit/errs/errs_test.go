@@ -28,6 +28,16 @@ func TestEveryReasonHasEveryLanguage(t *testing.T) {
 			t.Errorf("reason %s: a translation equals the English text", r.Name)
 		}
 	}
+	if missing := catalog.Missing(); len(missing) > 0 {
+		t.Errorf("missing translations: %v", missing)
+	}
+	for r, m := range messages {
+		for i, lang := range locale.Supported {
+			if got := Localize(r, lang); got != m[i] {
+				t.Errorf("Localize(%s, %s) = %q, want %q", r.Name, lang, got, m[i])
+			}
+		}
+	}
 }
 
 func details(t *testing.T, s *status.Status) (*errdetails.ErrorInfo, *errdetails.LocalizedMessage) {

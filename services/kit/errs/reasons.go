@@ -343,22 +343,22 @@ func Reasons() []Reason {
 	return out
 }
 
-// Localize gives a reason's message in lang (one of locale.Supported).
+// catalog holds the messages of every reason.
+var catalog = func() *locale.Catalog {
+	c := locale.NewCatalog("errs")
+	for r, m := range messages {
+		c.Set(r.Name, m)
+	}
+	return c
+}()
+
+// Localize gives a reason's message in lang (one of locale.Supported); a
+// reason without messages gives its status code's.
 func Localize(r Reason, lang language.Tag) string {
-	m, ok := messages[r]
-	if !ok {
-		m = messages[reasonForCode(r.Code)]
+	if !catalog.Has(r.Name) {
+		r = reasonForCode(r.Code)
 	}
-	switch lang {
-	case locale.French:
-		return m[1]
-	case locale.Swedish:
-		return m[2]
-	case locale.Chinese:
-		return m[3]
-	default:
-		return m[0]
-	}
+	return catalog.Sprintf(lang, r.Name)
 }
 
 // reasonForCode names a status that came without ErrorInfo.
