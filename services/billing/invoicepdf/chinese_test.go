@@ -4,21 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"io"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"unicode"
 
-	"github.com/ledongthuc/pdf"
 	"golang.org/x/image/font/gofont/goregular"
-	"golang.org/x/image/font/sfnt"
-	"golang.org/x/image/math/fixed"
 
+	"github.com/selfserve/selfserve/services/billing/invoicepdf/pdftext"
 	"github.com/selfserve/selfserve/services/kit/locale"
 )
 
@@ -179,188 +173,20 @@ func TestFirstFaceOfCollection(t *testing.T) {
 	}
 }
 
-// extractText returns the text of every page, a line per text operation,
-// decoding each string through its font's ToUnicode map as a PDF reader does.
+// extractText is pdftext.Extract, failing the test on an error.
 func extractText(t *testing.T, b []byte) string {
 	t.Helper()
-	r, err := pdf.NewReader(bytes.NewReader(b), int64(len(b)))
+	s, err := pdftext.Extract(b)
 	if err != nil {
-		t.Fatalf("parse PDF: %v", err)
+		t.Fatal(err)
 	}
-	var sb strings.Builder
-	for i := 1; i <= r.NumPage(); i++ {
-		page := r.Page(i)
-		var cmap *toUnicode
-		pdf.Interpret(page.V.Key("Contents"), func(stk *pdf.Stack, op string) {
-			args := make([]pdf.Value, stk.Len())
-			for j := len(args) - 1; j >= 0; j-- {
-				args[j] = stk.Pop()
-			}
-			switch {
-			case op == "Tf" && len(args) == 2:
-				cmap = readToUnicode(t, page.Font(args[0].Name()).V)
-			case op == "Tj" && len(args) == 1:
-				sb.WriteString(cmap.decode(args[0].RawString()))
-				sb.WriteString("\n")
-			case op == "TJ" && len(args) == 1:
-				for k := 0; k < args[0].Len(); k++ {
-					if e := args[0].Index(k); e.Kind() == pdf.String {
-						sb.WriteString(cmap.decode(e.RawString()))
-					}
-				}
-				sb.WriteString("\n")
-			}
-		})
-	}
-	return sb.String()
+	return s
 }
 
-// toUnicode is a font's ToUnicode CMap: 2-byte codes for a composite font,
-// bytes read as Latin-1 for a simple one without a map.
-type toUnicode struct {
-	twoByte bool
-	ranges  []bfRange
-}
-
-type bfRange struct{ lo, hi, dst rune }
-
-var (
-	bfRangeRE = regexp.MustCompile(`<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>`)
-	bfBlockRE = regexp.MustCompile(`(?s)beginbfrange(.*?)endbfrange`)
-	bfCharRE  = regexp.MustCompile(`(?s)beginbfchar(.*?)endbfchar`)
-	bfPairRE  = regexp.MustCompile(`<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>`)
-)
-
-func readToUnicode(t *testing.T, font pdf.Value) *toUnicode {
-	t.Helper()
-	m := &toUnicode{twoByte: font.Key("Subtype").Name() == "Type0"}
-	tu := font.Key("ToUnicode")
-	if tu.IsNull() {
-		return m
-	}
-	data, err := io.ReadAll(tu.Reader())
-	if err != nil {
-		t.Fatalf("read ToUnicode: %v", err)
-	}
-	hexRune := func(s string) rune {
-		v, err := strconv.ParseUint(s, 16, 32)
-		if err != nil {
-			t.Fatalf("ToUnicode: %q: %v", s, err)
-		}
-		return rune(v)
-	}
-	for _, block := range bfBlockRE.FindAllSubmatch(data, -1) {
-		for _, r := range bfRangeRE.FindAllSubmatch(block[1], -1) {
-			m.ranges = append(m.ranges, bfRange{hexRune(string(r[1])), hexRune(string(r[2])), hexRune(string(r[3]))})
-		}
-	}
-	for _, block := range bfCharRE.FindAllSubmatch(data, -1) {
-		for _, p := range bfPairRE.FindAllSubmatch(block[1], -1) {
-			c := hexRune(string(p[1]))
-			m.ranges = append(m.ranges, bfRange{c, c, hexRune(string(p[2]))})
-		}
-	}
-	if len(m.ranges) == 0 {
-		t.Fatalf("ToUnicode without mappings: %s", data)
-	}
-	return m
-}
-
-// decode maps each code to its Unicode value; a range maps consecutive codes
-// to consecutive values, as readers (poppler, pdf.js) read fpdf's single
-// range over all 2-byte codes.
-func (m *toUnicode) decode(raw string) string {
-	if m == nil || !m.twoByte {
-		var sb strings.Builder
-		for i := 0; i < len(raw); i++ {
-			sb.WriteRune(rune(raw[i]))
-		}
-		return sb.String()
-	}
-	var sb strings.Builder
-	for i := 0; i+1 < len(raw); i += 2 {
-		code := rune(raw[i])<<8 | rune(raw[i+1])
-		out := unicode.ReplacementChar
-		for _, r := range m.ranges {
-			if code >= r.lo && code <= r.hi {
-				out = r.dst + code - r.lo
-				break
-			}
-		}
-		sb.WriteRune(out)
-	}
-	return sb.String()
-}
-
-// checkGlyphs checks, for each composite font of the document, that every
-// code its pages show maps (through CIDToGIDMap) to a glyph of the embedded
-// font file that draws something, spaces excepted.
+// checkGlyphs is pdftext.Glyphs, failing the test on an error.
 func checkGlyphs(t *testing.T, b []byte) {
 	t.Helper()
-	r, err := pdf.NewReader(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		t.Fatalf("parse PDF: %v", err)
+	if _, err := pdftext.Glyphs(b); err != nil {
+		t.Error(err)
 	}
-	checked := 0
-	for i := 1; i <= r.NumPage(); i++ {
-		page := r.Page(i)
-		var font pdf.Value
-		pdf.Interpret(page.V.Key("Contents"), func(stk *pdf.Stack, op string) {
-			args := make([]pdf.Value, stk.Len())
-			for j := len(args) - 1; j >= 0; j-- {
-				args[j] = stk.Pop()
-			}
-			switch {
-			case op == "Tf" && len(args) == 2:
-				font = page.Font(args[0].Name()).V
-			case op == "Tj" && len(args) == 1 && font.Key("Subtype").Name() == "Type0":
-				checked += checkString(t, font, args[0].RawString())
-			}
-		})
-	}
-	if checked == 0 {
-		t.Fatal("no text shown in a composite font")
-	}
-}
-
-func checkString(t *testing.T, font pdf.Value, raw string) int {
-	t.Helper()
-	cid := font.Key("DescendantFonts").Index(0)
-	gidMap, err := io.ReadAll(cid.Key("CIDToGIDMap").Reader())
-	if err != nil {
-		t.Fatalf("read CIDToGIDMap: %v", err)
-	}
-	file, err := io.ReadAll(cid.Key("FontDescriptor").Key("FontFile2").Reader())
-	if err != nil {
-		t.Fatalf("read FontFile2: %v", err)
-	}
-	f, err := sfnt.Parse(file)
-	if err != nil {
-		t.Fatalf("embedded font: %v", err)
-	}
-	var buf sfnt.Buffer
-	n := 0
-	for i := 0; i+1 < len(raw); i += 2 {
-		code := int(raw[i])<<8 | int(raw[i+1])
-		c := rune(code) // fpdf's codes are the characters' code points
-		if unicode.IsSpace(c) {
-			continue
-		}
-		if 2*code+1 >= len(gidMap) {
-			t.Errorf("%q (%U): outside CIDToGIDMap", c, c)
-			continue
-		}
-		gid := sfnt.GlyphIndex(binary.BigEndian.Uint16(gidMap[2*code:]))
-		if gid == 0 {
-			t.Errorf("%q (%U): drawn as the missing glyph", c, c)
-			continue
-		}
-		segs, err := f.LoadGlyph(&buf, gid, fixed.I(12), nil)
-		if err != nil || len(segs) == 0 {
-			t.Errorf("%q (%U): glyph %d draws nothing (%v)", c, c, gid, err)
-			continue
-		}
-		n++
-	}
-	return n
 }

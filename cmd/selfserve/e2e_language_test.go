@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/selfserve/selfserve/services/billing/invoicepdf"
+	"github.com/selfserve/selfserve/services/billing/invoicepdf/pdftext"
+)
+
+// cjkFontPath is a font with Chinese glyphs: the system's, or else the one a
+// Go module of the module cache ships.
+func cjkFontPath(t *testing.T) string {
+	t.Helper()
+	f, err := invoicepdf.FindCJKFont()
+	if err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if f, err = invoicepdf.ModuleCacheCJKFont(ctx); err != nil {
+			t.Fatalf("no Chinese font: %v", err)
+		}
+	}
+	return f.Path
+}
+
+// TestEndToEndChineseInvoice: a purchase in the 21Vianet cloud, paid by
+// Alipay in CNY, gives an invoice whose lines read in the reader's language,
+// and whose zh-CN PDF carries the Chinese text with a glyph for every
+// character.
+func TestEndToEndChineseInvoice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	s := &shop{t: t, r: startDev(t, binary(t), t.TempDir(), "--cjk-font", cjkFontPath(t))}
+	wang := s.r.tokens["fabrikam-cn/wang"]
+	plain, _, _, _, _ := s.products(wang)
+	account := s.ok("POST", "/v1/organizations/fabrikam-cn/billingAccounts", wang, `{"displayName":"王","soldTo":{"countryCode":"CN"}}`)["name"].(string)
+	pm := s.ok("POST", "/v1/"+account+"/paymentMethods", wang, `{"alipay":{"loginId":"wang@fabrikam.example"}}`)["name"].(string)
+	s.ok("PATCH", "/v1/"+account+"/billingProfiles/default", wang, fmt.Sprintf(`{"paymentMethod":%q}`, pm))
+	s.ok("POST", "/v1/organizations/fabrikam-cn/subscriptions:purchase", wang, buy(plain, account+"/billingProfiles/default", 3, ""))
+
+	_, zh := s.r.do(t, call{method: "GET", path: "/v1/" + plain, token: wang, headers: map[string]string{"Accept-Language": "zh-Hans"}})
+	zhName, _ := zh["displayName"].(string)
+
+	// The line's description, in each reader's language.
+	var invoice, zhDesc string
+	for lang, want := range map[string]string{"": "3 licenses, monthly", "fr-CA, en;q=0.5": "3 licences, mensuel", "sv": "3 licenser, månadsvis", "zh-Hans": zhName + "，3 个许可证，按月计费"} {
+		code, out := s.r.do(t, call{method: "GET", path: "/v1/" + account + "/invoices", token: wang, headers: map[string]string{"Accept-Language": lang}})
+		list, _ := out["invoices"].([]any)
+		if code != 200 || len(list) != 1 {
+			t.Fatalf("invoices in %q: %d %v", lang, code, out)
+		}
+		inv := list[0].(map[string]any)
+		line := inv["lineItems"].([]any)[0].(map[string]any)
+		desc, _ := line["description"].(string)
+		// The other languages stay inside: the gateway shows the field empty.
+		others, _ := line["localizedDescriptions"].(map[string]any)
+		if !strings.HasSuffix(desc, want) || len(others) != 0 || inv["currencyCode"] != "CNY" {
+			t.Errorf("invoice in %q: description %q, want …%q; line %v", lang, desc, want, line)
+		}
+		invoice = inv["name"].(string)
+		if lang == "zh-Hans" {
+			zhDesc = desc
+		}
+	}
+
+	// The PDF in Chinese.
+	req, _ := http.NewRequest("GET", s.r.url+"/v1/"+invoice+":download", nil)
+	req.Header.Set("Authorization", "Bearer "+wang)
+	req.Header.Set("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.5")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" {
+		t.Fatalf("download: %d %s", resp.StatusCode, pdf)
+	}
+	text, err := pdftext.Extract(pdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"发票", "已付款", zhDesc, "¥"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the zh-CN invoice lacks %q:\n%s", want, text)
+		}
+	}
+	if n, err := pdftext.Glyphs(pdf); err != nil {
+		t.Errorf("glyphs: %v", err)
+	} else {
+		t.Logf("%d characters drawn, every one with its glyph", n)
+	}
+}
