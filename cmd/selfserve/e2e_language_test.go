@@ -58,9 +58,7 @@ func TestEndToEndChineseInvoice(t *testing.T) {
 		inv := list[0].(map[string]any)
 		line := inv["lineItems"].([]any)[0].(map[string]any)
 		desc, _ := line["description"].(string)
-		// The other languages stay inside: the gateway shows the field empty.
-		others, _ := line["localizedDescriptions"].(map[string]any)
-		if !strings.HasSuffix(desc, want) || len(others) != 0 || inv["currencyCode"] != "CNY" {
+		if !strings.HasSuffix(desc, want) || len(line) != 7 || inv["currencyCode"] != "CNY" {
 			t.Errorf("invoice in %q: description %q, want …%q; line %v", lang, desc, want, line)
 		}
 		invoice = inv["name"].(string)
@@ -96,4 +94,22 @@ func TestEndToEndChineseInvoice(t *testing.T) {
 	} else {
 		t.Logf("%d characters drawn, every one with its glyph", n)
 	}
+
+	// Payment by invoice: in the 21Vianet cloud only, for a company with a
+	// valid unified social credit code.
+	methods := "/v1/" + account + "/paymentMethods"
+	s.fails("POST", methods, wang, `{"invoice":{"companyName":"法布里坎","taxId":"91350100M000100Y44"}}`, 400, "INVALID_FIELD")
+	byInvoice := s.ok("POST", methods, wang, `{"invoice":{"companyName":"法布里坎（上海）有限公司","taxId":"91350100M000100Y43"}}`)
+	if byInvoice["invoice"].(map[string]any)["taxId"] != "91350100M000100Y43" {
+		t.Fatalf("invoice method: %v", byInvoice)
+	}
+	s.ok("PATCH", "/v1/"+account+"/billingProfiles/default", wang, fmt.Sprintf(`{"paymentMethod":%q}`, byInvoice["name"]))
+	s.ok("POST", "/v1/organizations/fabrikam-cn/subscriptions:purchase", wang, buy(plain, account+"/billingProfiles/default", 1, ""))
+	list := s.ok("GET", "/v1/"+account+"/invoices", wang, "")["invoices"].([]any)
+	if len(list) != 2 || list[0].(map[string]any)["status"] != "PAID" {
+		t.Fatalf("invoices after paying by invoice: %v", list)
+	}
+	maxTok := s.r.tokens["contoso/max"]
+	global := s.ok("POST", "/v1/organizations/contoso/billingAccounts", maxTok, `{"displayName":"Max","soldTo":{"countryCode":"SE"}}`)["name"].(string)
+	s.fails("POST", "/v1/"+global+"/paymentMethods", maxTok, `{"invoice":{"companyName":"Contoso","taxId":"91350100M000100Y43"}}`, 400, "PAYMENT_METHOD_NOT_SUPPORTED")
 }

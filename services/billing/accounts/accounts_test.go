@@ -94,3 +94,25 @@ func TestLines(t *testing.T) {
 		t.Error("unknown currency")
 	}
 }
+
+func TestLineTexts(t *testing.T) {
+	ok := []*billingv1.LocalizedText{{Text: map[string]string{"en": " Pro, 2 licenses ", "zh-CN": "专业版，2 个许可证"}}}
+	got, err := LineTexts(ok, 1)
+	if err != nil || got[0]["en"] != "Pro, 2 licenses" || got[0]["zh-CN"] != "专业版，2 个许可证" {
+		t.Fatalf("LineTexts = %v, %v", got, err)
+	}
+	if got, err := LineTexts(nil, 3); got != nil || err != nil {
+		t.Errorf("no texts: %v, %v", got, err)
+	}
+	for name, in := range map[string][]*billingv1.LocalizedText{
+		"count":    {ok[0], ok[0]},
+		"language": {{Text: map[string]string{"de": "Pro"}}},
+		"variant":  {{Text: map[string]string{"fr-CA": "Pro"}}},
+		"empty":    {{Text: map[string]string{"en": " "}}},
+		"control":  {{Text: map[string]string{"en": "Pro\x00"}}},
+	} {
+		if _, err := LineTexts(in, 1); errs.ReasonOf(err) != errs.InvalidField.Name {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -68,24 +68,38 @@ func Lines(in []*billingv1.LineItem, currency string) ([]*billingv1.LineItem, in
 		if subtotal, err = subtotal.Add(money.Amount{Minor: l.GetAmountMinor(), Currency: currency}); err != nil {
 			return nil, 0, errs.Field(field+".amount_minor", "the amounts overflow")
 		}
-		var localized map[string]string
-		for code, s := range l.GetLocalizedDescriptions() {
-			if locale.Code(locale.Match(code)) != code {
-				return nil, 0, errs.Field(field+".localized_descriptions", "%s.localized_descriptions: %q is not one of en, fr, sv, zh-CN", field, code)
-			}
-			if s, err = text(field+".localized_descriptions", s, MaxDescription, true); err != nil {
-				return nil, 0, err
-			}
-			if localized == nil {
-				localized = make(map[string]string, len(l.GetLocalizedDescriptions()))
-			}
-			localized[code] = s
-		}
 		out = append(out, &billingv1.LineItem{Type: l.GetType(), Description: desc, Subscription: l.GetSubscription(),
-			Quantity: l.GetQuantity(), PeriodStart: l.GetPeriodStart(), PeriodEnd: l.GetPeriodEnd(), AmountMinor: l.GetAmountMinor(),
-			LocalizedDescriptions: localized})
+			Quantity: l.GetQuantity(), PeriodStart: l.GetPeriodStart(), PeriodEnd: l.GetPeriodEnd(), AmountMinor: l.GetAmountMinor()})
 	}
 	return out, subtotal.Minor, nil
+}
+
+// LineTexts checks a charge's descriptions in every language: none, or one
+// per line, keyed by en, fr, sv and zh-CN, each a description as Lines takes
+// it.
+func LineTexts(in []*billingv1.LocalizedText, lines int) ([]map[string]string, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	if len(in) != lines {
+		return nil, errs.Field("line_descriptions", "line_descriptions has %d entries for %d line items", len(in), lines)
+	}
+	out := make([]map[string]string, len(in))
+	for i, l := range in {
+		field := fmt.Sprintf("line_descriptions[%d]", i)
+		out[i] = make(map[string]string, len(l.GetText()))
+		for code, s := range l.GetText() {
+			if locale.Code(locale.Match(code)) != code {
+				return nil, errs.Field(field, "%s: %q is not one of en, fr, sv, zh-CN", field, code)
+			}
+			s, err := text(field, s, MaxDescription, true)
+			if err != nil {
+				return nil, err
+			}
+			out[i][code] = s
+		}
+	}
+	return out, nil
 }
 
 // NextRetry is when a charge that failed at now is tried again, or zero when

@@ -15,10 +15,12 @@ const (
 	MethodCard     = "card"
 	MethodAlipay   = "alipay"
 	MethodUnionPay = "union_pay"
+	MethodInvoice  = "invoice"
 )
 
 // AllowedIn says whether an organization of cloud may pay by method (API.md
-// §4): cards everywhere but CHINA_21VIANET, Alipay and UnionPay only there.
+// §4): cards everywhere but CHINA_21VIANET; Alipay, UnionPay and invoice only
+// there.
 // A refusal is PAYMENT_METHOD_NOT_SUPPORTED with field payment_method.<method>.
 // An unset cloud counts as GLOBAL.
 func AllowedIn(cloud licensingv1.Organization_Cloud, method string) error {
@@ -27,10 +29,10 @@ func AllowedIn(cloud licensingv1.Organization_Cloud, method string) error {
 	switch method {
 	case MethodCard:
 		allowed = !china
-	case MethodAlipay, MethodUnionPay:
+	case MethodAlipay, MethodUnionPay, MethodInvoice:
 		allowed = china
 	default:
-		return errs.Field("payment_method", "the payment method must be a card, alipay or union_pay")
+		return errs.Field("payment_method", "the payment method must be a card, alipay, union_pay or invoice")
 	}
 	if allowed {
 		return nil
@@ -223,4 +225,44 @@ func maskEmail(s string) string {
 func maskMobile(s string) string {
 	digits := strings.TrimPrefix(s, "+")
 	return strings.Repeat("*", len(digits)-4) + digits[len(digits)-4:]
+}
+
+// taxIDAlphabet is the characters of a unified social credit code, in the
+// order of their values (GB 32100-2015: no I, O, S, V or Z).
+const taxIDAlphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+// taxIDWeights weigh the first 17 characters of a unified social credit code.
+var taxIDWeights = [17]int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
+
+// ValidTaxID tells whether s is a unified social credit code: 18 characters
+// of its alphabet whose last is the check character of the others.
+func ValidTaxID(s string) bool {
+	if len(s) != 18 {
+		return false
+	}
+	sum := 0
+	for i := 0; i < 17; i++ {
+		v := strings.IndexByte(taxIDAlphabet, s[i])
+		if v < 0 {
+			return false
+		}
+		sum += v * taxIDWeights[i]
+	}
+	check := (31 - sum%31) % 31
+	return s[17] == taxIDAlphabet[check]
+}
+
+// ValidateInvoice checks payment by invoice: a company name of 1 to 200
+// characters (as a holder name), and its unified social credit code (spaces ignored, letters
+// upper-cased), else INVALID_FIELD on the field.
+func ValidateInvoice(p *billingv1.InvoicePayment) (*billingv1.InvoicePayment, error) {
+	name, err := checkHolderName(p.GetCompanyName(), "invoice.company_name", true)
+	if err != nil {
+		return nil, err
+	}
+	id := strings.ToUpper(strings.ReplaceAll(p.GetTaxId(), " ", ""))
+	if !ValidTaxID(id) {
+		return nil, errs.Field("invoice.tax_id", "the tax id must be an 18-character unified social credit code with its check character")
+	}
+	return &billingv1.InvoicePayment{CompanyName: name, TaxId: id}, nil
 }

@@ -32,6 +32,8 @@ func TestAllowedIn(t *testing.T) {
 		{unset, MethodCard, true},
 		{unset, MethodAlipay, false},
 		{unset, MethodUnionPay, false},
+		{global, MethodInvoice, false},
+		{china, MethodInvoice, true},
 	}
 	for _, tt := range tests {
 		err := AllowedIn(tt.cloud, tt.method)
@@ -43,7 +45,7 @@ func TestAllowedIn(t *testing.T) {
 		}
 		wantErr(t, err, errs.PaymentMethodNotSupported, "payment_method."+tt.method)
 	}
-	for _, m := range []string{"", "invoice", "CARD", "unionpay"} {
+	for _, m := range []string{"", "bank_transfer", "CARD", "unionpay"} {
 		wantErr(t, AllowedIn(global, m), errs.InvalidField, "payment_method")
 	}
 }

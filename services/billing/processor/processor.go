@@ -21,6 +21,11 @@
 //   - UnionPay: a number ending 0002 is declined at Tokenize (code
 //     card_declined); one ending 9995 is accepted and every charge declines
 //     with insufficient_funds; every other number is accepted and paid.
+//   - Invoice (bank transfer): a company name containing "+decline" is
+//     declined at Tokenize (code declined); one containing "+unpaid" is
+//     accepted and its transfers never arrive, so every charge declines with
+//     declined; for every other company the transfer is matched to the
+//     invoice when it is charged.
 //   - Refunds always succeed.
 //
 // A declined charge is a Result with Approved false, not an error: errors are
@@ -55,6 +60,7 @@ const (
 	KindCard     Kind = "card"
 	KindAlipay   Kind = "alipay"
 	KindUnionPay Kind = "union_pay"
+	KindInvoice  Kind = "invoice"
 )
 
 // Method is what the processor needs to register a payment method. It holds
@@ -67,12 +73,17 @@ type Method struct {
 	ExpYear      int32  // card
 	SecurityCode string `json:"-"` // card
 	Login        string `json:"-"` // Alipay: e-mail address or mobile number
+	Company      string // invoice: the company invoices are made out to
+	TaxID        string // invoice: its unified social credit code
 }
 
 // String names the method without its secrets.
 func (m Method) String() string {
 	if m.Kind == KindAlipay {
 		return "alipay method"
+	}
+	if m.Kind == KindInvoice {
+		return "invoice method"
 	}
 	n := m.Number
 	if len(n) > 4 {

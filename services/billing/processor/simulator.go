@@ -18,6 +18,8 @@ const (
 	simAlipayInsufficient   = "+insufficient"
 	simUnionPayDecline      = "0002"
 	simUnionPayInsufficient = "9995"
+	simInvoiceDecline       = "+decline"
+	simInvoiceUnpaid        = "+unpaid"
 )
 
 // Token prefixes: the behaviour of every later charge.
@@ -25,6 +27,7 @@ const (
 	tokenOK           = "sim_ok_"
 	tokenInsufficient = "sim_insufficient_"
 	tokenDeclined     = "sim_declined_"
+	tokenUnpaid       = "sim_unpaid_"
 )
 
 // Simulator is the deterministic built-in processor; see the package doc for
@@ -82,6 +85,18 @@ func (s *Simulator) Tokenize(ctx context.Context, m Method) (Token, error) {
 		default:
 			prefix = tokenOK
 		}
+	case KindInvoice:
+		company := strings.ToLower(m.Company)
+		switch {
+		case company == "" || m.TaxID == "":
+			return "", fmt.Errorf("%w: a company and its tax id are required", ErrInvalidRequest)
+		case strings.Contains(company, simInvoiceDecline):
+			return "", &DeclineError{Code: DeclineDeclined}
+		case strings.Contains(company, simInvoiceUnpaid):
+			prefix = tokenUnpaid
+		default:
+			prefix = tokenOK
+		}
 	default:
 		return "", fmt.Errorf("%w: unknown payment method kind %q", ErrInvalidRequest, m.Kind)
 	}
@@ -101,6 +116,8 @@ func (s *Simulator) Charge(ctx context.Context, tok Token, amount int64, currenc
 		return Result{DeclineCode: DeclineInsufficientFunds, Reference: ref}, nil
 	case strings.HasPrefix(string(tok), tokenDeclined):
 		return Result{DeclineCode: DeclineCardDeclined, Reference: ref}, nil
+	case strings.HasPrefix(string(tok), tokenUnpaid):
+		return Result{DeclineCode: DeclineDeclined, Reference: ref}, nil
 	}
 	return Result{}, fmt.Errorf("%w: unknown token", ErrInvalidRequest)
 }
@@ -133,7 +150,7 @@ func checkRequest(ctx context.Context, amount int64, currency, key string) error
 
 func isSimToken(tok Token) bool {
 	t := string(tok)
-	return strings.HasPrefix(t, tokenOK) || strings.HasPrefix(t, tokenInsufficient) || strings.HasPrefix(t, tokenDeclined)
+	return strings.HasPrefix(t, tokenOK) || strings.HasPrefix(t, tokenInsufficient) || strings.HasPrefix(t, tokenDeclined) || strings.HasPrefix(t, tokenUnpaid)
 }
 
 // reference derives a transaction id from the idempotency key alone, so the

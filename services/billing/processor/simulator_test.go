@@ -36,6 +36,10 @@ func TestSimulatorMethods(t *testing.T) {
 		{name: "unionpay", method: Method{Kind: KindUnionPay, Number: "6200000000000005"}},
 		{name: "unionpay ending 0002", method: Method{Kind: KindUnionPay, Number: "6200000000000002"}, tokenizeErr: DeclineCardDeclined},
 		{name: "unionpay ending 9995", method: Method{Kind: KindUnionPay, Number: "6200000000009995"}, chargeCode: DeclineInsufficientFunds},
+
+		{name: "invoice", method: Method{Kind: KindInvoice, Company: "Fabrikam", TaxID: "91350100M000100Y43"}},
+		{name: "invoice +decline", method: Method{Kind: KindInvoice, Company: "Fabrikam+Decline", TaxID: "91350100M000100Y43"}, tokenizeErr: DeclineDeclined},
+		{name: "invoice +unpaid", method: Method{Kind: KindInvoice, Company: "Fabrikam +unpaid", TaxID: "91350100M000100Y43"}, chargeCode: DeclineDeclined},
 	}
 	ctx := context.Background()
 	sim := NewSimulator()

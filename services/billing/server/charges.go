@@ -87,6 +87,10 @@ func (s *Charges) Charge(ctx context.Context, req *billingv1.ChargeRequest) (*bi
 	if err != nil {
 		return nil, err
 	}
+	texts, err := accounts.LineTexts(req.GetLineDescriptions(), len(lines))
+	if err != nil {
+		return nil, err
+	}
 	if req.GetSubscription() != "" {
 		if _, err := names.Parse("subscription", req.GetSubscription(), accounts.SubscriptionPattern); err != nil {
 			return nil, err
@@ -158,6 +162,9 @@ func (s *Charges) Charge(ctx context.Context, req *billingv1.ChargeRequest) (*bi
 				BillingProfile: req.GetBillingProfile(),
 			}
 			if err := store.InsertInvoice(tx, org, acct, store.InvoiceID(n), inv); err != nil {
+				return err
+			}
+			if err := store.PutInvoiceTexts(tx, org, acct, store.InvoiceID(n), texts); err != nil {
 				return err
 			}
 			cc := fresh

@@ -95,7 +95,9 @@ func (s *Invoices) ListInvoices(ctx context.Context, req *billingv1.ListInvoices
 		resp.Invoices, next, err = store.ListInvoices(tx, ids[0], ids[1], from, to, before, size)
 		lang := locale.FromContext(ctx)
 		for _, inv := range resp.Invoices {
-			inLanguage(fapiaoState(inv, s.Clock.Now()), lang)
+			if _, err := inLanguage(tx, fapiaoState(inv, s.Clock.Now()), lang); err != nil {
+				return err
+			}
 		}
 		if next != nil {
 			resp.NextPageToken = page.Token(bind, append(kv.Uint64(uint64(from.UnixNano())), next...))
@@ -105,7 +107,8 @@ func (s *Invoices) ListInvoices(ctx context.Context, req *billingv1.ListInvoices
 	return resp, err
 }
 
-// invoice reads an invoice of an account the caller may see.
+// invoice reads an invoice of an account the caller may see, its lines
+// described in the caller's language.
 func (s *Invoices) invoice(ctx context.Context, name string) (*billingv1.Invoice, *billingv1.BillingAccount, *billingv1.BillingProfile, error) {
 	ids, err := names.Parse("name", name, accounts.InvoicePattern)
 	if err != nil {
@@ -119,6 +122,9 @@ func (s *Invoices) invoice(ctx context.Context, name string) (*billingv1.Invoice
 			return err
 		}
 		if inv, err = store.GetInvoice(tx, ids[0], ids[1], ids[2]); err != nil {
+			return err
+		}
+		if inv, err = inLanguage(tx, inv, locale.FromContext(ctx)); err != nil {
 			return err
 		}
 		if pids, ok := names.Match(inv.GetBillingProfile(), accounts.ProfilePattern); ok {
@@ -135,20 +141,23 @@ func (s *Invoices) GetInvoice(ctx context.Context, req *billingv1.GetInvoiceRequ
 	if err != nil {
 		return nil, err
 	}
-	return inLanguage(fapiaoState(inv, s.Clock.Now()), locale.FromContext(ctx)), nil
+	return fapiaoState(inv, s.Clock.Now()), nil
 }
 
 // inLanguage gives each line of inv its description in lang, when commerce
-// wrote one, and drops the others: responses carry one language.
-func inLanguage(inv *billingv1.Invoice, lang language.Tag) *billingv1.Invoice {
+// wrote one in that language.
+func inLanguage(tx *bolt.Tx, inv *billingv1.Invoice, lang language.Tag) (*billingv1.Invoice, error) {
+	texts, err := store.GetInvoiceTexts(tx, inv.GetName())
+	if err != nil || len(texts) != len(inv.GetLineItems()) {
+		return inv, err
+	}
 	code := locale.Code(lang)
-	for _, l := range inv.GetLineItems() {
-		if d := l.GetLocalizedDescriptions()[code]; d != "" {
+	for i, l := range inv.GetLineItems() {
+		if d := texts[i][code]; d != "" {
 			l.Description = d
 		}
-		l.LocalizedDescriptions = nil
 	}
-	return inv
+	return inv, nil
 }
 
 // DownloadInvoice renders an invoice as a PDF in the caller's language.
@@ -158,7 +167,7 @@ func (s *Invoices) DownloadInvoice(ctx context.Context, req *billingv1.DownloadI
 		return nil, err
 	}
 	lang := locale.FromContext(ctx)
-	pdf, err := invoicepdf.Renderer{CJK: s.CJKFont.Load()}.Render(invoicepdf.Document{Invoice: inLanguage(inv, lang), Account: a, Profile: p, Seller: invoicepdf.DefaultSeller}, lang)
+	pdf, err := invoicepdf.Renderer{CJK: s.CJKFont.Load()}.Render(invoicepdf.Document{Invoice: inv, Account: a, Profile: p, Seller: invoicepdf.DefaultSeller}, lang)
 	if err != nil {
 		return nil, err
 	}
@@ -222,5 +231,9 @@ func (s *Invoices) RequestFapiao(ctx context.Context, req *billingv1.RequestFapi
 	if err != nil {
 		return nil, err
 	}
-	return inLanguage(resp, locale.FromContext(ctx)), nil
+	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+		_, err := inLanguage(tx, resp, locale.FromContext(ctx))
+		return err
+	})
+	return resp, err
 }

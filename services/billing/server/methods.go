@@ -80,8 +80,22 @@ func (s *Accounts) checkMethod(in *billingv1.PaymentMethod, cloudOK func(kind st
 			stored: &billingv1.PaymentMethod{Details: &billingv1.PaymentMethod_UnionPay{UnionPay: stored}},
 			meta:   map[string]string{"brand": "UNIONPAY", "last4": stored.GetLast4()},
 		}, nil
+	case *billingv1.PaymentMethod_Invoice:
+		if err := cloudOK(cards.MethodInvoice); err != nil {
+			return nil, err
+		}
+		p, err := cards.ValidateInvoice(d.Invoice)
+		if err != nil {
+			return nil, err
+		}
+		return &checkedMethod{
+			kind:   processor.KindInvoice,
+			method: processor.Method{Kind: processor.KindInvoice, Company: p.GetCompanyName(), TaxID: p.GetTaxId()},
+			stored: &billingv1.PaymentMethod{Details: &billingv1.PaymentMethod_Invoice{Invoice: p}},
+			meta:   methodMeta(&billingv1.PaymentMethod{Details: &billingv1.PaymentMethod_Invoice{Invoice: p}}),
+		}, nil
 	}
-	return nil, errs.Field("payment_method", "payment_method needs one of card, alipay or union_pay")
+	return nil, errs.Field("payment_method", "payment_method needs one of card, alipay, union_pay or invoice")
 }
 
 // declined maps a processor's refusal to PAYMENT_DECLINED.
@@ -337,6 +351,9 @@ func methodMeta(m *billingv1.PaymentMethod) map[string]string {
 		return map[string]string{"brand": "UNIONPAY", "last4": m.GetUnionPay().GetLast4()}
 	case m.GetAlipay() != nil:
 		return map[string]string{"brand": "ALIPAY", "last4": m.GetAlipay().GetMaskedLoginId()}
+	case m.GetInvoice() != nil:
+		id := m.GetInvoice().GetTaxId()
+		return map[string]string{"brand": "INVOICE", "last4": id[max(0, len(id)-4):]}
 	}
 	return nil
 }

@@ -55,6 +55,37 @@ func InsertInvoice(tx *bolt.Tx, org, account, id string, inv *billingv1.Invoice)
 	return tx.Bucket(InvoiceTimes).Put(append(k, id...), nil)
 }
 
+// PutInvoiceTexts keeps the descriptions of an invoice's lines in every
+// language, a map per line keyed by locale.Code.
+func PutInvoiceTexts(tx *bolt.Tx, org, account, id string, texts []map[string]string) error {
+	if len(texts) == 0 {
+		return nil
+	}
+	v, err := json.Marshal(texts)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(InvoiceTexts).Put(kv.Key(org, account, id), v)
+}
+
+// GetInvoiceTexts reads the descriptions of an invoice's lines in every
+// language; nil when it has none.
+func GetInvoiceTexts(tx *bolt.Tx, name string) ([]map[string]string, error) {
+	ids, ok := names.Match(name, accounts.InvoicePattern)
+	if !ok {
+		return nil, errs.NotFound(name)
+	}
+	v := tx.Bucket(InvoiceTexts).Get(kv.Key(ids...))
+	if v == nil {
+		return nil, nil
+	}
+	var texts []map[string]string
+	if err := json.Unmarshal(v, &texts); err != nil {
+		return nil, fmt.Errorf("invoice texts of %s: %w", name, err)
+	}
+	return texts, nil
+}
+
 // GetInvoice reads an invoice.
 func GetInvoice(tx *bolt.Tx, org, account, id string) (*billingv1.Invoice, error) {
 	return get(tx, Invoices, kv.Key(org, account, id), &billingv1.Invoice{}, names.Format(accounts.InvoicePattern, org, account, id))

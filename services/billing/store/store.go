@@ -28,6 +28,9 @@ var (
 	Invoices = []byte("invoices")
 	// invoice_times: {org}\0{account}\0 + issue time (8 bytes) + {invoice} → nothing
 	InvoiceTimes = []byte("invoice_times")
+	// invoice_texts: {org}\0{account}\0{invoice} → the description of each
+	// line in every language, for invoices that have them
+	InvoiceTexts = []byte("invoice_texts")
 	// invoice_numbers: {org}\0{account} → the last invoice number, 8 bytes
 	InvoiceNumbers = []byte("invoice_numbers")
 	// charges: {org}\0{key} → Charge (JSON): the billable event behind an invoice
@@ -40,7 +43,7 @@ var (
 	PaymentOutbox = []byte("payment_outbox")
 
 	buckets = [][]byte{Accounts, AccountOwners, AccountClouds, Profiles, PaymentMethods, PaymentTokens,
-		Invoices, InvoiceTimes, InvoiceNumbers, Charges, Retries, AuditOutbox, PaymentOutbox, idem.Bucket}
+		Invoices, InvoiceTimes, InvoiceTexts, InvoiceNumbers, Charges, Retries, AuditOutbox, PaymentOutbox, idem.Bucket}
 )
 
 // Store is the billing store.

@@ -196,6 +196,7 @@ var (
 	cardBrand = [4]string{"the {brand} card", "la carte {brand}", "{brand}-kortet", "{brand} 卡"}
 	cardLast4 = [4]string{"the card ending in {last4}", "la carte se terminant par {last4}", "kortet som slutar på {last4}", "尾号为 {last4} 的卡"}
 	alipay    = [4]string{"the Alipay account", "le compte Alipay", "Alipay-kontot", "支付宝账户"}
+	invoice   = [4]string{"payment by invoice", "le paiement sur facture", "betalning mot faktura", "发票付款"}
 
 	listSep = [4]string{", ", ", ", ", ", "、"}
 )
@@ -221,6 +222,7 @@ var messages = func() *locale.Catalog {
 	c.Set("card brand", cardBrand)
 	c.Set("card last4", cardLast4)
 	c.Set("alipay", alipay)
+	c.Set("invoice", invoice)
 	c.Set("list separator", listSep)
 	c.SetMessages("licenses", [4]catalog.Message{
 		locale.Plural(1, "%d license", "%d licenses"),
@@ -344,6 +346,8 @@ func card(brand, last4 string, i int) string {
 	switch strings.ToUpper(brand) {
 	case "ALIPAY":
 		return msg(i, "alipay")
+	case "INVOICE":
+		return msg(i, "invoice")
 	case "", "OTHER", "BRAND_UNSPECIFIED":
 		brand = ""
 	default:

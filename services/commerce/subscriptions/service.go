@@ -149,7 +149,10 @@ func (s *Service) send(ctx context.Context, org, id string, sub *commercev1.Subs
 		}
 		for _, l := range st.Lines {
 			req.LineItems = append(req.LineItems, &billingv1.LineItem{Type: billingv1.LineItem_Type(l.Type), Description: l.Description,
-				LocalizedDescriptions: l.Descriptions, Subscription: name, Quantity: l.Quantity, PeriodStart: timestamppb.New(l.Start), PeriodEnd: timestamppb.New(l.End), AmountMinor: l.Amount})
+				Subscription: name, Quantity: l.Quantity, PeriodStart: timestamppb.New(l.Start), PeriodEnd: timestamppb.New(l.End), AmountMinor: l.Amount})
+			if len(l.Descriptions) > 0 {
+				req.LineDescriptions = append(req.LineDescriptions, &billingv1.LocalizedText{Text: l.Descriptions})
+			}
 		}
 		inv, err := s.Charges.Charge(ctx, req)
 		if errs.ReasonOf(err) == errs.PaymentDeclined.Name {

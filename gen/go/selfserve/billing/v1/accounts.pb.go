@@ -428,6 +428,7 @@ type PaymentMethod struct {
 	//	*PaymentMethod_Card
 	//	*PaymentMethod_Alipay
 	//	*PaymentMethod_UnionPay
+	//	*PaymentMethod_Invoice
 	Details isPaymentMethod_Details `protobuf_oneof:"details"`
 	// Output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
@@ -508,6 +509,15 @@ func (x *PaymentMethod) GetUnionPay() *UnionPay {
 	return nil
 }
 
+func (x *PaymentMethod) GetInvoice() *InvoicePayment {
+	if x != nil {
+		if x, ok := x.Details.(*PaymentMethod_Invoice); ok {
+			return x.Invoice
+		}
+	}
+	return nil
+}
+
 func (x *PaymentMethod) GetCreateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreateTime
@@ -541,11 +551,18 @@ type PaymentMethod_UnionPay struct {
 	UnionPay *UnionPay `protobuf:"bytes,4,opt,name=union_pay,json=unionPay,proto3,oneof"`
 }
 
+type PaymentMethod_Invoice struct {
+	// Payment by invoice, settled by bank transfer (CHINA_21VIANET).
+	Invoice *InvoicePayment `protobuf:"bytes,7,opt,name=invoice,proto3,oneof"`
+}
+
 func (*PaymentMethod_Card) isPaymentMethod_Details() {}
 
 func (*PaymentMethod_Alipay) isPaymentMethod_Details() {}
 
 func (*PaymentMethod_UnionPay) isPaymentMethod_Details() {}
+
+func (*PaymentMethod_Invoice) isPaymentMethod_Details() {}
 
 // A payment card. Only brand, last 4 digits, expiry, holder and address are
 // kept; the number and security code are never stored nor shown.
@@ -785,6 +802,63 @@ func (x *UnionPay) GetLast4() string {
 	return ""
 }
 
+// Payment by invoice: each invoice is made out to a company, which pays it by
+// bank transfer.
+type InvoicePayment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The company invoices are made out to: 1 to 200 characters.
+	CompanyName string `protobuf:"bytes,1,opt,name=company_name,json=companyName,proto3" json:"company_name,omitempty"`
+	// Its unified social credit code (统一社会信用代码): 18 digits and capital
+	// letters, the last a check character (GB 32100-2015).
+	TaxId         string `protobuf:"bytes,2,opt,name=tax_id,json=taxId,proto3" json:"tax_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvoicePayment) Reset() {
+	*x = InvoicePayment{}
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvoicePayment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvoicePayment) ProtoMessage() {}
+
+func (x *InvoicePayment) ProtoReflect() protoreflect.Message {
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvoicePayment.ProtoReflect.Descriptor instead.
+func (*InvoicePayment) Descriptor() ([]byte, []int) {
+	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *InvoicePayment) GetCompanyName() string {
+	if x != nil {
+		return x.CompanyName
+	}
+	return ""
+}
+
+func (x *InvoicePayment) GetTaxId() string {
+	if x != nil {
+		return x.TaxId
+	}
+	return ""
+}
+
 // Request for CreateBillingAccount.
 type CreateBillingAccountRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -800,7 +874,7 @@ type CreateBillingAccountRequest struct {
 
 func (x *CreateBillingAccountRequest) Reset() {
 	*x = CreateBillingAccountRequest{}
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[7]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +886,7 @@ func (x *CreateBillingAccountRequest) String() string {
 func (*CreateBillingAccountRequest) ProtoMessage() {}
 
 func (x *CreateBillingAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[7]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +899,7 @@ func (x *CreateBillingAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBillingAccountRequest.ProtoReflect.Descriptor instead.
 func (*CreateBillingAccountRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{7}
+	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateBillingAccountRequest) GetParent() string {
@@ -860,7 +934,7 @@ type GetBillingAccountRequest struct {
 
 func (x *GetBillingAccountRequest) Reset() {
 	*x = GetBillingAccountRequest{}
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[8]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -872,7 +946,7 @@ func (x *GetBillingAccountRequest) String() string {
 func (*GetBillingAccountRequest) ProtoMessage() {}
 
 func (x *GetBillingAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[8]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -885,7 +959,7 @@ func (x *GetBillingAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBillingAccountRequest.ProtoReflect.Descriptor instead.
 func (*GetBillingAccountRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{8}
+	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetBillingAccountRequest) GetName() string {
@@ -910,7 +984,7 @@ type ListBillingAccountsRequest struct {
 
 func (x *ListBillingAccountsRequest) Reset() {
 	*x = ListBillingAccountsRequest{}
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[9]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -922,7 +996,7 @@ func (x *ListBillingAccountsRequest) String() string {
 func (*ListBillingAccountsRequest) ProtoMessage() {}
 
 func (x *ListBillingAccountsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[9]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -935,7 +1009,7 @@ func (x *ListBillingAccountsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBillingAccountsRequest.ProtoReflect.Descriptor instead.
 func (*ListBillingAccountsRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{9}
+	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListBillingAccountsRequest) GetParent() string {
@@ -972,7 +1046,7 @@ type ListBillingAccountsResponse struct {
 
 func (x *ListBillingAccountsResponse) Reset() {
 	*x = ListBillingAccountsResponse{}
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[10]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1058,7 @@ func (x *ListBillingAccountsResponse) String() string {
 func (*ListBillingAccountsResponse) ProtoMessage() {}
 
 func (x *ListBillingAccountsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[10]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1071,7 @@ func (x *ListBillingAccountsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBillingAccountsResponse.ProtoReflect.Descriptor instead.
 func (*ListBillingAccountsResponse) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{10}
+	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListBillingAccountsResponse) GetBillingAccounts() []*BillingAccount {
@@ -1025,7 +1099,7 @@ type GetBillingProfileRequest struct {
 
 func (x *GetBillingProfileRequest) Reset() {
 	*x = GetBillingProfileRequest{}
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[11]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1037,7 +1111,7 @@ func (x *GetBillingProfileRequest) String() string {
 func (*GetBillingProfileRequest) ProtoMessage() {}
 
 func (x *GetBillingProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[11]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1050,7 +1124,7 @@ func (x *GetBillingProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBillingProfileRequest.ProtoReflect.Descriptor instead.
 func (*GetBillingProfileRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{11}
+	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetBillingProfileRequest) GetName() string {
@@ -1075,7 +1149,7 @@ type ListBillingProfilesRequest struct {
 
 func (x *ListBillingProfilesRequest) Reset() {
 	*x = ListBillingProfilesRequest{}
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[12]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1161,7 @@ func (x *ListBillingProfilesRequest) String() string {
 func (*ListBillingProfilesRequest) ProtoMessage() {}
 
 func (x *ListBillingProfilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[12]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1174,7 @@ func (x *ListBillingProfilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBillingProfilesRequest.ProtoReflect.Descriptor instead.
 func (*ListBillingProfilesRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{12}
+	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListBillingProfilesRequest) GetParent() string {
@@ -1137,7 +1211,7 @@ type ListBillingProfilesResponse struct {
 
 func (x *ListBillingProfilesResponse) Reset() {
 	*x = ListBillingProfilesResponse{}
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[13]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1149,7 +1223,7 @@ func (x *ListBillingProfilesResponse) String() string {
 func (*ListBillingProfilesResponse) ProtoMessage() {}
 
 func (x *ListBillingProfilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[13]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1162,7 +1236,7 @@ func (x *ListBillingProfilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBillingProfilesResponse.ProtoReflect.Descriptor instead.
 func (*ListBillingProfilesResponse) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{13}
+	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListBillingProfilesResponse) GetBillingProfiles() []*BillingProfile {
@@ -1194,7 +1268,7 @@ type UpdateBillingProfileRequest struct {
 
 func (x *UpdateBillingProfileRequest) Reset() {
 	*x = UpdateBillingProfileRequest{}
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[14]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1206,7 +1280,7 @@ func (x *UpdateBillingProfileRequest) String() string {
 func (*UpdateBillingProfileRequest) ProtoMessage() {}
 
 func (x *UpdateBillingProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[14]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1219,7 +1293,7 @@ func (x *UpdateBillingProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBillingProfileRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBillingProfileRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{14}
+	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdateBillingProfileRequest) GetBillingProfile() *BillingProfile {
@@ -1258,7 +1332,7 @@ type CreatePaymentMethodRequest struct {
 
 func (x *CreatePaymentMethodRequest) Reset() {
 	*x = CreatePaymentMethodRequest{}
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[15]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1344,7 @@ func (x *CreatePaymentMethodRequest) String() string {
 func (*CreatePaymentMethodRequest) ProtoMessage() {}
 
 func (x *CreatePaymentMethodRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[15]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1357,7 @@ func (x *CreatePaymentMethodRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePaymentMethodRequest.ProtoReflect.Descriptor instead.
 func (*CreatePaymentMethodRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{15}
+	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreatePaymentMethodRequest) GetParent() string {
@@ -1318,7 +1392,7 @@ type GetPaymentMethodRequest struct {
 
 func (x *GetPaymentMethodRequest) Reset() {
 	*x = GetPaymentMethodRequest{}
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[16]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1404,7 @@ func (x *GetPaymentMethodRequest) String() string {
 func (*GetPaymentMethodRequest) ProtoMessage() {}
 
 func (x *GetPaymentMethodRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[16]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1417,7 @@ func (x *GetPaymentMethodRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPaymentMethodRequest.ProtoReflect.Descriptor instead.
 func (*GetPaymentMethodRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{16}
+	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetPaymentMethodRequest) GetName() string {
@@ -1368,7 +1442,7 @@ type ListPaymentMethodsRequest struct {
 
 func (x *ListPaymentMethodsRequest) Reset() {
 	*x = ListPaymentMethodsRequest{}
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[17]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1454,7 @@ func (x *ListPaymentMethodsRequest) String() string {
 func (*ListPaymentMethodsRequest) ProtoMessage() {}
 
 func (x *ListPaymentMethodsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[17]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1467,7 @@ func (x *ListPaymentMethodsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPaymentMethodsRequest.ProtoReflect.Descriptor instead.
 func (*ListPaymentMethodsRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{17}
+	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListPaymentMethodsRequest) GetParent() string {
@@ -1430,7 +1504,7 @@ type ListPaymentMethodsResponse struct {
 
 func (x *ListPaymentMethodsResponse) Reset() {
 	*x = ListPaymentMethodsResponse{}
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[18]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1442,7 +1516,7 @@ func (x *ListPaymentMethodsResponse) String() string {
 func (*ListPaymentMethodsResponse) ProtoMessage() {}
 
 func (x *ListPaymentMethodsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[18]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1455,7 +1529,7 @@ func (x *ListPaymentMethodsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPaymentMethodsResponse.ProtoReflect.Descriptor instead.
 func (*ListPaymentMethodsResponse) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{18}
+	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListPaymentMethodsResponse) GetPaymentMethods() []*PaymentMethod {
@@ -1488,7 +1562,7 @@ type UpdatePaymentMethodRequest struct {
 
 func (x *UpdatePaymentMethodRequest) Reset() {
 	*x = UpdatePaymentMethodRequest{}
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[19]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1574,7 @@ func (x *UpdatePaymentMethodRequest) String() string {
 func (*UpdatePaymentMethodRequest) ProtoMessage() {}
 
 func (x *UpdatePaymentMethodRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[19]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1587,7 @@ func (x *UpdatePaymentMethodRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePaymentMethodRequest.ProtoReflect.Descriptor instead.
 func (*UpdatePaymentMethodRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{19}
+	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpdatePaymentMethodRequest) GetPaymentMethod() *PaymentMethod {
@@ -1550,7 +1624,7 @@ type DeletePaymentMethodRequest struct {
 
 func (x *DeletePaymentMethodRequest) Reset() {
 	*x = DeletePaymentMethodRequest{}
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[20]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1562,7 +1636,7 @@ func (x *DeletePaymentMethodRequest) String() string {
 func (*DeletePaymentMethodRequest) ProtoMessage() {}
 
 func (x *DeletePaymentMethodRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[20]
+	mi := &file_selfserve_billing_v1_accounts_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1575,7 +1649,7 @@ func (x *DeletePaymentMethodRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePaymentMethodRequest.ProtoReflect.Descriptor instead.
 func (*DeletePaymentMethodRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{20}
+	return file_selfserve_billing_v1_accounts_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DeletePaymentMethodRequest) GetName() string {
@@ -1626,12 +1700,13 @@ const file_selfserve_billing_v1_accounts_proto_rawDesc = "" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xd1\x02\n" +
+	"updateTime\"\x93\x03\n" +
 	"\rPaymentMethod\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
 	"\x04card\x18\x02 \x01(\v2\x1a.selfserve.billing.v1.CardH\x00R\x04card\x126\n" +
 	"\x06alipay\x18\x03 \x01(\v2\x1c.selfserve.billing.v1.AlipayH\x00R\x06alipay\x12=\n" +
-	"\tunion_pay\x18\x04 \x01(\v2\x1e.selfserve.billing.v1.UnionPayH\x00R\bunionPay\x12;\n" +
+	"\tunion_pay\x18\x04 \x01(\v2\x1e.selfserve.billing.v1.UnionPayH\x00R\bunionPay\x12@\n" +
+	"\ainvoice\x18\a \x01(\v2$.selfserve.billing.v1.InvoicePaymentH\x00R\ainvoice\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
@@ -1668,7 +1743,10 @@ const file_selfserve_billing_v1_accounts_proto_rawDesc = "" +
 	"\x06number\x18\x01 \x01(\tR\x06number\x12\x1f\n" +
 	"\vholder_name\x18\x02 \x01(\tR\n" +
 	"holderName\x12\x14\n" +
-	"\x05last4\x18\x03 \x01(\tR\x05last4\"\xa3\x01\n" +
+	"\x05last4\x18\x03 \x01(\tR\x05last4\"J\n" +
+	"\x0eInvoicePayment\x12!\n" +
+	"\fcompany_name\x18\x01 \x01(\tR\vcompanyName\x12\x15\n" +
+	"\x06tax_id\x18\x02 \x01(\tR\x05taxId\"\xa3\x01\n" +
 	"\x1bCreateBillingAccountRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12M\n" +
 	"\x0fbilling_account\x18\x02 \x01(\v2$.selfserve.billing.v1.BillingAccountR\x0ebillingAccount\x12\x1d\n" +
@@ -1751,7 +1829,7 @@ func file_selfserve_billing_v1_accounts_proto_rawDescGZIP() []byte {
 }
 
 var file_selfserve_billing_v1_accounts_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_selfserve_billing_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_selfserve_billing_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_selfserve_billing_v1_accounts_proto_goTypes = []any{
 	(Card_Brand)(0),                     // 0: selfserve.billing.v1.Card.Brand
 	(*Address)(nil),                     // 1: selfserve.billing.v1.Address
@@ -1761,73 +1839,75 @@ var file_selfserve_billing_v1_accounts_proto_goTypes = []any{
 	(*Card)(nil),                        // 5: selfserve.billing.v1.Card
 	(*Alipay)(nil),                      // 6: selfserve.billing.v1.Alipay
 	(*UnionPay)(nil),                    // 7: selfserve.billing.v1.UnionPay
-	(*CreateBillingAccountRequest)(nil), // 8: selfserve.billing.v1.CreateBillingAccountRequest
-	(*GetBillingAccountRequest)(nil),    // 9: selfserve.billing.v1.GetBillingAccountRequest
-	(*ListBillingAccountsRequest)(nil),  // 10: selfserve.billing.v1.ListBillingAccountsRequest
-	(*ListBillingAccountsResponse)(nil), // 11: selfserve.billing.v1.ListBillingAccountsResponse
-	(*GetBillingProfileRequest)(nil),    // 12: selfserve.billing.v1.GetBillingProfileRequest
-	(*ListBillingProfilesRequest)(nil),  // 13: selfserve.billing.v1.ListBillingProfilesRequest
-	(*ListBillingProfilesResponse)(nil), // 14: selfserve.billing.v1.ListBillingProfilesResponse
-	(*UpdateBillingProfileRequest)(nil), // 15: selfserve.billing.v1.UpdateBillingProfileRequest
-	(*CreatePaymentMethodRequest)(nil),  // 16: selfserve.billing.v1.CreatePaymentMethodRequest
-	(*GetPaymentMethodRequest)(nil),     // 17: selfserve.billing.v1.GetPaymentMethodRequest
-	(*ListPaymentMethodsRequest)(nil),   // 18: selfserve.billing.v1.ListPaymentMethodsRequest
-	(*ListPaymentMethodsResponse)(nil),  // 19: selfserve.billing.v1.ListPaymentMethodsResponse
-	(*UpdatePaymentMethodRequest)(nil),  // 20: selfserve.billing.v1.UpdatePaymentMethodRequest
-	(*DeletePaymentMethodRequest)(nil),  // 21: selfserve.billing.v1.DeletePaymentMethodRequest
-	(*timestamppb.Timestamp)(nil),       // 22: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 23: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),               // 24: google.protobuf.Empty
+	(*InvoicePayment)(nil),              // 8: selfserve.billing.v1.InvoicePayment
+	(*CreateBillingAccountRequest)(nil), // 9: selfserve.billing.v1.CreateBillingAccountRequest
+	(*GetBillingAccountRequest)(nil),    // 10: selfserve.billing.v1.GetBillingAccountRequest
+	(*ListBillingAccountsRequest)(nil),  // 11: selfserve.billing.v1.ListBillingAccountsRequest
+	(*ListBillingAccountsResponse)(nil), // 12: selfserve.billing.v1.ListBillingAccountsResponse
+	(*GetBillingProfileRequest)(nil),    // 13: selfserve.billing.v1.GetBillingProfileRequest
+	(*ListBillingProfilesRequest)(nil),  // 14: selfserve.billing.v1.ListBillingProfilesRequest
+	(*ListBillingProfilesResponse)(nil), // 15: selfserve.billing.v1.ListBillingProfilesResponse
+	(*UpdateBillingProfileRequest)(nil), // 16: selfserve.billing.v1.UpdateBillingProfileRequest
+	(*CreatePaymentMethodRequest)(nil),  // 17: selfserve.billing.v1.CreatePaymentMethodRequest
+	(*GetPaymentMethodRequest)(nil),     // 18: selfserve.billing.v1.GetPaymentMethodRequest
+	(*ListPaymentMethodsRequest)(nil),   // 19: selfserve.billing.v1.ListPaymentMethodsRequest
+	(*ListPaymentMethodsResponse)(nil),  // 20: selfserve.billing.v1.ListPaymentMethodsResponse
+	(*UpdatePaymentMethodRequest)(nil),  // 21: selfserve.billing.v1.UpdatePaymentMethodRequest
+	(*DeletePaymentMethodRequest)(nil),  // 22: selfserve.billing.v1.DeletePaymentMethodRequest
+	(*timestamppb.Timestamp)(nil),       // 23: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 24: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),               // 25: google.protobuf.Empty
 }
 var file_selfserve_billing_v1_accounts_proto_depIdxs = []int32{
 	1,  // 0: selfserve.billing.v1.BillingAccount.sold_to:type_name -> selfserve.billing.v1.Address
-	22, // 1: selfserve.billing.v1.BillingAccount.create_time:type_name -> google.protobuf.Timestamp
+	23, // 1: selfserve.billing.v1.BillingAccount.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 2: selfserve.billing.v1.BillingProfile.bill_to:type_name -> selfserve.billing.v1.Address
-	22, // 3: selfserve.billing.v1.BillingProfile.create_time:type_name -> google.protobuf.Timestamp
-	22, // 4: selfserve.billing.v1.BillingProfile.update_time:type_name -> google.protobuf.Timestamp
+	23, // 3: selfserve.billing.v1.BillingProfile.create_time:type_name -> google.protobuf.Timestamp
+	23, // 4: selfserve.billing.v1.BillingProfile.update_time:type_name -> google.protobuf.Timestamp
 	5,  // 5: selfserve.billing.v1.PaymentMethod.card:type_name -> selfserve.billing.v1.Card
 	6,  // 6: selfserve.billing.v1.PaymentMethod.alipay:type_name -> selfserve.billing.v1.Alipay
 	7,  // 7: selfserve.billing.v1.PaymentMethod.union_pay:type_name -> selfserve.billing.v1.UnionPay
-	22, // 8: selfserve.billing.v1.PaymentMethod.create_time:type_name -> google.protobuf.Timestamp
-	22, // 9: selfserve.billing.v1.PaymentMethod.update_time:type_name -> google.protobuf.Timestamp
-	1,  // 10: selfserve.billing.v1.Card.address:type_name -> selfserve.billing.v1.Address
-	0,  // 11: selfserve.billing.v1.Card.brand:type_name -> selfserve.billing.v1.Card.Brand
-	2,  // 12: selfserve.billing.v1.CreateBillingAccountRequest.billing_account:type_name -> selfserve.billing.v1.BillingAccount
-	2,  // 13: selfserve.billing.v1.ListBillingAccountsResponse.billing_accounts:type_name -> selfserve.billing.v1.BillingAccount
-	3,  // 14: selfserve.billing.v1.ListBillingProfilesResponse.billing_profiles:type_name -> selfserve.billing.v1.BillingProfile
-	3,  // 15: selfserve.billing.v1.UpdateBillingProfileRequest.billing_profile:type_name -> selfserve.billing.v1.BillingProfile
-	23, // 16: selfserve.billing.v1.UpdateBillingProfileRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 17: selfserve.billing.v1.CreatePaymentMethodRequest.payment_method:type_name -> selfserve.billing.v1.PaymentMethod
-	4,  // 18: selfserve.billing.v1.ListPaymentMethodsResponse.payment_methods:type_name -> selfserve.billing.v1.PaymentMethod
-	4,  // 19: selfserve.billing.v1.UpdatePaymentMethodRequest.payment_method:type_name -> selfserve.billing.v1.PaymentMethod
-	23, // 20: selfserve.billing.v1.UpdatePaymentMethodRequest.update_mask:type_name -> google.protobuf.FieldMask
-	8,  // 21: selfserve.billing.v1.BillingAccountService.CreateBillingAccount:input_type -> selfserve.billing.v1.CreateBillingAccountRequest
-	9,  // 22: selfserve.billing.v1.BillingAccountService.GetBillingAccount:input_type -> selfserve.billing.v1.GetBillingAccountRequest
-	10, // 23: selfserve.billing.v1.BillingAccountService.ListBillingAccounts:input_type -> selfserve.billing.v1.ListBillingAccountsRequest
-	12, // 24: selfserve.billing.v1.BillingAccountService.GetBillingProfile:input_type -> selfserve.billing.v1.GetBillingProfileRequest
-	13, // 25: selfserve.billing.v1.BillingAccountService.ListBillingProfiles:input_type -> selfserve.billing.v1.ListBillingProfilesRequest
-	15, // 26: selfserve.billing.v1.BillingAccountService.UpdateBillingProfile:input_type -> selfserve.billing.v1.UpdateBillingProfileRequest
-	16, // 27: selfserve.billing.v1.BillingAccountService.CreatePaymentMethod:input_type -> selfserve.billing.v1.CreatePaymentMethodRequest
-	17, // 28: selfserve.billing.v1.BillingAccountService.GetPaymentMethod:input_type -> selfserve.billing.v1.GetPaymentMethodRequest
-	18, // 29: selfserve.billing.v1.BillingAccountService.ListPaymentMethods:input_type -> selfserve.billing.v1.ListPaymentMethodsRequest
-	20, // 30: selfserve.billing.v1.BillingAccountService.UpdatePaymentMethod:input_type -> selfserve.billing.v1.UpdatePaymentMethodRequest
-	21, // 31: selfserve.billing.v1.BillingAccountService.DeletePaymentMethod:input_type -> selfserve.billing.v1.DeletePaymentMethodRequest
-	2,  // 32: selfserve.billing.v1.BillingAccountService.CreateBillingAccount:output_type -> selfserve.billing.v1.BillingAccount
-	2,  // 33: selfserve.billing.v1.BillingAccountService.GetBillingAccount:output_type -> selfserve.billing.v1.BillingAccount
-	11, // 34: selfserve.billing.v1.BillingAccountService.ListBillingAccounts:output_type -> selfserve.billing.v1.ListBillingAccountsResponse
-	3,  // 35: selfserve.billing.v1.BillingAccountService.GetBillingProfile:output_type -> selfserve.billing.v1.BillingProfile
-	14, // 36: selfserve.billing.v1.BillingAccountService.ListBillingProfiles:output_type -> selfserve.billing.v1.ListBillingProfilesResponse
-	3,  // 37: selfserve.billing.v1.BillingAccountService.UpdateBillingProfile:output_type -> selfserve.billing.v1.BillingProfile
-	4,  // 38: selfserve.billing.v1.BillingAccountService.CreatePaymentMethod:output_type -> selfserve.billing.v1.PaymentMethod
-	4,  // 39: selfserve.billing.v1.BillingAccountService.GetPaymentMethod:output_type -> selfserve.billing.v1.PaymentMethod
-	19, // 40: selfserve.billing.v1.BillingAccountService.ListPaymentMethods:output_type -> selfserve.billing.v1.ListPaymentMethodsResponse
-	4,  // 41: selfserve.billing.v1.BillingAccountService.UpdatePaymentMethod:output_type -> selfserve.billing.v1.PaymentMethod
-	24, // 42: selfserve.billing.v1.BillingAccountService.DeletePaymentMethod:output_type -> google.protobuf.Empty
-	32, // [32:43] is the sub-list for method output_type
-	21, // [21:32] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	8,  // 8: selfserve.billing.v1.PaymentMethod.invoice:type_name -> selfserve.billing.v1.InvoicePayment
+	23, // 9: selfserve.billing.v1.PaymentMethod.create_time:type_name -> google.protobuf.Timestamp
+	23, // 10: selfserve.billing.v1.PaymentMethod.update_time:type_name -> google.protobuf.Timestamp
+	1,  // 11: selfserve.billing.v1.Card.address:type_name -> selfserve.billing.v1.Address
+	0,  // 12: selfserve.billing.v1.Card.brand:type_name -> selfserve.billing.v1.Card.Brand
+	2,  // 13: selfserve.billing.v1.CreateBillingAccountRequest.billing_account:type_name -> selfserve.billing.v1.BillingAccount
+	2,  // 14: selfserve.billing.v1.ListBillingAccountsResponse.billing_accounts:type_name -> selfserve.billing.v1.BillingAccount
+	3,  // 15: selfserve.billing.v1.ListBillingProfilesResponse.billing_profiles:type_name -> selfserve.billing.v1.BillingProfile
+	3,  // 16: selfserve.billing.v1.UpdateBillingProfileRequest.billing_profile:type_name -> selfserve.billing.v1.BillingProfile
+	24, // 17: selfserve.billing.v1.UpdateBillingProfileRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 18: selfserve.billing.v1.CreatePaymentMethodRequest.payment_method:type_name -> selfserve.billing.v1.PaymentMethod
+	4,  // 19: selfserve.billing.v1.ListPaymentMethodsResponse.payment_methods:type_name -> selfserve.billing.v1.PaymentMethod
+	4,  // 20: selfserve.billing.v1.UpdatePaymentMethodRequest.payment_method:type_name -> selfserve.billing.v1.PaymentMethod
+	24, // 21: selfserve.billing.v1.UpdatePaymentMethodRequest.update_mask:type_name -> google.protobuf.FieldMask
+	9,  // 22: selfserve.billing.v1.BillingAccountService.CreateBillingAccount:input_type -> selfserve.billing.v1.CreateBillingAccountRequest
+	10, // 23: selfserve.billing.v1.BillingAccountService.GetBillingAccount:input_type -> selfserve.billing.v1.GetBillingAccountRequest
+	11, // 24: selfserve.billing.v1.BillingAccountService.ListBillingAccounts:input_type -> selfserve.billing.v1.ListBillingAccountsRequest
+	13, // 25: selfserve.billing.v1.BillingAccountService.GetBillingProfile:input_type -> selfserve.billing.v1.GetBillingProfileRequest
+	14, // 26: selfserve.billing.v1.BillingAccountService.ListBillingProfiles:input_type -> selfserve.billing.v1.ListBillingProfilesRequest
+	16, // 27: selfserve.billing.v1.BillingAccountService.UpdateBillingProfile:input_type -> selfserve.billing.v1.UpdateBillingProfileRequest
+	17, // 28: selfserve.billing.v1.BillingAccountService.CreatePaymentMethod:input_type -> selfserve.billing.v1.CreatePaymentMethodRequest
+	18, // 29: selfserve.billing.v1.BillingAccountService.GetPaymentMethod:input_type -> selfserve.billing.v1.GetPaymentMethodRequest
+	19, // 30: selfserve.billing.v1.BillingAccountService.ListPaymentMethods:input_type -> selfserve.billing.v1.ListPaymentMethodsRequest
+	21, // 31: selfserve.billing.v1.BillingAccountService.UpdatePaymentMethod:input_type -> selfserve.billing.v1.UpdatePaymentMethodRequest
+	22, // 32: selfserve.billing.v1.BillingAccountService.DeletePaymentMethod:input_type -> selfserve.billing.v1.DeletePaymentMethodRequest
+	2,  // 33: selfserve.billing.v1.BillingAccountService.CreateBillingAccount:output_type -> selfserve.billing.v1.BillingAccount
+	2,  // 34: selfserve.billing.v1.BillingAccountService.GetBillingAccount:output_type -> selfserve.billing.v1.BillingAccount
+	12, // 35: selfserve.billing.v1.BillingAccountService.ListBillingAccounts:output_type -> selfserve.billing.v1.ListBillingAccountsResponse
+	3,  // 36: selfserve.billing.v1.BillingAccountService.GetBillingProfile:output_type -> selfserve.billing.v1.BillingProfile
+	15, // 37: selfserve.billing.v1.BillingAccountService.ListBillingProfiles:output_type -> selfserve.billing.v1.ListBillingProfilesResponse
+	3,  // 38: selfserve.billing.v1.BillingAccountService.UpdateBillingProfile:output_type -> selfserve.billing.v1.BillingProfile
+	4,  // 39: selfserve.billing.v1.BillingAccountService.CreatePaymentMethod:output_type -> selfserve.billing.v1.PaymentMethod
+	4,  // 40: selfserve.billing.v1.BillingAccountService.GetPaymentMethod:output_type -> selfserve.billing.v1.PaymentMethod
+	20, // 41: selfserve.billing.v1.BillingAccountService.ListPaymentMethods:output_type -> selfserve.billing.v1.ListPaymentMethodsResponse
+	4,  // 42: selfserve.billing.v1.BillingAccountService.UpdatePaymentMethod:output_type -> selfserve.billing.v1.PaymentMethod
+	25, // 43: selfserve.billing.v1.BillingAccountService.DeletePaymentMethod:output_type -> google.protobuf.Empty
+	33, // [33:44] is the sub-list for method output_type
+	22, // [22:33] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_selfserve_billing_v1_accounts_proto_init() }
@@ -1839,6 +1919,7 @@ func file_selfserve_billing_v1_accounts_proto_init() {
 		(*PaymentMethod_Card)(nil),
 		(*PaymentMethod_Alipay)(nil),
 		(*PaymentMethod_UnionPay)(nil),
+		(*PaymentMethod_Invoice)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1846,7 +1927,7 @@ func file_selfserve_billing_v1_accounts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_selfserve_billing_v1_accounts_proto_rawDesc), len(file_selfserve_billing_v1_accounts_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -239,9 +239,13 @@ type ChargeRequest struct {
 	// The subscription billed.
 	Subscription string `protobuf:"bytes,6,opt,name=subscription,proto3" json:"subscription,omitempty"`
 	// Who caused the event; empty for the system (renewals).
-	Actor         string `protobuf:"bytes,7,opt,name=actor,proto3" json:"actor,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Actor string `protobuf:"bytes,7,opt,name=actor,proto3" json:"actor,omitempty"`
+	// The description of each line in every language, in the order of
+	// line_items, or none: the invoice then reads line_items' descriptions in
+	// every language.
+	LineDescriptions []*LocalizedText `protobuf:"bytes,8,rep,name=line_descriptions,json=lineDescriptions,proto3" json:"line_descriptions,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ChargeRequest) Reset() {
@@ -323,6 +327,59 @@ func (x *ChargeRequest) GetActor() string {
 	return ""
 }
 
+func (x *ChargeRequest) GetLineDescriptions() []*LocalizedText {
+	if x != nil {
+		return x.LineDescriptions
+	}
+	return nil
+}
+
+// A text in several languages.
+type LocalizedText struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The text, keyed by language: en, fr, sv and zh-CN.
+	Text          map[string]string `protobuf:"bytes,1,rep,name=text,proto3" json:"text,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalizedText) Reset() {
+	*x = LocalizedText{}
+	mi := &file_selfserve_billing_v1_charges_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalizedText) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalizedText) ProtoMessage() {}
+
+func (x *LocalizedText) ProtoReflect() protoreflect.Message {
+	mi := &file_selfserve_billing_v1_charges_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalizedText.ProtoReflect.Descriptor instead.
+func (*LocalizedText) Descriptor() ([]byte, []int) {
+	return file_selfserve_billing_v1_charges_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *LocalizedText) GetText() map[string]string {
+	if x != nil {
+		return x.Text
+	}
+	return nil
+}
+
 var File_selfserve_billing_v1_charges_proto protoreflect.FileDescriptor
 
 const file_selfserve_billing_v1_charges_proto_rawDesc = "" +
@@ -337,7 +394,7 @@ const file_selfserve_billing_v1_charges_proto_rawDesc = "" +
 	"\x12has_payment_method\x18\x06 \x01(\bR\x10hasPaymentMethod\x12!\n" +
 	"\fcountry_code\x18\a \x01(\tR\vcountryCode\":\n" +
 	"\x0fGetPayerRequest\x12'\n" +
-	"\x0fbilling_profile\x18\x01 \x01(\tR\x0ebillingProfile\"\x8c\x03\n" +
+	"\x0fbilling_profile\x18\x01 \x01(\tR\x0ebillingProfile\"\xde\x03\n" +
 	"\rChargeRequest\x12'\n" +
 	"\x0fbilling_profile\x18\x01 \x01(\tR\x0ebillingProfile\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12=\n" +
@@ -347,11 +404,17 @@ const file_selfserve_billing_v1_charges_proto_rawDesc = "" +
 	"\n" +
 	"on_failure\x18\x05 \x01(\x0e21.selfserve.billing.v1.ChargeRequest.FailurePolicyR\tonFailure\x12\"\n" +
 	"\fsubscription\x18\x06 \x01(\tR\fsubscription\x12\x14\n" +
-	"\x05actor\x18\a \x01(\tR\x05actor\"P\n" +
+	"\x05actor\x18\a \x01(\tR\x05actor\x12P\n" +
+	"\x11line_descriptions\x18\b \x03(\v2#.selfserve.billing.v1.LocalizedTextR\x10lineDescriptions\"P\n" +
 	"\rFailurePolicy\x12\x1e\n" +
 	"\x1aFAILURE_POLICY_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rVOID_AND_FAIL\x10\x01\x12\f\n" +
-	"\bPAST_DUE\x10\x022\xad\x01\n" +
+	"\bPAST_DUE\x10\x02\"\x8b\x01\n" +
+	"\rLocalizedText\x12A\n" +
+	"\x04text\x18\x01 \x03(\v2-.selfserve.billing.v1.LocalizedText.TextEntryR\x04text\x1a7\n" +
+	"\tTextEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xad\x01\n" +
 	"\rChargeService\x12N\n" +
 	"\bGetPayer\x12%.selfserve.billing.v1.GetPayerRequest\x1a\x1b.selfserve.billing.v1.Payer\x12L\n" +
 	"\x06Charge\x12#.selfserve.billing.v1.ChargeRequest\x1a\x1d.selfserve.billing.v1.InvoiceBFZDgithub.com/selfserve/selfserve/gen/go/selfserve/billing/v1;billingv1b\x06proto3"
@@ -369,29 +432,33 @@ func file_selfserve_billing_v1_charges_proto_rawDescGZIP() []byte {
 }
 
 var file_selfserve_billing_v1_charges_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_selfserve_billing_v1_charges_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_selfserve_billing_v1_charges_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_selfserve_billing_v1_charges_proto_goTypes = []any{
 	(ChargeRequest_FailurePolicy)(0), // 0: selfserve.billing.v1.ChargeRequest.FailurePolicy
 	(*Payer)(nil),                    // 1: selfserve.billing.v1.Payer
 	(*GetPayerRequest)(nil),          // 2: selfserve.billing.v1.GetPayerRequest
 	(*ChargeRequest)(nil),            // 3: selfserve.billing.v1.ChargeRequest
-	(v1.Organization_Cloud)(0),       // 4: selfserve.licensing.v1.Organization.Cloud
-	(*LineItem)(nil),                 // 5: selfserve.billing.v1.LineItem
-	(*Invoice)(nil),                  // 6: selfserve.billing.v1.Invoice
+	(*LocalizedText)(nil),            // 4: selfserve.billing.v1.LocalizedText
+	nil,                              // 5: selfserve.billing.v1.LocalizedText.TextEntry
+	(v1.Organization_Cloud)(0),       // 6: selfserve.licensing.v1.Organization.Cloud
+	(*LineItem)(nil),                 // 7: selfserve.billing.v1.LineItem
+	(*Invoice)(nil),                  // 8: selfserve.billing.v1.Invoice
 }
 var file_selfserve_billing_v1_charges_proto_depIdxs = []int32{
-	4, // 0: selfserve.billing.v1.Payer.cloud:type_name -> selfserve.licensing.v1.Organization.Cloud
-	5, // 1: selfserve.billing.v1.ChargeRequest.line_items:type_name -> selfserve.billing.v1.LineItem
+	6, // 0: selfserve.billing.v1.Payer.cloud:type_name -> selfserve.licensing.v1.Organization.Cloud
+	7, // 1: selfserve.billing.v1.ChargeRequest.line_items:type_name -> selfserve.billing.v1.LineItem
 	0, // 2: selfserve.billing.v1.ChargeRequest.on_failure:type_name -> selfserve.billing.v1.ChargeRequest.FailurePolicy
-	2, // 3: selfserve.billing.v1.ChargeService.GetPayer:input_type -> selfserve.billing.v1.GetPayerRequest
-	3, // 4: selfserve.billing.v1.ChargeService.Charge:input_type -> selfserve.billing.v1.ChargeRequest
-	1, // 5: selfserve.billing.v1.ChargeService.GetPayer:output_type -> selfserve.billing.v1.Payer
-	6, // 6: selfserve.billing.v1.ChargeService.Charge:output_type -> selfserve.billing.v1.Invoice
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	4, // 3: selfserve.billing.v1.ChargeRequest.line_descriptions:type_name -> selfserve.billing.v1.LocalizedText
+	5, // 4: selfserve.billing.v1.LocalizedText.text:type_name -> selfserve.billing.v1.LocalizedText.TextEntry
+	2, // 5: selfserve.billing.v1.ChargeService.GetPayer:input_type -> selfserve.billing.v1.GetPayerRequest
+	3, // 6: selfserve.billing.v1.ChargeService.Charge:input_type -> selfserve.billing.v1.ChargeRequest
+	1, // 7: selfserve.billing.v1.ChargeService.GetPayer:output_type -> selfserve.billing.v1.Payer
+	8, // 8: selfserve.billing.v1.ChargeService.Charge:output_type -> selfserve.billing.v1.Invoice
+	7, // [7:9] is the sub-list for method output_type
+	5, // [5:7] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_selfserve_billing_v1_charges_proto_init() }
@@ -406,7 +473,7 @@ func file_selfserve_billing_v1_charges_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_selfserve_billing_v1_charges_proto_rawDesc), len(file_selfserve_billing_v1_charges_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -502,13 +502,9 @@ type LineItem struct {
 	// End of the period billed.
 	PeriodEnd *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=period_end,json=periodEnd,proto3" json:"period_end,omitempty"`
 	// Amount in minor units; negative for a credit or refund.
-	AmountMinor int64 `protobuf:"varint,7,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
-	// Input only, from commerce through ChargeService.Charge: the description
-	// in each language, keyed by en, fr, sv and zh-CN. Responses never carry
-	// it: their description is the one in the reader's language.
-	LocalizedDescriptions map[string]string `protobuf:"bytes,8,rep,name=localized_descriptions,json=localizedDescriptions,proto3" json:"localized_descriptions,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	AmountMinor   int64 `protobuf:"varint,7,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LineItem) Reset() {
@@ -588,13 +584,6 @@ func (x *LineItem) GetAmountMinor() int64 {
 		return x.AmountMinor
 	}
 	return 0
-}
-
-func (x *LineItem) GetLocalizedDescriptions() map[string]string {
-	if x != nil {
-		return x.LocalizedDescriptions
-	}
-	return nil
 }
 
 // A rendered invoice. Through the gateway the body is the document itself.
@@ -992,7 +981,7 @@ const file_selfserve_billing_v1_invoices_proto_rawDesc = "" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tREQUESTED\x10\x01\x12\t\n" +
-	"\x05READY\x10\x02\"\x92\x05\n" +
+	"\x05READY\x10\x02\"\xd6\x03\n" +
 	"\bLineItem\x127\n" +
 	"\x04type\x18\x01 \x01(\x0e2#.selfserve.billing.v1.LineItem.TypeR\x04type\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\"\n" +
@@ -1001,11 +990,7 @@ const file_selfserve_billing_v1_invoices_proto_rawDesc = "" +
 	"\fperiod_start\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vperiodStart\x129\n" +
 	"\n" +
 	"period_end\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tperiodEnd\x12!\n" +
-	"\famount_minor\x18\a \x01(\x03R\vamountMinor\x12p\n" +
-	"\x16localized_descriptions\x18\b \x03(\v29.selfserve.billing.v1.LineItem.LocalizedDescriptionsEntryR\x15localizedDescriptions\x1aH\n" +
-	"\x1aLocalizedDescriptionsEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x91\x01\n" +
+	"\famount_minor\x18\a \x01(\x03R\vamountMinor\"\x91\x01\n" +
 	"\x04Type\x12\x14\n" +
 	"\x10TYPE_UNSPECIFIED\x10\x00\x12\f\n" +
 	"\bPURCHASE\x10\x01\x12\t\n" +
@@ -1069,7 +1054,7 @@ func file_selfserve_billing_v1_invoices_proto_rawDescGZIP() []byte {
 }
 
 var file_selfserve_billing_v1_invoices_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_selfserve_billing_v1_invoices_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_selfserve_billing_v1_invoices_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_selfserve_billing_v1_invoices_proto_goTypes = []any{
 	(Invoice_Status)(0),             // 0: selfserve.billing.v1.Invoice.Status
 	(Fapiao_State)(0),               // 1: selfserve.billing.v1.Fapiao.State
@@ -1084,40 +1069,38 @@ var file_selfserve_billing_v1_invoices_proto_goTypes = []any{
 	(*GetInvoiceRequest)(nil),       // 10: selfserve.billing.v1.GetInvoiceRequest
 	(*RequestFapiaoRequest)(nil),    // 11: selfserve.billing.v1.RequestFapiaoRequest
 	(*DownloadInvoiceRequest)(nil),  // 12: selfserve.billing.v1.DownloadInvoiceRequest
-	nil,                             // 13: selfserve.billing.v1.LineItem.LocalizedDescriptionsEntry
-	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
+	(*timestamppb.Timestamp)(nil),   // 13: google.protobuf.Timestamp
 }
 var file_selfserve_billing_v1_invoices_proto_depIdxs = []int32{
 	0,  // 0: selfserve.billing.v1.Invoice.status:type_name -> selfserve.billing.v1.Invoice.Status
 	6,  // 1: selfserve.billing.v1.Invoice.line_items:type_name -> selfserve.billing.v1.LineItem
-	14, // 2: selfserve.billing.v1.Invoice.issue_time:type_name -> google.protobuf.Timestamp
-	14, // 3: selfserve.billing.v1.Invoice.due_time:type_name -> google.protobuf.Timestamp
-	14, // 4: selfserve.billing.v1.Invoice.paid_time:type_name -> google.protobuf.Timestamp
+	13, // 2: selfserve.billing.v1.Invoice.issue_time:type_name -> google.protobuf.Timestamp
+	13, // 3: selfserve.billing.v1.Invoice.due_time:type_name -> google.protobuf.Timestamp
+	13, // 4: selfserve.billing.v1.Invoice.paid_time:type_name -> google.protobuf.Timestamp
 	5,  // 5: selfserve.billing.v1.Invoice.fapiao:type_name -> selfserve.billing.v1.Fapiao
 	1,  // 6: selfserve.billing.v1.Fapiao.state:type_name -> selfserve.billing.v1.Fapiao.State
-	14, // 7: selfserve.billing.v1.Fapiao.request_time:type_name -> google.protobuf.Timestamp
-	14, // 8: selfserve.billing.v1.Fapiao.ready_time:type_name -> google.protobuf.Timestamp
+	13, // 7: selfserve.billing.v1.Fapiao.request_time:type_name -> google.protobuf.Timestamp
+	13, // 8: selfserve.billing.v1.Fapiao.ready_time:type_name -> google.protobuf.Timestamp
 	2,  // 9: selfserve.billing.v1.LineItem.type:type_name -> selfserve.billing.v1.LineItem.Type
-	14, // 10: selfserve.billing.v1.LineItem.period_start:type_name -> google.protobuf.Timestamp
-	14, // 11: selfserve.billing.v1.LineItem.period_end:type_name -> google.protobuf.Timestamp
-	13, // 12: selfserve.billing.v1.LineItem.localized_descriptions:type_name -> selfserve.billing.v1.LineItem.LocalizedDescriptionsEntry
-	3,  // 13: selfserve.billing.v1.ListInvoicesRequest.period:type_name -> selfserve.billing.v1.ListInvoicesRequest.Period
-	14, // 14: selfserve.billing.v1.ListInvoicesRequest.start_time:type_name -> google.protobuf.Timestamp
-	14, // 15: selfserve.billing.v1.ListInvoicesRequest.end_time:type_name -> google.protobuf.Timestamp
-	4,  // 16: selfserve.billing.v1.ListInvoicesResponse.invoices:type_name -> selfserve.billing.v1.Invoice
-	8,  // 17: selfserve.billing.v1.InvoiceService.ListInvoices:input_type -> selfserve.billing.v1.ListInvoicesRequest
-	10, // 18: selfserve.billing.v1.InvoiceService.GetInvoice:input_type -> selfserve.billing.v1.GetInvoiceRequest
-	12, // 19: selfserve.billing.v1.InvoiceService.DownloadInvoice:input_type -> selfserve.billing.v1.DownloadInvoiceRequest
-	11, // 20: selfserve.billing.v1.InvoiceService.RequestFapiao:input_type -> selfserve.billing.v1.RequestFapiaoRequest
-	9,  // 21: selfserve.billing.v1.InvoiceService.ListInvoices:output_type -> selfserve.billing.v1.ListInvoicesResponse
-	4,  // 22: selfserve.billing.v1.InvoiceService.GetInvoice:output_type -> selfserve.billing.v1.Invoice
-	7,  // 23: selfserve.billing.v1.InvoiceService.DownloadInvoice:output_type -> selfserve.billing.v1.InvoiceDocument
-	4,  // 24: selfserve.billing.v1.InvoiceService.RequestFapiao:output_type -> selfserve.billing.v1.Invoice
-	21, // [21:25] is the sub-list for method output_type
-	17, // [17:21] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	13, // 10: selfserve.billing.v1.LineItem.period_start:type_name -> google.protobuf.Timestamp
+	13, // 11: selfserve.billing.v1.LineItem.period_end:type_name -> google.protobuf.Timestamp
+	3,  // 12: selfserve.billing.v1.ListInvoicesRequest.period:type_name -> selfserve.billing.v1.ListInvoicesRequest.Period
+	13, // 13: selfserve.billing.v1.ListInvoicesRequest.start_time:type_name -> google.protobuf.Timestamp
+	13, // 14: selfserve.billing.v1.ListInvoicesRequest.end_time:type_name -> google.protobuf.Timestamp
+	4,  // 15: selfserve.billing.v1.ListInvoicesResponse.invoices:type_name -> selfserve.billing.v1.Invoice
+	8,  // 16: selfserve.billing.v1.InvoiceService.ListInvoices:input_type -> selfserve.billing.v1.ListInvoicesRequest
+	10, // 17: selfserve.billing.v1.InvoiceService.GetInvoice:input_type -> selfserve.billing.v1.GetInvoiceRequest
+	12, // 18: selfserve.billing.v1.InvoiceService.DownloadInvoice:input_type -> selfserve.billing.v1.DownloadInvoiceRequest
+	11, // 19: selfserve.billing.v1.InvoiceService.RequestFapiao:input_type -> selfserve.billing.v1.RequestFapiaoRequest
+	9,  // 20: selfserve.billing.v1.InvoiceService.ListInvoices:output_type -> selfserve.billing.v1.ListInvoicesResponse
+	4,  // 21: selfserve.billing.v1.InvoiceService.GetInvoice:output_type -> selfserve.billing.v1.Invoice
+	7,  // 22: selfserve.billing.v1.InvoiceService.DownloadInvoice:output_type -> selfserve.billing.v1.InvoiceDocument
+	4,  // 23: selfserve.billing.v1.InvoiceService.RequestFapiao:output_type -> selfserve.billing.v1.Invoice
+	20, // [20:24] is the sub-list for method output_type
+	16, // [16:20] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_selfserve_billing_v1_invoices_proto_init() }
@@ -1131,7 +1114,7 @@ func file_selfserve_billing_v1_invoices_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_selfserve_billing_v1_invoices_proto_rawDesc), len(file_selfserve_billing_v1_invoices_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   10,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
