@@ -67,32 +67,38 @@ func TestEndToEndChineseInvoice(t *testing.T) {
 		}
 	}
 
-	// The PDF in Chinese.
-	req, _ := http.NewRequest("GET", s.r.url+"/v1/"+invoice+":download", nil)
-	req.Header.Set("Authorization", "Bearer "+wang)
-	req.Header.Set("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.5")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pdf, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" {
-		t.Fatalf("download: %d %s", resp.StatusCode, pdf)
-	}
-	text, err := pdftext.Extract(pdf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"发票", "已付款", zhDesc, "¥"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("the zh-CN invoice lacks %q:\n%s", want, text)
+	// The PDF in Chinese, issued by the local seller; in English, the
+	// customer's Chinese name still prints.
+	for lang, wants := range map[string][]string{
+		"zh-CN,zh;q=0.9,en;q=0.5": {"发票", "已付款", zhDesc, "¥", invoicepdf.ChinaSeller.Name, "王"},
+		"en":                      {"Invoice", "Paid", "licenses, monthly", "CNY", invoicepdf.ChinaSeller.Name, "王"},
+	} {
+		req, _ := http.NewRequest("GET", s.r.url+"/v1/"+invoice+":download", nil)
+		req.Header.Set("Authorization", "Bearer "+wang)
+		req.Header.Set("Accept-Language", lang)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if n, err := pdftext.Glyphs(pdf); err != nil {
-		t.Errorf("glyphs: %v", err)
-	} else {
-		t.Logf("%d characters drawn, every one with its glyph", n)
+		pdf, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" {
+			t.Fatalf("download in %s: %d %s", lang, resp.StatusCode, pdf)
+		}
+		text, err := pdftext.Extract(pdf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range wants {
+			if !strings.Contains(text, want) {
+				t.Errorf("the invoice in %s lacks %q:\n%s", lang, want, text)
+			}
+		}
+		if n, err := pdftext.Glyphs(pdf); err != nil {
+			t.Errorf("glyphs in %s: %v", lang, err)
+		} else {
+			t.Logf("%s: %d characters drawn, every one with its glyph", lang, n)
+		}
 	}
 
 	// Payment by invoice: in the 21Vianet cloud only, for a company with a

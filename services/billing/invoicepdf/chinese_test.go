@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"golang.org/x/image/font/gofont/goregular"
+	"golang.org/x/text/language"
 
+	"github.com/selfserve/selfserve/services/billing/cards"
 	"github.com/selfserve/selfserve/services/billing/invoicepdf/pdftext"
 	"github.com/selfserve/selfserve/services/kit/locale"
 )
@@ -92,14 +94,39 @@ func TestRenderChineseCJKFontSubset(t *testing.T) {
 	if len(b) > len(font.ttf)/10 {
 		t.Errorf("the document is %d bytes with a font of %d: not subset", len(b), len(font.ttf))
 	}
-	// Other languages embed nothing.
-	en, err := Renderer{CJK: font}.Render(chineseFixture(), locale.English)
+	// Other languages embed nothing when their text fits in code page 1252…
+	en, err := Renderer{CJK: font}.Render(fixture("EUR"), locale.English)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bytes.Contains(en, []byte("FontFile2")) {
-		t.Error("an English document embeds a font")
+		t.Error("an English document in Latin letters embeds a font")
 	}
+}
+
+// An English or French invoice of a Chinese customer, or with Chinese line
+// descriptions, is set in the Unicode font too: nothing prints as "?".
+func TestRenderOtherScriptsInCodePageLanguages(t *testing.T) {
+	font := testCJKFont(t)
+	d := chineseFixture()
+	d.Account.DisplayName = "王的账户"
+	for _, lang := range []language.Tag{locale.English, locale.French} {
+		b, err := Renderer{CJK: font}.Render(d, lang)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantText(t, extractText(t, b), "王的账户", zhPurchase, zhAdd, "Contoso Nordic AB")
+		checkGlyphs(t, b)
+	}
+	// Without a CJK font, Go Regular still sets Greek and Cyrillic.
+	d = fixture("EUR")
+	d.Invoice.LineItems[0].Description = "Лицензии · Άδειες"
+	b, err := Render(d, locale.French)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantText(t, extractText(t, b), "Лицензии · Άδειες")
+	checkGlyphs(t, b)
 }
 
 func TestParseCJKFontRefuses(t *testing.T) {
@@ -188,5 +215,11 @@ func checkGlyphs(t *testing.T, b []byte) {
 	t.Helper()
 	if _, err := pdftext.Glyphs(b); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestChinaSellerTaxID(t *testing.T) {
+	if !cards.ValidTaxID(ChinaSeller.VATID) {
+		t.Errorf("%s is no unified social credit code", ChinaSeller.VATID)
 	}
 }

@@ -39,6 +39,14 @@ var DefaultSeller = Seller{
 	VATID:        "IE3851204QH",
 }
 
+// ChinaSeller issues the invoices of the 21Vianet cloud, where a local
+// operator sells the service in CNY.
+var ChinaSeller = Seller{
+	Name:         "Selfserve（上海）信息技术有限公司",
+	AddressLines: []string{"上海市浦东新区世纪大道 100 号", "200120", "中国"},
+	VATID:        "91310115MA1K4RLF0P",
+}
+
 // Document is everything printed on an invoice. Account and Profile may be
 // nil; the bill-to address is the profile's, or else the account's sold-to.
 type Document struct {
@@ -128,7 +136,7 @@ type renderer struct {
 func newRenderer(d Document, lang language.Tag, cur money.Currency, cjk *Font) *renderer {
 	pdf := fpdf.New("P", "mm", "A4", "")
 	r := &renderer{pdf: pdf, doc: d, inv: d.Invoice, lang: lang, cur: cur}
-	r.face = setTypeface(pdf, lang, cjk)
+	r.face = setTypeface(pdf, lang, cjk, documentTexts(d))
 
 	// Reproducible output: dates from the invoice, catalogs in a fixed order.
 	issued := time.Unix(0, 0).UTC()

@@ -109,16 +109,17 @@ func (s *Invoices) ListInvoices(ctx context.Context, req *billingv1.ListInvoices
 
 // invoice reads an invoice of an account the caller may see, its lines
 // described in the caller's language.
-func (s *Invoices) invoice(ctx context.Context, name string) (*billingv1.Invoice, *billingv1.BillingAccount, *billingv1.BillingProfile, error) {
+func (s *Invoices) invoice(ctx context.Context, name string) (*billingv1.Invoice, *billingv1.BillingAccount, *billingv1.BillingProfile, licensingv1.Organization_Cloud, error) {
 	ids, err := names.Parse("name", name, accounts.InvoicePattern)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, 0, err
 	}
 	var inv *billingv1.Invoice
 	var a *billingv1.BillingAccount
 	var p *billingv1.BillingProfile
+	var cloud licensingv1.Organization_Cloud
 	err = s.Store.DB.View(func(tx *bolt.Tx) error {
-		if a, _, err = accountSeen(tx, auth.FromContext(ctx), ids[0], ids[1], name, accounts.SeesInvoices); err != nil {
+		if a, cloud, err = accountSeen(tx, auth.FromContext(ctx), ids[0], ids[1], name, accounts.SeesInvoices); err != nil {
 			return err
 		}
 		if inv, err = store.GetInvoice(tx, ids[0], ids[1], ids[2]); err != nil {
@@ -132,12 +133,12 @@ func (s *Invoices) invoice(ctx context.Context, name string) (*billingv1.Invoice
 		}
 		return nil
 	})
-	return inv, a, p, err
+	return inv, a, p, cloud, err
 }
 
 // GetInvoice reads an invoice.
 func (s *Invoices) GetInvoice(ctx context.Context, req *billingv1.GetInvoiceRequest) (*billingv1.Invoice, error) {
-	inv, _, _, err := s.invoice(ctx, req.GetName())
+	inv, _, _, _, err := s.invoice(ctx, req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -162,12 +163,16 @@ func inLanguage(tx *bolt.Tx, inv *billingv1.Invoice, lang language.Tag) (*billin
 
 // DownloadInvoice renders an invoice as a PDF in the caller's language.
 func (s *Invoices) DownloadInvoice(ctx context.Context, req *billingv1.DownloadInvoiceRequest) (*billingv1.InvoiceDocument, error) {
-	inv, a, p, err := s.invoice(ctx, req.GetName())
+	inv, a, p, cloud, err := s.invoice(ctx, req.GetName())
 	if err != nil {
 		return nil, err
 	}
+	seller := invoicepdf.DefaultSeller
+	if cloud == licensingv1.Organization_CHINA_21VIANET {
+		seller = invoicepdf.ChinaSeller
+	}
 	lang := locale.FromContext(ctx)
-	pdf, err := invoicepdf.Renderer{CJK: s.CJKFont.Load()}.Render(invoicepdf.Document{Invoice: inv, Account: a, Profile: p, Seller: invoicepdf.DefaultSeller}, lang)
+	pdf, err := invoicepdf.Renderer{CJK: s.CJKFont.Load()}.Render(invoicepdf.Document{Invoice: inv, Account: a, Profile: p, Seller: seller}, lang)
 	if err != nil {
 		return nil, err
 	}
