@@ -223,3 +223,30 @@ func TestChinaSellerTaxID(t *testing.T) {
 		t.Errorf("%s is no unified social credit code", ChinaSeller.VATID)
 	}
 }
+
+// BenchmarkRender: go test -bench Render -run '^$' ./invoicepdf/
+func BenchmarkRender(b *testing.B) {
+	font, err := FindCJKFont()
+	if err != nil {
+		if font, err = ModuleCacheCJKFont(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		lang language.Tag
+		d    Document
+	}{
+		{"en", locale.English, fixture("EUR")},
+		{"fr", locale.French, fixture("EUR")},
+		{"zh-CN", locale.Chinese, chineseFixture()},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := (Renderer{CJK: font}).Render(tc.d, tc.lang); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -17,8 +17,9 @@ import (
 // typeface is the font family a document is set in, with the function that
 // turns UTF-8 text into what that font's encoding expects.
 type typeface struct {
-	family string
-	encode func(string) string
+	family    string
+	encode    func(string) string
+	oneWeight bool // bold is set in the regular weight
 }
 
 // Characters of CLDR-style formatting that code page 1252 lacks, with the
@@ -59,12 +60,13 @@ func setTypeface(pdf *fpdf.Fpdf, lang language.Tag, cjk *Font, texts []string) t
 		return typeface{family: "Helvetica", encode: func(s string) string { return toCP1252(codePageSafe(s)) }}
 	}
 	if cjk != nil {
+		// Registered once: the PDF writer reads the whole font file for each
+		// registration, which costs more than the rest of the document.
 		pdf.AddUTF8FontFromBytes(unicodeFamily, "", cjk.ttf)
-		pdf.AddUTF8FontFromBytes(unicodeFamily, "B", cjk.ttf)
-	} else {
-		pdf.AddUTF8FontFromBytes(unicodeFamily, "", goregular.TTF)
-		pdf.AddUTF8FontFromBytes(unicodeFamily, "B", gobold.TTF)
+		return typeface{family: unicodeFamily, encode: func(s string) string { return s }, oneWeight: true}
 	}
+	pdf.AddUTF8FontFromBytes(unicodeFamily, "", goregular.TTF)
+	pdf.AddUTF8FontFromBytes(unicodeFamily, "B", gobold.TTF)
 	return typeface{family: unicodeFamily, encode: func(s string) string { return s }}
 }
 

@@ -162,6 +162,9 @@ func newRenderer(d Document, lang language.Tag, cur money.Currency, cjk *Font) *
 }
 
 func (r *renderer) font(style string, size float64) {
+	if r.face.oneWeight {
+		style = ""
+	}
 	r.pdf.SetFont(r.face.family, style, size)
 }
 
