@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -64,6 +67,17 @@ func runComponent(ctx context.Context, name string, args []string, stderr io.Wri
 	if err != nil {
 		lis.Close()
 		return err
+	}
+	if dir := os.Getenv("SELFSERVE_CPU_PROFILE_DIR"); dir != "" {
+		// Hidden, for profiling the bench's children: each component writes
+		// DIR/<component>.pprof when it stops.
+		stop, err := startCPUProfile(filepath.Join(dir, name+".pprof"))
+		if err != nil {
+			lis.Close()
+			unit.close()
+			return err
+		}
+		defer stop()
 	}
 	clog := log.With("component", name)
 	clog.Info("started", "addr", lis.Addr().String(), "clock", cfg.Clock)
@@ -151,4 +165,20 @@ func dialAddr(lis net.Listener) string {
 		return net.JoinHostPort("127.0.0.1", fmt.Sprint(addr.Port))
 	}
 	return addr.String()
+}
+
+// startCPUProfile profiles this process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
