@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"time"
@@ -109,35 +110,62 @@ func GetSubscription(tx *bolt.Tx, org, id string) (*commercev1.Subscription, *Me
 
 // PutSubscription writes a subscription and its meta and keeps the indexes
 // in step: the purchaser's list, the lifecycle schedule, the pending steps.
+// An index entry that is already as it should be is left alone: a bbolt Put
+// rewrites its page even when nothing changes.
 func PutSubscription(tx *bolt.Tx, org, id, purchaserID string, s *commercev1.Subscription, m *Meta) error {
+	key := kv.Key(org, id)
 	due := tx.Bucket(LifecycleDue)
-	if old, _, err := GetSubscription(tx, org, id); err == nil && old.GetNextLifecycleTime() != nil {
-		if err := due.Delete(dueKey(old.GetNextLifecycleTime().AsTime(), org, id)); err != nil {
+	var oldDue []byte
+	if v := tx.Bucket(Subscriptions).Get(key); v != nil {
+		old := &commercev1.Subscription{}
+		if err := proto.Unmarshal(v, old); err != nil {
 			return err
 		}
+		if old.GetNextLifecycleTime() != nil {
+			oldDue = dueKey(old.GetNextLifecycleTime().AsTime(), org, id)
+		}
 	}
-	if err := kv.Put(tx.Bucket(Subscriptions), kv.Key(org, id), s); err != nil {
+	var newDue []byte
+	if s.GetNextLifecycleTime() != nil {
+		newDue = dueKey(s.GetNextLifecycleTime().AsTime(), org, id)
+	}
+	if !bytes.Equal(oldDue, newDue) {
+		if oldDue != nil {
+			if err := due.Delete(oldDue); err != nil {
+				return err
+			}
+		}
+		if newDue != nil {
+			if err := due.Put(newDue, nil); err != nil {
+				return err
+			}
+		}
+	}
+	if err := kv.Put(tx.Bucket(Subscriptions), key, s); err != nil {
 		return err
 	}
 	v, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	if err := tx.Bucket(SubscriptionMeta).Put(kv.Key(org, id), v); err != nil {
+	if err := tx.Bucket(SubscriptionMeta).Put(key, v); err != nil {
 		return err
 	}
-	if err := tx.Bucket(SubscriptionOwners).Put(kv.Key(org, purchaserID, id), nil); err != nil {
+	if err := putIndex(tx.Bucket(SubscriptionOwners), kv.Key(org, purchaserID, id)); err != nil {
 		return err
-	}
-	if s.GetNextLifecycleTime() != nil {
-		if err := due.Put(dueKey(s.GetNextLifecycleTime().AsTime(), org, id), nil); err != nil {
-			return err
-		}
 	}
 	if len(m.Pending) > 0 {
-		return tx.Bucket(PendingSteps).Put(kv.Key(org, id), nil)
+		return putIndex(tx.Bucket(PendingSteps), key)
 	}
-	return tx.Bucket(PendingSteps).Delete(kv.Key(org, id))
+	return tx.Bucket(PendingSteps).Delete(key)
+}
+
+// putIndex writes an index key (no value) unless it is there already.
+func putIndex(b *bolt.Bucket, key []byte) error {
+	if k, _ := b.Cursor().Seek(key); bytes.Equal(k, key) {
+		return nil
+	}
+	return b.Put(key, nil)
 }
 
 // ListSubscriptions lists an organization's subscriptions in id order,
