@@ -172,7 +172,9 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 	}
 	now := s.Clock.Now()
 	first := &commercev1.Subscription{}
-	_, err = idem.Update(s.Store.DB, idem.NewKey("PurchaseSubscription", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx *bolt.Tx) error {
+	var wrote *commercev1.Subscription // what the commit wrote, nil on a replay
+	var wroteMeta *store.Meta
+	replayed, err := idem.Update(s.Store.DB, idem.NewKey("PurchaseSubscription", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx *bolt.Tx) error {
 		id := newID("s")
 		sub := newSubscription(b, id, now)
 		end := terms.End(now, req.GetBillingFrequency())
@@ -194,12 +196,16 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 			eventStep(commercev1.Event_SUBSCRIPTION_PURCHASED, b.caller, b.user.GetDisplayName(), map[string]string{"count": fmt.Sprint(sub.Quantity)}),
 		}
 		proto.Merge(first, sub)
+		wrote, wroteMeta = sub, m
 		return store.PutSubscription(tx, b.org, id, b.caller.Subject, sub, m)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.finish(ctx, b.org, first.GetName())
+	if replayed {
+		wrote, wroteMeta = nil, nil
+	}
+	return s.finish(ctx, b.org, first.GetName(), wrote, wroteMeta)
 }
 
 func freqLabel(f commercev1.Product_BillingFrequency) string {
@@ -209,13 +215,11 @@ func freqLabel(f commercev1.Product_BillingFrequency) string {
 	return "monthly"
 }
 
-// finish drives a new subscription's steps and answers it as its buyer sees it.
-func (s *Service) finish(ctx context.Context, org, name string) (*commercev1.Subscription, error) {
+// finish drives a new subscription's steps and answers it as its buyer sees
+// it; sub and m are what the purchase's commit wrote (nil on a replay).
+func (s *Service) finish(ctx context.Context, org, name string, sub *commercev1.Subscription, m *store.Meta) (*commercev1.Subscription, error) {
 	ids, _ := names.Match(name, SubscriptionPattern)
-	if err := s.Drive(ctx, org, ids[1]); err != nil {
-		return nil, err
-	}
-	sub, m, err := s.load(org, ids[1])
+	sub, m, err := s.driveFrom(ctx, org, ids[1], sub, m)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +270,9 @@ func (s *Service) StartTrial(ctx context.Context, req *commercev1.StartTrialRequ
 	}
 	now := s.Clock.Now()
 	first := &commercev1.Subscription{}
-	_, err = idem.Update(s.Store.DB, idem.NewKey("StartTrial", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx *bolt.Tx) error {
+	var wrote *commercev1.Subscription // what the commit wrote, nil on a replay
+	var wroteMeta *store.Meta
+	replayed, err := idem.Update(s.Store.DB, idem.NewKey("StartTrial", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx *bolt.Tx) error {
 		if used := store.TrialUsed(tx, b.org, b.product.ID); used != "" {
 			return errs.New(errs.TrialAlreadyUsed, "the organization has used the trial of %s", b.product.Name()).With("subscription", used)
 		}
@@ -293,10 +299,14 @@ func (s *Service) StartTrial(ctx context.Context, req *commercev1.StartTrialRequ
 			return err
 		}
 		proto.Merge(first, sub)
+		wrote, wroteMeta = sub, m
 		return store.PutSubscription(tx, b.org, id, b.caller.Subject, sub, m)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.finish(ctx, b.org, first.GetName())
+	if replayed {
+		wrote, wroteMeta = nil, nil
+	}
+	return s.finish(ctx, b.org, first.GetName(), wrote, wroteMeta)
 }

@@ -200,20 +200,25 @@ func errDeclined(code string) error {
 // left, one fails (it stays pending) or a charge is declined (the change is
 // undone and PAYMENT_DECLINED answered).
 func (s *Service) Drive(ctx context.Context, org, id string) error {
-	var sub *commercev1.Subscription
-	var m *store.Meta
+	_, _, err := s.driveFrom(ctx, org, id, nil, nil)
+	return err
+}
+
+// driveFrom is Drive starting from sub and m, the subscription as the caller's
+// commit wrote it (nil: read it), and answering it as the last commit left it.
+func (s *Service) driveFrom(ctx context.Context, org, id string, sub *commercev1.Subscription, m *store.Meta) (*commercev1.Subscription, *store.Meta, error) {
 	for range 32 {
 		if sub == nil {
 			var err error
 			if sub, m, err = s.load(org, id); err != nil {
-				return err
+				return nil, nil, err
 			}
 		}
 		if m.Declined != "" {
-			return errDeclined(m.Declined)
+			return nil, nil, errDeclined(m.Declined)
 		}
 		if len(m.Pending) == 0 {
-			return nil
+			return sub, m, nil
 		}
 		// Send the remote steps that come next, one after another, and
 		// remove them all in one commit: each is idempotent (a charge key, a
@@ -241,10 +246,10 @@ func (s *Service) Drive(ctx context.Context, org, id string) error {
 				// The change cannot go through (a pool that became too small,
 				// say): put the subscription back as it was.
 				if uerr := s.undo(org, id, m.Pending[0]); uerr != nil {
-					return uerr
+					return nil, nil, uerr
 				}
 			}
-			return sendErr
+			return nil, nil, sendErr
 		}
 		declined := ""
 		var next *commercev1.Subscription
@@ -294,20 +299,20 @@ func (s *Service) Drive(ctx context.Context, org, id string) error {
 		if err == nil && sendErr != nil {
 			if permanent(sendErr) && next != nil && nextMeta.Undo != nil && !nextMeta.Hidden && len(nextMeta.Pending) > 0 {
 				if uerr := s.undo(org, id, nextMeta.Pending[0]); uerr != nil {
-					return uerr
+					return nil, nil, uerr
 				}
 			}
-			return sendErr
+			return nil, nil, sendErr
 		}
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		if declined != "" {
-			return errDeclined(declined)
+			return nil, nil, errDeclined(declined)
 		}
 		sub, m = next, nextMeta // nil when another driver moved it: read again
 	}
-	return errs.New(errs.Aborted, "too many steps; try again")
+	return nil, nil, errs.New(errs.Aborted, "too many steps; try again")
 }
 
 // applyDecline undoes a change whose charge was declined: a purchase or a
