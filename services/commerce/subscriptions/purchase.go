@@ -175,7 +175,10 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 	var wrote *commercev1.Subscription // what the commit wrote, nil on a replay
 	var wroteMeta *store.Meta
 	replayed, err := idem.Update(s.Store.DB, idem.NewKey("PurchaseSubscription", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx *bolt.Tx) error {
-		id := newID("s")
+		id, err := newID(tx, "s")
+		if err != nil {
+			return err
+		}
 		sub := newSubscription(b, id, now)
 		end := terms.End(now, req.GetBillingFrequency())
 		sub.Quantity, sub.BillingFrequency, sub.AutoRenew = req.GetQuantity(), req.GetBillingFrequency(), true
@@ -276,7 +279,10 @@ func (s *Service) StartTrial(ctx context.Context, req *commercev1.StartTrialRequ
 		if used := store.TrialUsed(tx, b.org, b.product.ID); used != "" {
 			return errs.New(errs.TrialAlreadyUsed, "the organization has used the trial of %s", b.product.Name()).With("subscription", used)
 		}
-		id := newID("s")
+		id, err := newID(tx, "s")
+		if err != nil {
+			return err
+		}
 		sub := newSubscription(b, id, now)
 		sub.IsTrial, sub.Quantity = true, trial.Licenses
 		sub.EndTime = timestamppb.New(now.Add(time.Duration(trial.Days) * 24 * time.Hour))
