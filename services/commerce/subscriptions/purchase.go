@@ -84,17 +84,25 @@ func (s *Service) checkBuyer(ctx context.Context, parent, productName string) (*
 	return b, nil
 }
 
-// payer checks that a billing profile belongs to the buyer and can pay.
-func (s *Service) payer(ctx context.Context, b *buyer, profile string) (*billingv1.Payer, error) {
+// payer checks that a billing profile belongs to the buyer and can pay. Who
+// owns a billing profile and the currency it bills in never change (billing
+// can update neither), so a payer read once is kept for those; withMethod
+// asks billing again, for whether the profile has a payment method now.
+func (s *Service) payer(ctx context.Context, b *buyer, profile string, withMethod bool) (*billingv1.Payer, error) {
 	if _, err := names.Parse("billing_profile", profile, ProfilePattern); err != nil {
 		return nil, err
 	}
-	p, err := s.Charges.GetPayer(ctx, &billingv1.GetPayerRequest{BillingProfile: profile})
-	if errs.ReasonOf(err) == errs.ResourceNotFound.Name {
-		return nil, errs.NotFound(profile)
-	}
-	if err != nil {
-		return nil, err
+	p, ok := s.payers.get(profile)
+	if !ok || withMethod {
+		var err error
+		p, err = s.Charges.GetPayer(ctx, &billingv1.GetPayerRequest{BillingProfile: profile})
+		if errs.ReasonOf(err) == errs.ResourceNotFound.Name {
+			return nil, errs.NotFound(profile)
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.payers.put(profile, p)
 	}
 	if p.GetOwner() != b.caller.UserName() {
 		return nil, errs.Denied("the billing profile must be one of your own billing accounts").With("field", "billing_profile")
@@ -154,7 +162,7 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 			return nil, catalog.WithLicenseRequests(err, b.org)
 		}
 	}
-	p, err := s.payer(ctx, b, req.GetBillingProfile())
+	p, err := s.payer(ctx, b, req.GetBillingProfile(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -257,7 +265,7 @@ func (s *Service) StartTrial(ctx context.Context, req *commercev1.StartTrialRequ
 		if req.GetBillingProfile() == "" {
 			return nil, errs.New(errs.PaymentMethodRequired, "this trial needs a billing profile with a payment method").With("field", "billing_profile")
 		}
-		if p, err = s.payer(ctx, b, req.GetBillingProfile()); err != nil {
+		if p, err = s.payer(ctx, b, req.GetBillingProfile(), true); err != nil {
 			return nil, err
 		}
 		if !p.GetHasPaymentMethod() {

@@ -52,10 +52,11 @@ type Service struct {
 	Directory licensingv1.DirectoryServiceClient
 	Log       *slog.Logger
 
-	mu    sync.Mutex
-	orgs  map[string]*licensingv1.Organization
-	users sync.Map   // user name → *licensingv1.User
-	drive sync.Mutex // one driver of pending steps at a time per process
+	mu     sync.Mutex
+	orgs   map[string]*licensingv1.Organization
+	users  sync.Map // user name → *licensingv1.User
+	payers payers
+	drive  sync.Mutex // one driver of pending steps at a time per process
 }
 
 // b32 keeps the order of the bytes it encodes: the hex alphabet, lower case.
@@ -120,6 +121,31 @@ func (s *Service) user(ctx context.Context, name string) (*licensingv1.User, err
 	}
 	s.users.Store(name, u)
 	return u, nil
+}
+
+// payers remembers billing profiles as billing described them (see payer).
+type payers struct {
+	mu sync.RWMutex
+	m  map[string]*billingv1.Payer
+}
+
+// maxPayers bounds the billing profiles remembered.
+const maxPayers = 10000
+
+func (p *payers) get(profile string) (*billingv1.Payer, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	v, ok := p.m[profile]
+	return v, ok
+}
+
+func (p *payers) put(profile string, v *billingv1.Payer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil || len(p.m) >= maxPayers {
+		p.m = make(map[string]*billingv1.Payer) // start over rather than grow without bound
+	}
+	p.m[profile] = v
 }
 
 // load reads a subscription.
