@@ -70,8 +70,9 @@ func runComponent(ctx context.Context, name string, args []string, stderr io.Wri
 	}
 	if dir := os.Getenv("SELFSERVE_CPU_PROFILE_DIR"); dir != "" {
 		// Hidden, for profiling the bench's children: each component writes
-		// DIR/<component>.pprof when it stops.
-		stop, err := startCPUProfile(filepath.Join(dir, name+".pprof"))
+		// DIR/<component>.pprof (CPU) and DIR/<component>.allocs.pprof
+		// (allocations since start) when it stops.
+		stop, err := startProfiles(filepath.Join(dir, name))
 		if err != nil {
 			lis.Close()
 			unit.close()
@@ -167,9 +168,10 @@ func dialAddr(lis net.Listener) string {
 	return addr.String()
 }
 
-// startCPUProfile profiles this process into path until stop is called.
-func startCPUProfile(path string) (stop func(), err error) {
-	f, err := os.Create(path)
+// startProfiles profiles this process's CPU until stop is called, which
+// also writes its allocations: prefix.pprof and prefix.allocs.pprof.
+func startProfiles(prefix string) (stop func(), err error) {
+	f, err := os.Create(prefix + ".pprof")
 	if err != nil {
 		return nil, err
 	}
@@ -180,5 +182,9 @@ func startCPUProfile(path string) (stop func(), err error) {
 	return func() {
 		pprof.StopCPUProfile()
 		f.Close()
+		if a, err := os.Create(prefix + ".allocs.pprof"); err == nil {
+			pprof.Lookup("allocs").WriteTo(a, 0)
+			a.Close()
+		}
 	}, nil
 }
