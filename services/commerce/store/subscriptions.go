@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -18,7 +17,7 @@ import (
 var (
 	// subscriptions: {org}\0{sub} → Subscription as stored (assigned counts come from licensing)
 	Subscriptions = []byte("subscriptions")
-	// subscription_meta: {org}\0{sub} → Meta (JSON)
+	// subscription_meta: {org}\0{sub} → Meta (see meta.go)
 	SubscriptionMeta = []byte("subscription_meta")
 	// subscription_owners: {org}\0{purchaser}\0{sub} → nothing
 	SubscriptionOwners = []byte("subscription_owners")
@@ -100,10 +99,8 @@ func GetSubscription(tx *bolt.Tx, org, id string) (*commercev1.Subscription, *Me
 		return nil, nil, errs.NotFound("organizations/" + org + "/subscriptions/" + id)
 	}
 	m := &Meta{}
-	if v := tx.Bucket(SubscriptionMeta).Get(kv.Key(org, id)); v != nil {
-		if err := json.Unmarshal(v, m); err != nil {
-			return nil, nil, err
-		}
+	if err := decodeMeta(tx.Bucket(SubscriptionMeta).Get(kv.Key(org, id)), m); err != nil {
+		return nil, nil, err
 	}
 	return s, m, nil
 }
@@ -144,7 +141,7 @@ func PutSubscription(tx *bolt.Tx, org, id, purchaserID string, s *commercev1.Sub
 	if err := kv.Put(tx.Bucket(Subscriptions), key, s); err != nil {
 		return err
 	}
-	v, err := json.Marshal(m)
+	v, err := encodeMeta(m)
 	if err != nil {
 		return err
 	}
