@@ -44,6 +44,7 @@ func runComponent(ctx context.Context, name string, args []string, stderr io.Wri
 	if err != nil {
 		return err
 	}
+	tuneGC()
 	log, err := cfg.logger(stderr)
 	if err != nil {
 		return err
