@@ -107,45 +107,29 @@ func GetSubscription(tx *bolt.Tx, org, id string) (*commercev1.Subscription, *Me
 
 // PutSubscription writes a subscription and its meta and keeps the indexes
 // in step: the purchaser's list, the lifecycle schedule, the pending steps.
-// An index entry that is already as it should be is left alone: a bbolt Put
-// rewrites its page even when nothing changes.
+// What is already as it should be (the subscription when only its meta
+// changes, an index entry) is left alone: a bbolt Put rewrites its page
+// even when nothing changes.
 func PutSubscription(tx *bolt.Tx, org, id, purchaserID string, s *commercev1.Subscription, m *Meta) error {
 	key := kv.Key(org, id)
-	due := tx.Bucket(LifecycleDue)
-	var oldDue []byte
-	if v := tx.Bucket(Subscriptions).Get(key); v != nil {
-		old := &commercev1.Subscription{}
-		if err := proto.Unmarshal(v, old); err != nil {
-			return err
-		}
-		if old.GetNextLifecycleTime() != nil {
-			oldDue = dueKey(old.GetNextLifecycleTime().AsTime(), org, id)
-		}
-	}
-	var newDue []byte
-	if s.GetNextLifecycleTime() != nil {
-		newDue = dueKey(s.GetNextLifecycleTime().AsTime(), org, id)
-	}
-	if !bytes.Equal(oldDue, newDue) {
-		if oldDue != nil {
-			if err := due.Delete(oldDue); err != nil {
-				return err
-			}
-		}
-		if newDue != nil {
-			if err := due.Put(newDue, nil); err != nil {
-				return err
-			}
-		}
-	}
-	if err := kv.Put(tx.Bucket(Subscriptions), key, s); err != nil {
-		return err
-	}
-	v, err := encodeMeta(m)
+	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(s)
 	if err != nil {
 		return err
 	}
-	if err := tx.Bucket(SubscriptionMeta).Put(key, v); err != nil {
+	subs := tx.Bucket(Subscriptions)
+	if old := subs.Get(key); old == nil || !bytes.Equal(old, v) {
+		if err := reschedule(tx, org, id, old, s); err != nil {
+			return err
+		}
+		if err := subs.Put(key, v); err != nil {
+			return err
+		}
+	}
+	mv, err := encodeMeta(m)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(SubscriptionMeta).Put(key, mv); err != nil {
 		return err
 	}
 	if err := putIndex(tx.Bucket(SubscriptionOwners), kv.Key(org, purchaserID, id)); err != nil {
@@ -155,6 +139,38 @@ func PutSubscription(tx *bolt.Tx, org, id, purchaserID string, s *commercev1.Sub
 		return putIndex(tx.Bucket(PendingSteps), key)
 	}
 	return tx.Bucket(PendingSteps).Delete(key)
+}
+
+// reschedule moves a subscription in the lifecycle schedule from where old
+// (its stored bytes, nil if new) had it to where s has it.
+func reschedule(tx *bolt.Tx, org, id string, old []byte, s *commercev1.Subscription) error {
+	var oldDue []byte
+	if old != nil {
+		o := &commercev1.Subscription{}
+		if err := proto.Unmarshal(old, o); err != nil {
+			return err
+		}
+		if o.GetNextLifecycleTime() != nil {
+			oldDue = dueKey(o.GetNextLifecycleTime().AsTime(), org, id)
+		}
+	}
+	var newDue []byte
+	if s.GetNextLifecycleTime() != nil {
+		newDue = dueKey(s.GetNextLifecycleTime().AsTime(), org, id)
+	}
+	if bytes.Equal(oldDue, newDue) {
+		return nil
+	}
+	due := tx.Bucket(LifecycleDue)
+	if oldDue != nil {
+		if err := due.Delete(oldDue); err != nil {
+			return err
+		}
+	}
+	if newDue != nil {
+		return due.Put(newDue, nil)
+	}
+	return nil
 }
 
 // putIndex writes an index key (no value) unless it is there already.
