@@ -56,6 +56,7 @@ type Service struct {
 	orgs   map[string]*licensingv1.Organization
 	users  sync.Map // user name → *licensingv1.User
 	payers payers
+	busy   driving
 	drive  sync.Mutex // one driver of pending steps at a time per process
 }
 
@@ -146,6 +147,36 @@ func (p *payers) put(profile string, v *billingv1.Payer) {
 		p.m = make(map[string]*billingv1.Payer) // start over rather than grow without bound
 	}
 	p.m[profile] = v
+}
+
+// driving counts the calls driving each subscription's steps now.
+type driving struct {
+	mu sync.Mutex
+	n  map[[2]string]int
+}
+
+func (d *driving) add(org, id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.n == nil {
+		d.n = map[[2]string]int{}
+	}
+	d.n[[2]string{org, id}]++
+}
+
+func (d *driving) done(org, id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := [2]string{org, id}
+	if d.n[k]--; d.n[k] <= 0 {
+		delete(d.n, k)
+	}
+}
+
+func (d *driving) has(org, id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.n[[2]string{org, id}] > 0
 }
 
 // load reads a subscription.
@@ -244,6 +275,8 @@ func (s *Service) Drive(ctx context.Context, org, id string) error {
 // driveFrom is Drive starting from sub and m, the subscription as the caller's
 // commit wrote it (nil: read it), and answering it as the last commit left it.
 func (s *Service) driveFrom(ctx context.Context, org, id string, sub *commercev1.Subscription, m *store.Meta) (*commercev1.Subscription, *store.Meta, error) {
+	s.busy.add(org, id)
+	defer s.busy.done(org, id)
 	for range 32 {
 		if sub == nil {
 			var err error
@@ -417,9 +450,13 @@ func (s *Service) writeEvent(tx *bolt.Tx, org string, sub *commercev1.Subscripti
 	return err
 }
 
-// DrivePending resumes every subscription with steps left, for the
-// background job and the clock.
-func (s *Service) DrivePending(ctx context.Context) error {
+// DrivePending resumes every subscription with steps left, for the clock.
+func (s *Service) DrivePending(ctx context.Context) error { return s.drivePending(ctx, false) }
+
+// drivePending resumes every subscription with steps left; the background
+// job leaves alone (skipBusy) those that a call is driving now, which are
+// most of them under load: it would only send their steps a second time.
+func (s *Service) drivePending(ctx context.Context, skipBusy bool) error {
 	s.drive.Lock()
 	defer s.drive.Unlock()
 	var pending [][2]string
@@ -431,6 +468,9 @@ func (s *Service) DrivePending(ctx context.Context) error {
 	}
 	var firstErr error
 	for _, p := range pending {
+		if skipBusy && s.busy.has(p[0], p[1]) {
+			continue
+		}
 		if err := s.Drive(ctx, p[0], p[1]); err != nil && errs.ReasonOf(err) != errs.PaymentDeclined.Name && firstErr == nil {
 			firstErr = err
 		}
@@ -449,7 +489,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 			return
 		case <-time.After(wait):
 		}
-		err := s.DrivePending(ctx)
+		err := s.drivePending(ctx, true)
 		if perr := s.ProcessPayments(ctx); err == nil {
 			err = perr
 		}
