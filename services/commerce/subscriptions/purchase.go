@@ -216,7 +216,7 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 	if replayed {
 		wrote, wroteMeta = nil, nil
 	}
-	return s.finish(ctx, b.org, first.GetName(), wrote, wroteMeta)
+	return s.finishFrom(ctx, b.org, first.GetName(), wrote, wroteMeta)
 }
 
 func freqLabel(f commercev1.Product_BillingFrequency) string {
@@ -226,9 +226,14 @@ func freqLabel(f commercev1.Product_BillingFrequency) string {
 	return "monthly"
 }
 
-// finish drives a new subscription's steps and answers it as its buyer sees
-// it; sub and m are what the purchase's commit wrote (nil on a replay).
-func (s *Service) finish(ctx context.Context, org, name string, sub *commercev1.Subscription, m *store.Meta) (*commercev1.Subscription, error) {
+// finish drives a new subscription's steps and answers it as its buyer sees it.
+func (s *Service) finish(ctx context.Context, org, name string) (*commercev1.Subscription, error) {
+	return s.finishFrom(ctx, org, name, nil, nil)
+}
+
+// finishFrom is finish starting from sub and m, what the commit that made
+// the subscription wrote (nil: read it).
+func (s *Service) finishFrom(ctx context.Context, org, name string, sub *commercev1.Subscription, m *store.Meta) (*commercev1.Subscription, error) {
 	ids, _ := names.Match(name, SubscriptionPattern)
 	sub, m, err := s.driveFrom(ctx, org, ids[1], sub, m)
 	if err != nil {
@@ -281,9 +286,7 @@ func (s *Service) StartTrial(ctx context.Context, req *commercev1.StartTrialRequ
 	}
 	now := s.Clock.Now()
 	first := &commercev1.Subscription{}
-	var wrote *commercev1.Subscription // what the commit wrote, nil on a replay
-	var wroteMeta *store.Meta
-	replayed, err := idem.Update(s.Store.DB, idem.NewKey("StartTrial", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx *bolt.Tx) error {
+	_, err = idem.Update(s.Store.DB, idem.NewKey("StartTrial", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx *bolt.Tx) error {
 		if used := store.TrialUsed(tx, b.org, b.product.ID); used != "" {
 			return errs.New(errs.TrialAlreadyUsed, "the organization has used the trial of %s", b.product.Name()).With("subscription", used)
 		}
@@ -313,14 +316,10 @@ func (s *Service) StartTrial(ctx context.Context, req *commercev1.StartTrialRequ
 			return err
 		}
 		proto.Merge(first, sub)
-		wrote, wroteMeta = sub, m
 		return store.PutSubscription(tx, b.org, id, b.caller.Subject, sub, m)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if replayed {
-		wrote, wroteMeta = nil, nil
-	}
-	return s.finish(ctx, b.org, first.GetName(), wrote, wroteMeta)
+	return s.finish(ctx, b.org, first.GetName())
 }
