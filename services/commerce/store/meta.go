@@ -125,21 +125,7 @@ func encodeStep(s *Step) ([]byte, error) {
 	b = appendString(b, stepPurchaser, s.Purchaser)
 	b = appendInt(b, stepEventType, int64(s.EventType))
 	b = appendString(b, stepActorName, s.ActorName)
-	keys := make([]string, 0, len(s.Meta))
-	for k := range s.Meta {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		var e []byte
-		e = protowire.AppendTag(e, entryKey, protowire.BytesType)
-		e = protowire.AppendString(e, k)
-		e = protowire.AppendTag(e, entryValue, protowire.BytesType)
-		e = protowire.AppendString(e, s.Meta[k])
-		b = protowire.AppendTag(b, stepMeta, protowire.BytesType)
-		b = protowire.AppendBytes(b, e)
-	}
-	return b, nil
+	return appendStringMap(b, stepMeta, s.Meta), nil
 }
 
 func encodeLine(l *Line) ([]byte, error) {
@@ -250,26 +236,7 @@ func decodeStep(v []byte, s *Step) error {
 		case stepActorName:
 			s.ActorName, err = f.string()
 		case stepMeta:
-			var raw []byte
-			if raw, err = f.bytes(); err != nil {
-				return err
-			}
-			var k, v string
-			if err = fields(raw, func(num protowire.Number, f field) (err error) {
-				switch num {
-				case entryKey:
-					k, err = f.string()
-				case entryValue:
-					v, err = f.string()
-				}
-				return err
-			}); err != nil {
-				return err
-			}
-			if s.Meta == nil {
-				s.Meta = map[string]string{}
-			}
-			s.Meta[k] = v
+			err = f.mapEntry(&s.Meta)
 		}
 		return err
 	})
@@ -332,6 +299,26 @@ func appendString(b []byte, num protowire.Number, v string) []byte {
 	}
 	b = protowire.AppendTag(b, num, protowire.BytesType)
 	return protowire.AppendString(b, v)
+}
+
+// appendStringMap writes a map as proto does: an entry message per key, in
+// key order.
+func appendStringMap(b []byte, num protowire.Number, m map[string]string) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		var e []byte
+		e = protowire.AppendTag(e, entryKey, protowire.BytesType)
+		e = protowire.AppendString(e, k)
+		e = protowire.AppendTag(e, entryValue, protowire.BytesType)
+		e = protowire.AppendString(e, m[k])
+		b = protowire.AppendTag(b, num, protowire.BytesType)
+		b = protowire.AppendBytes(b, e)
+	}
+	return b
 }
 
 func appendTime(b []byte, num protowire.Number, t time.Time) ([]byte, error) {
@@ -418,6 +405,31 @@ func (f field) bytes() ([]byte, error) {
 func (f field) string() (string, error) {
 	b, err := f.bytes()
 	return string(b), err
+}
+
+// mapEntry adds the map entry f holds to *m.
+func (f field) mapEntry(m *map[string]string) error {
+	raw, err := f.bytes()
+	if err != nil {
+		return err
+	}
+	var k, v string
+	if err := fields(raw, func(num protowire.Number, f field) (err error) {
+		switch num {
+		case entryKey:
+			k, err = f.string()
+		case entryValue:
+			v, err = f.string()
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	if *m == nil {
+		*m = map[string]string{}
+	}
+	(*m)[k] = v
+	return nil
 }
 
 func (f field) time() (time.Time, error) {
