@@ -40,6 +40,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	tuneGC()
 	log, err := cfg.logger(stderr)
 	if err != nil {
 		return err

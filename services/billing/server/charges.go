@@ -99,6 +99,7 @@ func (s *Charges) Charge(ctx context.Context, req *billingv1.ChargeRequest) (*bi
 	now := s.Clock.Now()
 	var inv *billingv1.Invoice
 	var c *store.Charge
+	var primary, backup string // the profile's payment tokens
 	err = s.Store.DB.View(func(tx *bolt.Tx) error {
 		if c, err = store.GetCharge(tx, org, req.GetKey()); err != nil || c != nil {
 			if c != nil {
@@ -113,8 +114,12 @@ func (s *Charges) Charge(ctx context.Context, req *billingv1.ChargeRequest) (*bi
 		if a.GetCurrencyCode() != req.GetCurrencyCode() {
 			return errs.Field("currency_code", "the billing account bills in %s, not %s", a.GetCurrencyCode(), req.GetCurrencyCode())
 		}
-		_, err = store.GetProfile(tx, org, acct, ids[2])
-		return err
+		p, err := store.GetProfile(tx, org, acct, ids[2])
+		if err != nil {
+			return err
+		}
+		primary, backup = store.PaymentToken(tx, p.GetPaymentMethod()), store.PaymentToken(tx, p.GetBackupPaymentMethod())
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -125,7 +130,7 @@ func (s *Charges) Charge(ctx context.Context, req *billingv1.ChargeRequest) (*bi
 		// in between is settled when the caller retries the same key.
 		c = &store.Charge{Key: req.GetKey(), Profile: req.GetBillingProfile(), Subscription: req.GetSubscription(),
 			Actor: req.GetActor(), OnFailure: int32(req.GetOnFailure())}
-		pay, err := s.pay(ctx, c, subtotal, req.GetCurrencyCode())
+		pay, err := s.payWith(ctx, c, subtotal, req.GetCurrencyCode(), primary, backup)
 		if err != nil {
 			return nil, err
 		}
@@ -231,6 +236,11 @@ func (s *Charges) pay(ctx context.Context, c *store.Charge, amount int64, curren
 	if err != nil {
 		return payment{}, err
 	}
+	return s.payWith(ctx, c, amount, currency, primary, backup)
+}
+
+// payWith is pay with the payment tokens already read.
+func (s *Charges) payWith(ctx context.Context, c *store.Charge, amount int64, currency, primary, backup string) (payment, error) {
 	switch {
 	case amount == 0:
 		return payment{approved: true}, nil

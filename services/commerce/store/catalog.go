@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -47,11 +48,25 @@ func GetProduct(tx *bolt.Tx, id string) (catalog.Product, error) {
 	return decodeProduct(id, v)
 }
 
+// decoded remembers each product as last decoded, with the bytes it was
+// decoded from: every purchase reads its product, and the same bytes decode
+// the same way. Products read from the store are shared: never changed.
+var decoded sync.Map // id → decodedProduct
+
+type decodedProduct struct {
+	raw []byte
+	p   catalog.Product
+}
+
 func decodeProduct(id string, v []byte) (catalog.Product, error) {
+	if d, ok := decoded.Load(id); ok && bytes.Equal(d.(decodedProduct).raw, v) {
+		return d.(decodedProduct).p, nil
+	}
 	var p catalog.Product
 	if err := json.Unmarshal(v, &p); err != nil {
 		return catalog.Product{}, fmt.Errorf("decode product %q: %w", id, err)
 	}
+	decoded.Store(id, decodedProduct{raw: bytes.Clone(v), p: p})
 	return p, nil
 }
 

@@ -1,8 +1,8 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -17,7 +17,7 @@ import (
 var (
 	// subscriptions: {org}\0{sub} → Subscription as stored (assigned counts come from licensing)
 	Subscriptions = []byte("subscriptions")
-	// subscription_meta: {org}\0{sub} → Meta (JSON)
+	// subscription_meta: {org}\0{sub} → Meta (see meta.go)
 	SubscriptionMeta = []byte("subscription_meta")
 	// subscription_owners: {org}\0{purchaser}\0{sub} → nothing
 	SubscriptionOwners = []byte("subscription_owners")
@@ -101,45 +101,86 @@ func GetSubscription(tx *bolt.Tx, org, id string) (*commercev1.Subscription, *Me
 		return nil, nil, errs.NotFound("organizations/" + org + "/subscriptions/" + id)
 	}
 	m := &Meta{}
-	if v := tx.Bucket(SubscriptionMeta).Get(kv.Key(org, id)); v != nil {
-		if err := json.Unmarshal(v, m); err != nil {
-			return nil, nil, err
-		}
+	if err := decodeMeta(tx.Bucket(SubscriptionMeta).Get(kv.Key(org, id)), m); err != nil {
+		return nil, nil, err
 	}
 	return s, m, nil
 }
 
 // PutSubscription writes a subscription and its meta and keeps the indexes
 // in step: the purchaser's list, the lifecycle schedule, the pending steps.
+// What is already as it should be (the subscription when only its meta
+// changes, an index entry) is left alone: a bbolt Put rewrites its page
+// even when nothing changes.
 func PutSubscription(tx *bolt.Tx, org, id, purchaserID string, s *commercev1.Subscription, m *Meta) error {
-	due := tx.Bucket(LifecycleDue)
-	if old, _, err := GetSubscription(tx, org, id); err == nil && old.GetNextLifecycleTime() != nil {
-		if err := due.Delete(dueKey(old.GetNextLifecycleTime().AsTime(), org, id)); err != nil {
-			return err
-		}
-	}
-	if err := kv.Put(tx.Bucket(Subscriptions), kv.Key(org, id), s); err != nil {
-		return err
-	}
-	v, err := json.Marshal(m)
+	key := kv.Key(org, id)
+	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(s)
 	if err != nil {
 		return err
 	}
-	if err := tx.Bucket(SubscriptionMeta).Put(kv.Key(org, id), v); err != nil {
-		return err
-	}
-	if err := tx.Bucket(SubscriptionOwners).Put(kv.Key(org, purchaserID, id), nil); err != nil {
-		return err
-	}
-	if s.GetNextLifecycleTime() != nil {
-		if err := due.Put(dueKey(s.GetNextLifecycleTime().AsTime(), org, id), nil); err != nil {
+	subs := tx.Bucket(Subscriptions)
+	if old := subs.Get(key); old == nil || !bytes.Equal(old, v) {
+		if err := reschedule(tx, org, id, old, s); err != nil {
+			return err
+		}
+		if err := subs.Put(key, v); err != nil {
 			return err
 		}
 	}
-	if len(m.Pending) > 0 {
-		return tx.Bucket(PendingSteps).Put(kv.Key(org, id), nil)
+	mv, err := encodeMeta(m)
+	if err != nil {
+		return err
 	}
-	return tx.Bucket(PendingSteps).Delete(kv.Key(org, id))
+	if err := tx.Bucket(SubscriptionMeta).Put(key, mv); err != nil {
+		return err
+	}
+	if err := putIndex(tx.Bucket(SubscriptionOwners), kv.Key(org, purchaserID, id)); err != nil {
+		return err
+	}
+	if len(m.Pending) > 0 {
+		return putIndex(tx.Bucket(PendingSteps), key)
+	}
+	return tx.Bucket(PendingSteps).Delete(key)
+}
+
+// reschedule moves a subscription in the lifecycle schedule from where old
+// (its stored bytes, nil if new) had it to where s has it.
+func reschedule(tx *bolt.Tx, org, id string, old []byte, s *commercev1.Subscription) error {
+	var oldDue []byte
+	if old != nil {
+		o := &commercev1.Subscription{}
+		if err := proto.Unmarshal(old, o); err != nil {
+			return err
+		}
+		if o.GetNextLifecycleTime() != nil {
+			oldDue = dueKey(o.GetNextLifecycleTime().AsTime(), org, id)
+		}
+	}
+	var newDue []byte
+	if s.GetNextLifecycleTime() != nil {
+		newDue = dueKey(s.GetNextLifecycleTime().AsTime(), org, id)
+	}
+	if bytes.Equal(oldDue, newDue) {
+		return nil
+	}
+	due := tx.Bucket(LifecycleDue)
+	if oldDue != nil {
+		if err := due.Delete(oldDue); err != nil {
+			return err
+		}
+	}
+	if newDue != nil {
+		return due.Put(newDue, nil)
+	}
+	return nil
+}
+
+// putIndex writes an index key (no value) unless it is there already.
+func putIndex(b *bolt.Bucket, key []byte) error {
+	if k, _ := b.Cursor().Seek(key); bytes.Equal(k, key) {
+		return nil
+	}
+	return b.Put(key, nil)
 }
 
 // ListSubscriptions lists an organization's subscriptions in id order,

@@ -388,7 +388,7 @@ func (s *Service) ConvertTrial(ctx context.Context, req *commercev1.ConvertTrial
 			return nil, catalog.WithLicenseRequests(err, b.org)
 		}
 	}
-	p, err := s.payer(ctx, b, req.GetBillingProfile())
+	p, err := s.payer(ctx, b, req.GetBillingProfile(), false)
 	if err != nil {
 		return nil, err
 	}

@@ -84,17 +84,25 @@ func (s *Service) checkBuyer(ctx context.Context, parent, productName string) (*
 	return b, nil
 }
 
-// payer checks that a billing profile belongs to the buyer and can pay.
-func (s *Service) payer(ctx context.Context, b *buyer, profile string) (*billingv1.Payer, error) {
+// payer checks that a billing profile belongs to the buyer and can pay. Who
+// owns a billing profile and the currency it bills in never change (billing
+// can update neither), so a payer read once is kept for those; withMethod
+// asks billing again, for whether the profile has a payment method now.
+func (s *Service) payer(ctx context.Context, b *buyer, profile string, withMethod bool) (*billingv1.Payer, error) {
 	if _, err := names.Parse("billing_profile", profile, ProfilePattern); err != nil {
 		return nil, err
 	}
-	p, err := s.Charges.GetPayer(ctx, &billingv1.GetPayerRequest{BillingProfile: profile})
-	if errs.ReasonOf(err) == errs.ResourceNotFound.Name {
-		return nil, errs.NotFound(profile)
-	}
-	if err != nil {
-		return nil, err
+	p, ok := s.payers.get(profile)
+	if !ok || withMethod {
+		var err error
+		p, err = s.Charges.GetPayer(ctx, &billingv1.GetPayerRequest{BillingProfile: profile})
+		if errs.ReasonOf(err) == errs.ResourceNotFound.Name {
+			return nil, errs.NotFound(profile)
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.payers.put(profile, p)
 	}
 	if p.GetOwner() != b.caller.UserName() {
 		return nil, errs.Denied("the billing profile must be one of your own billing accounts").With("field", "billing_profile")
@@ -154,7 +162,7 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 			return nil, catalog.WithLicenseRequests(err, b.org)
 		}
 	}
-	p, err := s.payer(ctx, b, req.GetBillingProfile())
+	p, err := s.payer(ctx, b, req.GetBillingProfile(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -172,8 +180,13 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 	}
 	now := s.Clock.Now()
 	first := &commercev1.Subscription{}
-	_, err = idem.Update(s.Store.DB, idem.NewKey("PurchaseSubscription", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx *bolt.Tx) error {
-		id := newID("s")
+	var wrote *commercev1.Subscription // what the commit wrote, nil on a replay
+	var wroteMeta *store.Meta
+	replayed, err := idem.Update(s.Store.DB, idem.NewKey("PurchaseSubscription", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx *bolt.Tx) error {
+		id, err := newID(tx, "s")
+		if err != nil {
+			return err
+		}
 		sub := newSubscription(b, id, now)
 		end := terms.End(now, req.GetBillingFrequency())
 		sub.Quantity, sub.BillingFrequency, sub.AutoRenew = req.GetQuantity(), req.GetBillingFrequency(), true
@@ -195,21 +208,28 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 			eventStep(commercev1.Event_SUBSCRIPTION_PURCHASED, b.caller, b.user.GetDisplayName(), map[string]string{"count": fmt.Sprint(sub.Quantity)}),
 		}
 		proto.Merge(first, sub)
+		wrote, wroteMeta = sub, m
 		return store.PutSubscription(tx, b.org, id, b.caller.Subject, sub, m)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.finish(ctx, b.org, first.GetName())
+	if replayed {
+		wrote, wroteMeta = nil, nil
+	}
+	return s.finishFrom(ctx, b.org, first.GetName(), wrote, wroteMeta)
 }
 
 // finish drives a new subscription's steps and answers it as its buyer sees it.
 func (s *Service) finish(ctx context.Context, org, name string) (*commercev1.Subscription, error) {
+	return s.finishFrom(ctx, org, name, nil, nil)
+}
+
+// finishFrom is finish starting from sub and m, what the commit that made
+// the subscription wrote (nil: read it).
+func (s *Service) finishFrom(ctx context.Context, org, name string, sub *commercev1.Subscription, m *store.Meta) (*commercev1.Subscription, error) {
 	ids, _ := names.Match(name, SubscriptionPattern)
-	if err := s.Drive(ctx, org, ids[1]); err != nil {
-		return nil, err
-	}
-	sub, m, err := s.load(org, ids[1])
+	sub, m, err := s.driveFrom(ctx, org, ids[1], sub, m)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +264,7 @@ func (s *Service) StartTrial(ctx context.Context, req *commercev1.StartTrialRequ
 		if req.GetBillingProfile() == "" {
 			return nil, errs.New(errs.PaymentMethodRequired, "this trial needs a billing profile with a payment method").With("field", "billing_profile")
 		}
-		if p, err = s.payer(ctx, b, req.GetBillingProfile()); err != nil {
+		if p, err = s.payer(ctx, b, req.GetBillingProfile(), true); err != nil {
 			return nil, err
 		}
 		if !p.GetHasPaymentMethod() {
@@ -264,7 +284,10 @@ func (s *Service) StartTrial(ctx context.Context, req *commercev1.StartTrialRequ
 		if used := store.TrialUsed(tx, b.org, b.product.ID); used != "" {
 			return errs.New(errs.TrialAlreadyUsed, "the organization has used the trial of %s", b.product.Name()).With("subscription", used)
 		}
-		id := newID("s")
+		id, err := newID(tx, "s")
+		if err != nil {
+			return err
+		}
 		sub := newSubscription(b, id, now)
 		sub.IsTrial, sub.Quantity = true, trial.Licenses
 		sub.EndTime = timestamppb.New(now.Add(time.Duration(trial.Days) * 24 * time.Hour))

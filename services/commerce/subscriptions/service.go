@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"strings"
@@ -51,18 +52,30 @@ type Service struct {
 	Directory licensingv1.DirectoryServiceClient
 	Log       *slog.Logger
 
-	mu    sync.Mutex
-	orgs  map[string]*licensingv1.Organization
-	users sync.Map   // user name → *licensingv1.User
-	drive sync.Mutex // one driver of pending steps at a time per process
+	mu     sync.Mutex
+	orgs   map[string]*licensingv1.Organization
+	users  sync.Map // user name → *licensingv1.User
+	payers payers
+	busy   driving
+	drive  sync.Mutex // one driver of pending steps at a time per process
 }
 
-var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+// b32 keeps the order of the bytes it encodes: the hex alphabet, lower case.
+var b32 = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
 
-func newID(prefix string) string {
+// newID names a new subscription: a sequence of the store, then random
+// bytes. Ids that follow each other keep the keys of a commit's new
+// subscriptions (and of their orders, pools, charges) on the same few bbolt
+// pages, where random ids would rewrite a page per subscription per index.
+func newID(tx *bolt.Tx, prefix string) (string, error) {
+	seq, err := tx.Bucket(store.Subscriptions).NextSequence()
+	if err != nil {
+		return "", err
+	}
 	b := make([]byte, 10)
-	rand.Read(b)
-	return prefix + "-" + strings.ToLower(b32.EncodeToString(b))
+	binary.BigEndian.PutUint64(b, seq<<16) // 6 bytes of sequence
+	rand.Read(b[6:])
+	return prefix + "-" + b32.EncodeToString(b), nil
 }
 
 func subName(org, id string) string { return names.Format(SubscriptionPattern, org, id) }
@@ -109,6 +122,61 @@ func (s *Service) user(ctx context.Context, name string) (*licensingv1.User, err
 	}
 	s.users.Store(name, u)
 	return u, nil
+}
+
+// payers remembers billing profiles as billing described them (see payer).
+type payers struct {
+	mu sync.RWMutex
+	m  map[string]*billingv1.Payer
+}
+
+// maxPayers bounds the billing profiles remembered.
+const maxPayers = 10000
+
+func (p *payers) get(profile string) (*billingv1.Payer, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	v, ok := p.m[profile]
+	return v, ok
+}
+
+func (p *payers) put(profile string, v *billingv1.Payer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil || len(p.m) >= maxPayers {
+		p.m = make(map[string]*billingv1.Payer) // start over rather than grow without bound
+	}
+	p.m[profile] = v
+}
+
+// driving counts the calls driving each subscription's steps now.
+type driving struct {
+	mu sync.Mutex
+	n  map[[2]string]int
+}
+
+func (d *driving) add(org, id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.n == nil {
+		d.n = map[[2]string]int{}
+	}
+	d.n[[2]string{org, id}]++
+}
+
+func (d *driving) done(org, id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := [2]string{org, id}
+	if d.n[k]--; d.n[k] <= 0 {
+		delete(d.n, k)
+	}
+}
+
+func (d *driving) has(org, id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.n[[2]string{org, id}] > 0
 }
 
 // load reads a subscription.
@@ -203,20 +271,27 @@ func errDeclined(code string) error {
 // left, one fails (it stays pending) or a charge is declined (the change is
 // undone and PAYMENT_DECLINED answered).
 func (s *Service) Drive(ctx context.Context, org, id string) error {
-	var sub *commercev1.Subscription
-	var m *store.Meta
+	_, _, err := s.driveFrom(ctx, org, id, nil, nil)
+	return err
+}
+
+// driveFrom is Drive starting from sub and m, the subscription as the caller's
+// commit wrote it (nil: read it), and answering it as the last commit left it.
+func (s *Service) driveFrom(ctx context.Context, org, id string, sub *commercev1.Subscription, m *store.Meta) (*commercev1.Subscription, *store.Meta, error) {
+	s.busy.add(org, id)
+	defer s.busy.done(org, id)
 	for range 32 {
 		if sub == nil {
 			var err error
 			if sub, m, err = s.load(org, id); err != nil {
-				return err
+				return nil, nil, err
 			}
 		}
 		if m.Declined != "" {
-			return errDeclined(m.Declined)
+			return nil, nil, errDeclined(m.Declined)
 		}
 		if len(m.Pending) == 0 {
-			return nil
+			return sub, m, nil
 		}
 		// Send the remote steps that come next, one after another, and
 		// remove them all in one commit: each is idempotent (a charge key, a
@@ -244,10 +319,10 @@ func (s *Service) Drive(ctx context.Context, org, id string) error {
 				// The change cannot go through (a pool that became too small,
 				// say): put the subscription back as it was.
 				if uerr := s.undo(org, id, m.Pending[0]); uerr != nil {
-					return uerr
+					return nil, nil, uerr
 				}
 			}
-			return sendErr
+			return nil, nil, sendErr
 		}
 		declined := ""
 		var next *commercev1.Subscription
@@ -297,20 +372,20 @@ func (s *Service) Drive(ctx context.Context, org, id string) error {
 		if err == nil && sendErr != nil {
 			if permanent(sendErr) && next != nil && nextMeta.Undo != nil && !nextMeta.Hidden && len(nextMeta.Pending) > 0 {
 				if uerr := s.undo(org, id, nextMeta.Pending[0]); uerr != nil {
-					return uerr
+					return nil, nil, uerr
 				}
 			}
-			return sendErr
+			return nil, nil, sendErr
 		}
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		if declined != "" {
-			return errDeclined(declined)
+			return nil, nil, errDeclined(declined)
 		}
 		sub, m = next, nextMeta // nil when another driver moved it: read again
 	}
-	return errs.New(errs.Aborted, "too many steps; try again")
+	return nil, nil, errs.New(errs.Aborted, "too many steps; try again")
 }
 
 // applyDecline undoes a change whose charge was declined: a purchase or a
@@ -378,9 +453,13 @@ func (s *Service) writeEvent(tx *bolt.Tx, org string, sub *commercev1.Subscripti
 	return err
 }
 
-// DrivePending resumes every subscription with steps left, for the
-// background job and the clock.
-func (s *Service) DrivePending(ctx context.Context) error {
+// DrivePending resumes every subscription with steps left, for the clock.
+func (s *Service) DrivePending(ctx context.Context) error { return s.drivePending(ctx, false) }
+
+// drivePending resumes every subscription with steps left; the background
+// job leaves alone (skipBusy) those that a call is driving now, which are
+// most of them under load: it would only send their steps a second time.
+func (s *Service) drivePending(ctx context.Context, skipBusy bool) error {
 	s.drive.Lock()
 	defer s.drive.Unlock()
 	var pending [][2]string
@@ -392,6 +471,9 @@ func (s *Service) DrivePending(ctx context.Context) error {
 	}
 	var firstErr error
 	for _, p := range pending {
+		if skipBusy && s.busy.has(p[0], p[1]) {
+			continue
+		}
 		if err := s.Drive(ctx, p[0], p[1]); err != nil && errs.ReasonOf(err) != errs.PaymentDeclined.Name && firstErr == nil {
 			firstErr = err
 		}
@@ -410,7 +492,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 			return
 		case <-time.After(wait):
 		}
-		err := s.DrivePending(ctx)
+		err := s.drivePending(ctx, true)
 		if perr := s.ProcessPayments(ctx); err == nil {
 			err = perr
 		}

@@ -28,6 +28,11 @@ import (
 // MaxRequestBytes bounds the size of one request message.
 const MaxRequestBytes = 1 << 20
 
+// streamWorkers is how many goroutines wait for calls: about the calls in
+// flight of a busy service (each call blocked on a commit or on another
+// service holds one).
+const streamWorkers = 64
+
 // Server is a gRPC server with its health service.
 type Server struct {
 	*grpc.Server
@@ -43,6 +48,11 @@ func NewServer(name, domain string, log *slog.Logger, signer *auth.Signer) *Serv
 	chain := interceptors{domain: domain, log: log, signer: signer}
 	s := grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
+		// Calls run on long-lived goroutines whose stacks have grown to what
+		// a handler needs, instead of a new goroutine per call that grows
+		// (copies) its stack every time; beyond that many calls in flight,
+		// a call gets a goroutine of its own as before.
+		grpc.NumStreamWorkers(streamWorkers),
 		grpc.ChainUnaryInterceptor(chain.recovery, chain.logging, chain.auth, chain.errors),
 		grpc.ChainStreamInterceptor(chain.streamRecovery, chain.streamLogging, chain.streamAuth, chain.streamErrors),
 		// Without it grpc answers a method nobody registered with a bare
