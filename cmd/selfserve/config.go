@@ -138,11 +138,20 @@ func (c *config) signer() (*auth.Signer, error) {
 // nodes, HTTP/2 frames) while the live heap stays at a few MB, so Go's
 // default of 100 collects many times a second under load; 400 costs a few
 // more MB of heap under load for about a quarter less CPU per
-// purchase (README, "Performance"). GOGC and GOMEMLIMIT still apply.
+// purchase (README, "Performance").
 const serverGCPercent = 400
 
+// serverMemoryLimit bounds the heap that serverGCPercent lets grow, when
+// GOMEMLIMIT is not set: nearer to it the collector runs as often as it must.
+const serverMemoryLimit = 256 << 20
+
+// tuneGC sets serverGCPercent and serverMemoryLimit unless GOGC or GOMEMLIMIT
+// say otherwise.
 func tuneGC() {
 	if _, ok := os.LookupEnv("GOGC"); !ok {
 		debug.SetGCPercent(serverGCPercent)
+	}
+	if _, ok := os.LookupEnv("GOMEMLIMIT"); !ok {
+		debug.SetMemoryLimit(serverMemoryLimit)
 	}
 }

@@ -60,6 +60,7 @@ const (
 	lineStart
 	lineEnd
 	lineAmount
+	lineDescriptions
 )
 
 // Field numbers of an entry of Step.Meta.
@@ -140,7 +141,8 @@ func encodeLine(l *Line) ([]byte, error) {
 	if b, err = appendTime(b, lineEnd, l.End); err != nil {
 		return nil, err
 	}
-	return appendInt(b, lineAmount, l.Amount), nil
+	b = appendInt(b, lineAmount, l.Amount)
+	return appendStringMap(b, lineDescriptions, l.Descriptions), nil
 }
 
 // decodeMeta reads a stored Meta, in either format.
@@ -261,6 +263,8 @@ func decodeLine(v []byte, l *Line) error {
 			l.End, err = f.time()
 		case lineAmount:
 			l.Amount, err = f.int()
+		case lineDescriptions:
+			err = f.mapEntry(&l.Descriptions)
 		}
 		return err
 	})
