@@ -1,6 +1,8 @@
 package cards
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
@@ -34,13 +36,20 @@ func TestValidateInvoice(t *testing.T) {
 	if err != nil || got.GetCompanyName() != "法布里坎（上海）有限公司" || got.GetTaxId() != "91350100M000100Y43" {
 		t.Fatalf("ValidateInvoice = %v, %v", got, err)
 	}
-	for name, in := range map[string]*billingv1.InvoicePayment{
-		"invoice.company_name": {TaxId: "91350100M000100Y43"},
-		"invoice.tax_id":       {CompanyName: "Fabrikam", TaxId: "91350100M000100Y44"},
+	for _, tc := range []struct {
+		field string
+		in    *billingv1.InvoicePayment
+	}{
+		{"invoice.company_name", &billingv1.InvoicePayment{CompanyName: "  ", TaxId: "91350100M000100Y43"}},
+		{"invoice.company_name", &billingv1.InvoicePayment{CompanyName: strings.Repeat("公", MaxHolderName+1), TaxId: "91350100M000100Y43"}},
+		{"invoice.company_name", &billingv1.InvoicePayment{CompanyName: "Fabrikam\x07", TaxId: "91350100M000100Y43"}},
+		{"invoice.tax_id", &billingv1.InvoicePayment{CompanyName: "Fabrikam", TaxId: "91350100M000100Y44"}},
+		{"invoice.tax_id", &billingv1.InvoicePayment{CompanyName: "Fabrikam"}},
 	} {
-		_, err := ValidateInvoice(in)
-		if errs.ReasonOf(err) != errs.InvalidField.Name {
-			t.Errorf("%s: %v", name, err)
+		_, err := ValidateInvoice(tc.in)
+		var e *errs.Error
+		if !errors.As(err, &e) || e.Reason != errs.InvalidField || e.Metadata["field"] != tc.field {
+			t.Errorf("%v: %v, want INVALID_FIELD on %s", tc.in, err, tc.field)
 		}
 	}
 	if err := AllowedIn(licensingv1.Organization_CHINA_21VIANET, MethodInvoice); err != nil {

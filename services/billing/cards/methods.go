@@ -256,9 +256,12 @@ func ValidTaxID(s string) bool {
 // characters (as a holder name), and its unified social credit code (spaces ignored, letters
 // upper-cased), else INVALID_FIELD on the field.
 func ValidateInvoice(p *billingv1.InvoicePayment) (*billingv1.InvoicePayment, error) {
-	name, err := checkHolderName(p.GetCompanyName(), "invoice.company_name", true)
-	if err != nil {
-		return nil, err
+	name := strings.TrimSpace(p.GetCompanyName())
+	if name == "" {
+		return nil, errs.Field("invoice.company_name", "the company invoices are made out to is required")
+	}
+	if _, err := checkHolderName(name, "invoice.company_name", true); err != nil {
+		return nil, errs.Field("invoice.company_name", "the company name must be text of at most %d characters without control characters", MaxHolderName)
 	}
 	id := strings.ToUpper(strings.ReplaceAll(p.GetTaxId(), " ", ""))
 	if !ValidTaxID(id) {

@@ -86,9 +86,6 @@ func ParseCJKFont(b []byte) (*Font, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := parsed.GlyphIndex(nil, 'A'); err != nil {
-		return nil, err
-	}
 	var buf sfnt.Buffer
 	need := func(r rune, what string) error {
 		if g, err := parsed.GlyphIndex(&buf, r); err != nil || g == 0 {
@@ -227,6 +224,9 @@ func ModuleCacheCJKFont(ctx context.Context) (*Font, error) {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
 			err = fmt.Errorf("%w: %s", err, bytes.TrimSpace(ee.Stderr))
+		}
+		if err == nil {
+			err = fmt.Errorf("no module directory in the go command's answer: %q", out)
 		}
 		return nil, fmt.Errorf("invoicepdf: go mod download %s: %v", fontModule, err)
 	}

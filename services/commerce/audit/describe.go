@@ -261,20 +261,7 @@ func Describe(e *commercev1.Event, lang language.Tag) string {
 	return msg(i, "system") // not reached: the last variant needs only {actor}
 }
 
-func langIndex(lang language.Tag) int {
-	for i, t := range locale.Supported {
-		if t == lang {
-			return i
-		}
-	}
-	m := locale.Match(lang.String())
-	for i, t := range locale.Supported {
-		if t == m {
-			return i
-		}
-	}
-	return 0
-}
+func langIndex(lang language.Tag) int { return locale.Index(locale.Match(lang.String())) }
 
 // fill gives the placeholder values an event has; absent ones are left out.
 func fill(e *commercev1.Event, i int) map[string]string {
