@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
@@ -85,7 +85,7 @@ func benchPrefill(dir string, spec benchPrefillSpec, now time.Time) (benchPrefil
 	// Users, for the assignments.
 	var members []*licensingv1.User
 	for lo := 0; lo < users; lo += benchTxSize {
-		err := ls.DB.Update(func(tx *bolt.Tx) error {
+		err := ls.DB.Update(func(tx kv.Tx) error {
 			for i := lo; i < min(lo+benchTxSize, users); i++ {
 				id := fmt.Sprintf("fill-u%06d", i)
 				u, err := directory.NormalizeUser(&licensingv1.User{DisplayName: fmt.Sprintf("Fill User %06d", i), Email: id + "@contoso.example",
@@ -119,7 +119,7 @@ func benchPrefill(dir string, spec benchPrefillSpec, now time.Time) (benchPrefil
 	}
 	for lo := 0; lo < len(subs); lo += benchTxSize {
 		batch := subs[lo:min(lo+benchTxSize, len(subs))]
-		err := cs.DB.Update(func(tx *bolt.Tx) error {
+		err := cs.DB.Update(func(tx kv.Tx) error {
 			for _, s := range batch {
 				if err := benchPutSubscription(tx, s.id, s.owner, s.ownerName, s.qty, product, unit, now); err != nil {
 					return err
@@ -130,7 +130,7 @@ func benchPrefill(dir string, spec benchPrefillSpec, now time.Time) (benchPrefil
 		if err != nil {
 			return res, fmt.Errorf("prefill subscriptions: %w", err)
 		}
-		err = ls.DB.Update(func(tx *bolt.Tx) error {
+		err = ls.DB.Update(func(tx kv.Tx) error {
 			for _, s := range batch {
 				p := &licensingv1.Pool{Name: "organizations/" + benchOrg + "/licenses/" + s.id, Subscription: "organizations/" + benchOrg + "/subscriptions/" + s.id,
 					Product: product.Name(), Purchaser: "organizations/" + benchOrg + "/users/" + s.owner, Channel: licensingv1.Pool_SELF_SERVICE,
@@ -158,7 +158,7 @@ func benchPrefill(dir string, spec benchPrefillSpec, now time.Time) (benchPrefil
 	}
 	step := max(1, benchTxSize/max(1, pools))
 	for lo := 0; lo < users; lo += step {
-		err := ls.DB.Update(func(tx *bolt.Tx) error {
+		err := ls.DB.Update(func(tx kv.Tx) error {
 			for i := range pools {
 				if lo >= size[i] {
 					continue
@@ -181,7 +181,7 @@ func benchPrefill(dir string, spec benchPrefillSpec, now time.Time) (benchPrefil
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
-	return res, errors.Join(ls.DB.Sync(), cs.DB.Sync())
+	return res, errors.Join(ls.DB.(*kv.Bolt).Sync(), cs.DB.(*kv.Bolt).Sync())
 }
 
 // benchProduct is the product of the prefilled subscriptions: the first
@@ -202,7 +202,7 @@ func benchProduct() (catalog.Product, int64, error) {
 // benchPutSubscription writes a completed self-service purchase of qty
 // licenses, with its order, as commerce does once the charge and the pool
 // are done.
-func benchPutSubscription(tx *bolt.Tx, id, owner, ownerName string, qty int32, product catalog.Product, unit int64, now time.Time) error {
+func benchPutSubscription(tx kv.Tx, id, owner, ownerName string, qty int32, product catalog.Product, unit int64, now time.Time) error {
 	name := "organizations/" + benchOrg + "/subscriptions/" + id
 	s := &commercev1.Subscription{
 		Name: name, Product: product.Name(), ProductDisplayName: product.DisplayName(locale.English),

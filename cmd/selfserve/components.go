@@ -17,6 +17,7 @@ import (
 	"github.com/selfserve/selfserve/services/commerce"
 	"github.com/selfserve/selfserve/services/gateway"
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"github.com/selfserve/selfserve/services/licensing"
 )
 
@@ -26,14 +27,17 @@ func runComponent(ctx context.Context, name string, args []string, stderr io.Wri
 	switch name {
 	case "licensing":
 		f.dataDir()
+		f.store()
 		f.addrs(false, true, true, true)
 		f.service(true)
 	case "commerce":
 		f.dataDir()
+		f.store()
 		f.addrs(false, true, true, true)
 		f.service(true)
 	case "billing":
 		f.dataDir()
+		f.store()
 		f.addrs(false, true, true, true)
 		f.service(false)
 		f.pdf()
@@ -65,6 +69,15 @@ func runComponent(ctx context.Context, name string, args []string, stderr io.Wri
 		}
 	}
 	sys.dial[name] = dialAddr(lis)
+	if name != "gateway" {
+		open, closeStore, err := cfg.opener()
+		if err != nil {
+			lis.Close()
+			return err
+		}
+		defer closeStore()
+		sys.store = open
+	}
 	unit, err := sys.open(ctx, name)
 	if err != nil {
 		lis.Close()
@@ -83,7 +96,7 @@ func runComponent(ctx context.Context, name string, args []string, stderr io.Wri
 		defer stop()
 	}
 	clog := log.With("component", name)
-	clog.Info("started", "addr", lis.Addr().String(), "clock", cfg.Clock)
+	clog.Info("started", "addr", lis.Addr().String(), "clock", cfg.Clock, "store", cfg.Store)
 	err = unit.serve(ctx, lis, cfg.Grace)
 	if cerr := unit.close(); err == nil {
 		err = cerr
@@ -98,6 +111,7 @@ type system struct {
 	log    *slog.Logger
 	signer *auth.Signer
 	dial   map[string]string // where each gRPC service is reached
+	store  kv.Opener         // nil: bbolt files in cfg.DataDir
 
 	billing *billing.Component // once opened
 }
@@ -112,20 +126,20 @@ func (s *system) open(ctx context.Context, name string) (*unit, error) {
 	log := s.log.With("component", name)
 	switch name {
 	case "licensing":
-		c, err := licensing.Open(licensing.Config{DataDir: s.cfg.DataDir, Clock: s.cfg.Clock, Seed: s.cfg.Seed, CommerceAddr: s.dial["commerce"], Signer: s.signer, Logger: log})
+		c, err := licensing.Open(licensing.Config{DataDir: s.cfg.DataDir, Store: s.store, Clock: s.cfg.Clock, Seed: s.cfg.Seed, CommerceAddr: s.dial["commerce"], Signer: s.signer, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("licensing: %w", err)
 		}
 		return &unit{serve: c.Serve, close: c.Close}, nil
 	case "commerce":
-		c, err := commerce.Open(commerce.Config{DataDir: s.cfg.DataDir, Clock: s.cfg.Clock, Seed: s.cfg.Seed,
+		c, err := commerce.Open(commerce.Config{DataDir: s.cfg.DataDir, Store: s.store, Clock: s.cfg.Clock, Seed: s.cfg.Seed,
 			LicensingAddr: s.dial["licensing"], BillingAddr: s.dial["billing"], Signer: s.signer, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("commerce: %w", err)
 		}
 		return &unit{serve: c.Serve, close: c.Close}, nil
 	case "billing":
-		c, err := billing.Open(billing.Config{DataDir: s.cfg.DataDir, Clock: s.cfg.Clock, LicensingAddr: s.dial["licensing"],
+		c, err := billing.Open(billing.Config{DataDir: s.cfg.DataDir, Store: s.store, Clock: s.cfg.Clock, LicensingAddr: s.dial["licensing"],
 			CommerceAddr: s.dial["commerce"], Signer: s.signer, Logger: log, CJKFont: s.cfg.CJKFont})
 		if err != nil {
 			return nil, fmt.Errorf("billing: %w", err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/kv"
 )
 
 // config is every setting of every command; each command declares the flags
@@ -28,6 +29,10 @@ type config struct {
 	LogLevel      string
 	Grace         time.Duration
 	CJKFont       string
+	// store
+	Store           string
+	EtcdEndpoints   string
+	EtcdDialTimeout time.Duration
 	// token
 	Operator bool
 	TTL      time.Duration
@@ -47,6 +52,13 @@ func newFlags(name string, stderr io.Writer) *flagSet {
 func (f *flagSet) dataDir() {
 	f.StringVar(&f.cfg.DataDir, "data-dir", "data", "directory of the bbolt stores and the signing key")
 	f.StringVar(&f.cfg.SigningKey, "signing-key", "", "path of the token signing key (default DATA_DIR/signing.key)")
+}
+
+// store declares where a service keeps its data.
+func (f *flagSet) store() {
+	f.StringVar(&f.cfg.Store, "store", "bbolt", "where the store is: bbolt (a file in DATA_DIR) or etcd (a key prefix of the --etcd-endpoints cluster)")
+	f.StringVar(&f.cfg.EtcdEndpoints, "etcd-endpoints", "", "comma-separated host:port of the etcd cluster's members (with --store etcd)")
+	f.DurationVar(&f.cfg.EtcdDialTimeout, "etcd-dial-timeout", kv.DefaultDialTimeout, "how long to wait for the etcd cluster to answer at start")
 }
 
 func (f *flagSet) addrs(http, licensing, commerce, billing bool) {
@@ -111,10 +123,42 @@ func (f *flagSet) parse(args []string) (*config, error) {
 	if c.SigningKey == "" && c.DataDir != "" {
 		c.SigningKey = filepath.Join(c.DataDir, "signing.key")
 	}
+	switch c.Store {
+	case "", "bbolt":
+	case "etcd":
+		if len(c.etcdEndpoints()) == 0 {
+			return nil, fmt.Errorf("--store etcd needs --etcd-endpoints host:port,...")
+		}
+	default:
+		return nil, fmt.Errorf("--store must be bbolt or etcd, not %q", c.Store)
+	}
 	if c.Clock != "" && c.Clock != "system" && c.Clock != "manual" {
 		return nil, fmt.Errorf("--clock must be system or manual, not %q", c.Clock)
 	}
 	return c, nil
+}
+
+func (c *config) etcdEndpoints() []string {
+	var out []string
+	for _, e := range strings.Split(c.EtcdEndpoints, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// opener is where the services' stores are: bbolt files in DataDir, or
+// prefixes of an etcd cluster, whose client close closes.
+func (c *config) opener() (open kv.Opener, close func() error, err error) {
+	if c.Store != "etcd" {
+		return kv.Bolts(c.DataDir), func() error { return nil }, nil
+	}
+	cli, err := kv.DialEtcd(c.etcdEndpoints(), c.EtcdDialTimeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	return kv.Etcds(cli), cli.Close, nil
 }
 
 func (c *config) logger(w io.Writer) (*slog.Logger, error) {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"google.golang.org/grpc"
@@ -18,6 +17,7 @@ import (
 	"github.com/selfserve/selfserve/services/billing/server"
 	"github.com/selfserve/selfserve/services/billing/store"
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"github.com/selfserve/selfserve/services/kit/outbox"
 	"github.com/selfserve/selfserve/services/kit/serve"
 )
@@ -27,7 +27,9 @@ const Domain = "billing.selfserve"
 
 // Config configures the component.
 type Config struct {
-	DataDir       string // holds billing.db
+	DataDir string // holds billing.db
+	// Store opens the store; nil means bbolt, the file DataDir/billing.db.
+	Store         kv.Opener
 	Clock         string // "system" or "manual"
 	LicensingAddr string // the directory: organizations' clouds, users' types
 	CommerceAddr  string // where audit and payment events go
@@ -66,7 +68,11 @@ func Open(cfg Config) (*Component, error) {
 	if cfg.LicensingAddr == "" {
 		return nil, errors.New("billing: the licensing address is required")
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "billing.db"))
+	open := cfg.Store
+	if open == nil {
+		open = kv.Bolts(cfg.DataDir)
+	}
+	st, err := store.OpenWith(open)
 	if err != nil {
 		return nil, err
 	}

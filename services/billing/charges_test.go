@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
@@ -33,7 +33,7 @@ func (e *env) charge(ctx context.Context, profile, key string, amount int64, pol
 func (e *env) paymentEvents(t *testing.T) []*commercev1.PaymentEvent {
 	t.Helper()
 	var out []*commercev1.PaymentEvent
-	e.comp.Store.DB.View(func(tx *bolt.Tx) error {
+	e.comp.Store.DB.View(func(tx kv.Tx) error {
 		return tx.Bucket(store.PaymentOutbox).ForEach(func(_, v []byte) error {
 			pe := &commercev1.PaymentEvent{}
 			if err := proto.Unmarshal(v, pe); err != nil {

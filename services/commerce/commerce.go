@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"google.golang.org/grpc"
@@ -21,6 +20,7 @@ import (
 	"github.com/selfserve/selfserve/services/commerce/server"
 	"github.com/selfserve/selfserve/services/commerce/store"
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"github.com/selfserve/selfserve/services/kit/serve"
 )
 
@@ -29,7 +29,9 @@ const Domain = "commerce.selfserve"
 
 // Config configures the component.
 type Config struct {
-	DataDir       string // holds commerce.db
+	DataDir string // holds commerce.db
+	// Store opens the store; nil means bbolt, the file DataDir/commerce.db.
+	Store         kv.Opener
 	Clock         string // "system" or "manual"
 	Seed          bool   // seed the catalog on first start
 	LicensingAddr string // the licensing service it calls
@@ -50,7 +52,11 @@ type Component struct {
 
 // Open opens the store, the clock and the gRPC server.
 func Open(cfg Config) (*Component, error) {
-	st, err := store.Open(filepath.Join(cfg.DataDir, "commerce.db"))
+	open := cfg.Store
+	if open == nil {
+		open = kv.Bolts(cfg.DataDir)
+	}
+	st, err := store.OpenWith(open)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,7 @@ package commerce_test
 import (
 	"testing"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -30,7 +30,7 @@ func TestPaymentEventsAreQueuedOnce(t *testing.T) {
 	}}
 	_, err = h.pay.RecordPaymentEvents(h.service(t), bad)
 	wantErr(t, err, codes.InvalidArgument, "INVALID_FIELD", "events[1].subscription")
-	h.comp.Store.DB.View(func(tx *bolt.Tx) error {
+	h.comp.Store.DB.View(func(tx kv.Tx) error {
 		keys, events, err := store.PendingPaymentEvents(tx, 10)
 		if err != nil || len(keys) != 1 || events[0].GetName() != "billing-1" {
 			t.Fatalf("inbox: %v %v", events, err)

@@ -6,11 +6,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"github.com/selfserve/selfserve/services/kit/outbox"
 	"github.com/selfserve/selfserve/services/kit/serve"
 	"github.com/selfserve/selfserve/services/licensing/server"
@@ -23,6 +23,8 @@ const Domain = "licensing.selfserve"
 // Config configures the component.
 type Config struct {
 	DataDir string // holds licensing.db
+	// Store opens the store; nil means bbolt, the file DataDir/licensing.db.
+	Store kv.Opener
 	// CommerceAddr is where the audit events go (commerce's AuditService);
 	// when empty they wait in the outbox.
 	CommerceAddr string
@@ -44,7 +46,11 @@ type Component struct {
 
 // Open opens the store, the clock and the gRPC server.
 func Open(cfg Config) (*Component, error) {
-	st, err := store.Open(filepath.Join(cfg.DataDir, "licensing.db"))
+	open := cfg.Store
+	if open == nil {
+		open = kv.Bolts(cfg.DataDir)
+	}
+	st, err := store.OpenWith(open)
 	if err != nil {
 		return nil, err
 	}

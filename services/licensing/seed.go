@@ -1,7 +1,7 @@
 package licensing
 
 import (
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	"github.com/selfserve/selfserve/services/kit/clock"
@@ -51,7 +51,7 @@ var Demo = []DemoOrganization{
 // it is, so restarts keep whatever changed since.
 func Seed(st *store.Store, clk clock.Clock) error {
 	now := clk.Now()
-	return st.DB.Update(func(tx *bolt.Tx) error {
+	return st.DB.Update(func(tx kv.Tx) error {
 		for _, o := range Demo {
 			if _, err := store.GetOrganization(tx, o.ID); err == nil {
 				continue

@@ -4,7 +4,7 @@ import (
 	"context"
 	"strconv"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"google.golang.org/protobuf/proto"
 
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
@@ -63,7 +63,7 @@ func (s *Accounts) CreateBillingAccount(ctx context.Context, req *billingv1.Crea
 	a.CurrencyCode = accounts.Currency(a.GetSoldTo().GetCountryCode(), o.GetCloud())
 	now := s.Clock.Now()
 	resp := &billingv1.BillingAccount{}
-	_, err = idem.Update(s.Store.DB, idem.NewKey("CreateBillingAccount", principal(caller), rid), now, req, resp, func(tx *bolt.Tx) error {
+	_, err = idem.Update(s.Store.DB, idem.NewKey("CreateBillingAccount", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		if err := store.InsertAccount(tx, org, "ba-"+randomID(), caller.Subject, a, o.GetCloud(), now); err != nil {
 			return err
 		}
@@ -83,7 +83,7 @@ func (s *Accounts) GetBillingAccount(ctx context.Context, req *billingv1.GetBill
 		return nil, err
 	}
 	var out *billingv1.BillingAccount
-	err = s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+	err = s.Store.DB.View(func(tx kv.Tx) (err error) {
 		out, _, err = account(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetName())
 		return err
 	})
@@ -108,7 +108,7 @@ func (s *Accounts) ListBillingAccounts(ctx context.Context, req *billingv1.ListB
 		return nil, err
 	}
 	resp := &billingv1.ListBillingAccountsResponse{}
-	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+	err = s.Store.DB.View(func(tx kv.Tx) error {
 		var next []byte
 		var err error
 		if all {
@@ -129,7 +129,7 @@ func (s *Accounts) GetBillingProfile(ctx context.Context, req *billingv1.GetBill
 		return nil, err
 	}
 	var out *billingv1.BillingProfile
-	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+	err = s.Store.DB.View(func(tx kv.Tx) error {
 		if _, err := details(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetName()); err != nil {
 			return err
 		}
@@ -150,7 +150,7 @@ func (s *Accounts) ListBillingProfiles(ctx context.Context, req *billingv1.ListB
 		return nil, err
 	}
 	resp := &billingv1.ListBillingProfilesResponse{}
-	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+	err = s.Store.DB.View(func(tx kv.Tx) error {
 		if _, err := details(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetParent()); err != nil {
 			return err
 		}
@@ -185,7 +185,7 @@ func (s *Accounts) UpdateBillingProfile(ctx context.Context, req *billingv1.Upda
 	now := s.Clock.Now()
 	resp := &billingv1.BillingProfile{}
 	wrote := false
-	_, err = idem.Update(s.Store.DB, idem.NewKey("UpdateBillingProfile", principal(caller), rid), now, req, resp, func(tx *bolt.Tx) error {
+	_, err = idem.Update(s.Store.DB, idem.NewKey("UpdateBillingProfile", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		a, _, err := account(tx, caller, org, acct, in.GetName())
 		if err != nil {
 			return err

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -45,7 +44,7 @@ func (s *Charges) GetPayer(ctx context.Context, req *billingv1.GetPayerRequest) 
 		return nil, err
 	}
 	out := &billingv1.Payer{BillingProfile: req.GetBillingProfile()}
-	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+	err = s.Store.DB.View(func(tx kv.Tx) error {
 		a, cloud, err := store.GetAccount(tx, ids[0], ids[1])
 		if err != nil {
 			return errs.NotFound(req.GetBillingProfile())
@@ -100,7 +99,7 @@ func (s *Charges) Charge(ctx context.Context, req *billingv1.ChargeRequest) (*bi
 	var inv *billingv1.Invoice
 	var c *store.Charge
 	var primary, backup string // the profile's payment tokens
-	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+	err = s.Store.DB.View(func(tx kv.Tx) error {
 		if c, err = store.GetCharge(tx, org, req.GetKey()); err != nil || c != nil {
 			if c != nil {
 				inv, err = store.GetInvoiceByName(tx, c.Invoice)
@@ -136,7 +135,7 @@ func (s *Charges) Charge(ctx context.Context, req *billingv1.ChargeRequest) (*bi
 		}
 		fresh := *c
 		wrote := false
-		err = kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
+		err = kv.Commit(s.Store.DB, func(tx kv.Tx) error {
 			wrote, inv = false, nil
 			existing, err := store.GetCharge(tx, org, req.GetKey())
 			if err != nil {
@@ -224,7 +223,7 @@ type payment struct {
 // backup, outside any transaction.
 func (s *Charges) pay(ctx context.Context, c *store.Charge, amount int64, currency string) (payment, error) {
 	var primary, backup string
-	err := s.Store.DB.View(func(tx *bolt.Tx) error {
+	err := s.Store.DB.View(func(tx kv.Tx) error {
 		ids := profileIDs(c.Profile)
 		p, err := store.GetProfile(tx, ids[0], ids[1], ids[2])
 		if err != nil {
@@ -280,7 +279,7 @@ func profileIDs(name string) []string {
 // settle pays an OPEN or PAST_DUE invoice once and records the outcome.
 func (s *Charges) settle(ctx context.Context, org string, c *store.Charge) (*billingv1.Invoice, *store.Charge, error) {
 	var inv *billingv1.Invoice
-	if err := s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+	if err := s.Store.DB.View(func(tx kv.Tx) (err error) {
 		inv, err = store.GetInvoiceByName(tx, c.Invoice)
 		return err
 	}); err != nil {
@@ -292,7 +291,7 @@ func (s *Charges) settle(ctx context.Context, org string, c *store.Charge) (*bil
 	}
 	now := s.Clock.Now()
 	wrote := false
-	err = kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
+	err = kv.Commit(s.Store.DB, func(tx kv.Tx) error {
 		wrote = false
 		cur, err := store.GetCharge(tx, org, c.Key)
 		if err != nil {
@@ -325,7 +324,7 @@ func (s *Charges) settle(ctx context.Context, org string, c *store.Charge) (*bil
 // record writes the outcome of a payment attempt of an OPEN or PAST_DUE
 // invoice: PAID, VOID (a purchase that was not paid) or PAST_DUE with its
 // next retry; a failure also goes to the audit feed.
-func (s *Charges) record(tx *bolt.Tx, org string, inv *billingv1.Invoice, c *store.Charge, pay payment, now time.Time) error {
+func (s *Charges) record(tx kv.Tx, org string, inv *billingv1.Invoice, c *store.Charge, pay payment, now time.Time) error {
 	wasPastDue := inv.GetStatus() == billingv1.Invoice_PAST_DUE
 	previous := c.NextRetry
 	c.Attempts++
@@ -367,7 +366,7 @@ func (s *Charges) record(tx *bolt.Tx, org string, inv *billingv1.Invoice, c *sto
 }
 
 // paymentEvent tells commerce what happened to an invoice of a subscription.
-func (s *Charges) paymentEvent(tx *bolt.Tx, typ commercev1.PaymentEvent_Type, c *store.Charge, now time.Time) error {
+func (s *Charges) paymentEvent(tx kv.Tx, typ commercev1.PaymentEvent_Type, c *store.Charge, now time.Time) error {
 	if c.Subscription == "" {
 		return nil
 	}
@@ -384,7 +383,7 @@ func (s *Charges) paymentEvent(tx *bolt.Tx, typ commercev1.PaymentEvent_Type, c 
 func (s *Charges) RunDue(ctx context.Context, now time.Time) error {
 	for {
 		var due []store.Retry
-		if err := s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+		if err := s.Store.DB.View(func(tx kv.Tx) (err error) {
 			due, err = store.DueRetries(tx, now, 100)
 			return err
 		}); err != nil || len(due) == 0 {
@@ -392,7 +391,7 @@ func (s *Charges) RunDue(ctx context.Context, now time.Time) error {
 		}
 		for _, d := range due {
 			var c *store.Charge
-			if err := s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+			if err := s.Store.DB.View(func(tx kv.Tx) (err error) {
 				c, err = store.GetCharge(tx, d.Org, d.ChargeKey)
 				return err
 			}); err != nil {
@@ -400,7 +399,7 @@ func (s *Charges) RunDue(ctx context.Context, now time.Time) error {
 			}
 			if c == nil {
 				// A retry without its charge cannot be paid: drop it.
-				if err := s.Store.DB.Update(func(tx *bolt.Tx) error { return tx.Bucket(store.Retries).Delete(d.Key) }); err != nil {
+				if err := s.Store.DB.Update(func(tx kv.Tx) error { return tx.Bucket(store.Retries).Delete(d.Key) }); err != nil {
 					return err
 				}
 				continue

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"golang.org/x/text/language"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -86,7 +85,7 @@ func (s *Invoices) ListInvoices(ctx context.Context, req *billingv1.ListInvoices
 		before = before[8:]
 	}
 	resp := &billingv1.ListInvoicesResponse{}
-	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+	err = s.Store.DB.View(func(tx kv.Tx) error {
 		if _, _, err := accountSeen(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetParent(), accounts.SeesInvoices); err != nil {
 			return err
 		}
@@ -118,7 +117,7 @@ func (s *Invoices) invoice(ctx context.Context, name string) (*billingv1.Invoice
 	var a *billingv1.BillingAccount
 	var p *billingv1.BillingProfile
 	var cloud licensingv1.Organization_Cloud
-	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+	err = s.Store.DB.View(func(tx kv.Tx) error {
 		if a, cloud, err = accountSeen(tx, auth.FromContext(ctx), ids[0], ids[1], name, accounts.SeesInvoices); err != nil {
 			return err
 		}
@@ -147,7 +146,7 @@ func (s *Invoices) GetInvoice(ctx context.Context, req *billingv1.GetInvoiceRequ
 
 // inLanguage gives each line of inv its description in lang, when commerce
 // wrote one in that language.
-func inLanguage(tx *bolt.Tx, inv *billingv1.Invoice, lang language.Tag) (*billingv1.Invoice, error) {
+func inLanguage(tx kv.Tx, inv *billingv1.Invoice, lang language.Tag) (*billingv1.Invoice, error) {
 	texts, err := store.GetInvoiceTexts(tx, inv.GetName())
 	if err != nil || len(texts) != len(inv.GetLineItems()) {
 		return inv, err
@@ -207,7 +206,7 @@ func (s *Invoices) RequestFapiao(ctx context.Context, req *billingv1.RequestFapi
 	}
 	now := s.Clock.Now()
 	resp := &billingv1.Invoice{}
-	_, err = idem.Update(s.Store.DB, idem.NewKey("RequestFapiao", principal(caller), rid), now, req, resp, func(tx *bolt.Tx) error {
+	_, err = idem.Update(s.Store.DB, idem.NewKey("RequestFapiao", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		a, cloud, err := accountSeen(tx, caller, ids[0], ids[1], req.GetName(), accounts.SeesInvoices)
 		if err != nil {
 			return err
@@ -236,7 +235,7 @@ func (s *Invoices) RequestFapiao(ctx context.Context, req *billingv1.RequestFapi
 	if err != nil {
 		return nil, err
 	}
-	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+	err = s.Store.DB.View(func(tx kv.Tx) error {
 		_, err := inLanguage(tx, resp, locale.FromContext(ctx))
 		return err
 	})

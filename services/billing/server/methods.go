@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -125,7 +125,7 @@ func (s *Accounts) CreatePaymentMethod(ctx context.Context, req *billingv1.Creat
 	resp := &billingv1.PaymentMethod{}
 	var cloudOK func(string) error
 	replayed := false
-	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+	err = s.Store.DB.View(func(tx kv.Tx) error {
 		a, cloud, err := account(tx, caller, org, acct, req.GetParent())
 		if err != nil {
 			return err
@@ -151,7 +151,7 @@ func (s *Accounts) CreatePaymentMethod(ctx context.Context, req *billingv1.Creat
 		return nil, declined(err)
 	}
 	now := s.Clock.Now()
-	_, err = idem.UpdateFingerprint(s.Store.DB, key, now, fingerprint, resp, func(tx *bolt.Tx) error {
+	_, err = idem.UpdateFingerprint(s.Store.DB, key, now, fingerprint, resp, func(tx kv.Tx) error {
 		if err := store.InsertPaymentMethod(tx, org, acct, "pm-"+randomID(), m.stored, string(token), now); err != nil {
 			return err
 		}
@@ -169,7 +169,7 @@ func (s *Accounts) CreatePaymentMethod(ctx context.Context, req *billingv1.Creat
 }
 
 // methodOf reads a payment method of an account the caller may see.
-func methodOf(tx *bolt.Tx, caller *auth.Identity, name string) (*billingv1.BillingAccount, *billingv1.PaymentMethod, []string, error) {
+func methodOf(tx kv.Tx, caller *auth.Identity, name string) (*billingv1.BillingAccount, *billingv1.PaymentMethod, []string, error) {
 	ids, err := names.Parse("name", name, accounts.PaymentMethodPattern)
 	if err != nil {
 		return nil, nil, nil, err
@@ -185,7 +185,7 @@ func methodOf(tx *bolt.Tx, caller *auth.Identity, name string) (*billingv1.Billi
 // GetPaymentMethod reads a payment method as shown: never a full number.
 func (s *Accounts) GetPaymentMethod(ctx context.Context, req *billingv1.GetPaymentMethodRequest) (*billingv1.PaymentMethod, error) {
 	var out *billingv1.PaymentMethod
-	err := s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+	err := s.Store.DB.View(func(tx kv.Tx) (err error) {
 		_, out, _, err = methodOf(tx, auth.FromContext(ctx), req.GetName())
 		return err
 	})
@@ -203,7 +203,7 @@ func (s *Accounts) ListPaymentMethods(ctx context.Context, req *billingv1.ListPa
 		return nil, err
 	}
 	resp := &billingv1.ListPaymentMethodsResponse{}
-	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+	err = s.Store.DB.View(func(tx kv.Tx) error {
 		if _, err := details(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetParent()); err != nil {
 			return err
 		}
@@ -231,7 +231,7 @@ func (s *Accounts) UpdatePaymentMethod(ctx context.Context, req *billingv1.Updat
 	}
 	now := s.Clock.Now()
 	resp := &billingv1.PaymentMethod{}
-	_, err = idem.UpdateFingerprint(s.Store.DB, idem.NewKey("UpdatePaymentMethod", principal(caller), rid), now, idem.KeyedFingerprint(s.Secret, req), resp, func(tx *bolt.Tx) error {
+	_, err = idem.UpdateFingerprint(s.Store.DB, idem.NewKey("UpdatePaymentMethod", principal(caller), rid), now, idem.KeyedFingerprint(s.Secret, req), resp, func(tx kv.Tx) error {
 		a, m, ids, err := methodOf(tx, caller, in.GetName())
 		if err != nil {
 			return err
@@ -315,7 +315,7 @@ func (s *Accounts) DeletePaymentMethod(ctx context.Context, req *billingv1.Delet
 	}
 	now := s.Clock.Now()
 	resp := &emptypb.Empty{}
-	_, err = idem.Update(s.Store.DB, idem.NewKey("DeletePaymentMethod", principal(caller), rid), now, req, resp, func(tx *bolt.Tx) error {
+	_, err = idem.Update(s.Store.DB, idem.NewKey("DeletePaymentMethod", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		a, m, ids, err := methodOf(tx, caller, req.GetName())
 		if err != nil {
 			return err

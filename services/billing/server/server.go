@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
@@ -56,12 +56,12 @@ func principal(id *auth.Identity) string { return id.Org + "/" + id.Subject }
 
 // account reads an account the caller may see, by a name under it
 // (organizations/{org}/billingAccounts/{account}[/...]); NOT_FOUND otherwise.
-func account(tx *bolt.Tx, caller *auth.Identity, org, id, name string) (*billingv1.BillingAccount, licensingv1.Organization_Cloud, error) {
+func account(tx kv.Tx, caller *auth.Identity, org, id, name string) (*billingv1.BillingAccount, licensingv1.Organization_Cloud, error) {
 	return accountSeen(tx, caller, org, id, name, accounts.Sees)
 }
 
 // accountSeen is account with another rule of who sees it.
-func accountSeen(tx *bolt.Tx, caller *auth.Identity, org, id, name string, sees func(*auth.Identity, *billingv1.BillingAccount) bool) (*billingv1.BillingAccount, licensingv1.Organization_Cloud, error) {
+func accountSeen(tx kv.Tx, caller *auth.Identity, org, id, name string, sees func(*auth.Identity, *billingv1.BillingAccount) bool) (*billingv1.BillingAccount, licensingv1.Organization_Cloud, error) {
 	if !caller.Sees(org) {
 		return nil, 0, errs.NotFound(name)
 	}
@@ -77,7 +77,7 @@ func accountSeen(tx *bolt.Tx, caller *auth.Identity, org, id, name string, sees 
 
 // details reads an account whose profiles or payment methods the caller
 // asks for: its owner's to see.
-func details(tx *bolt.Tx, caller *auth.Identity, org, id, name string) (*billingv1.BillingAccount, error) {
+func details(tx kv.Tx, caller *auth.Identity, org, id, name string) (*billingv1.BillingAccount, error) {
 	a, _, err := account(tx, caller, org, id, name)
 	if err != nil {
 		return nil, err
@@ -86,7 +86,7 @@ func details(tx *bolt.Tx, caller *auth.Identity, org, id, name string) (*billing
 }
 
 // event is an audit event of a billing change.
-func event(tx *bolt.Tx, org string, typ commercev1.Event_Type, actor *auth.Identity, resource string, meta map[string]string, now time.Time) error {
+func event(tx kv.Tx, org string, typ commercev1.Event_Type, actor *auth.Identity, resource string, meta map[string]string, now time.Time) error {
 	e := &commercev1.Event{
 		Name:       "organizations/" + org + "/events/bil-" + randomID(),
 		Type:       typ,

@@ -3,7 +3,6 @@ package store
 import (
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -17,7 +16,7 @@ import (
 	"github.com/selfserve/selfserve/services/kit/outbox"
 )
 
-func get[T proto.Message](tx *bolt.Tx, bucket []byte, key []byte, m T, name string) (T, error) {
+func get[T proto.Message](tx kv.Tx, bucket []byte, key []byte, m T, name string) (T, error) {
 	ok, err := kv.Get(tx.Bucket(bucket), key, m)
 	if err != nil {
 		return m, err
@@ -29,7 +28,7 @@ func get[T proto.Message](tx *bolt.Tx, bucket []byte, key []byte, m T, name stri
 }
 
 // InsertAccount stores a new account with its default profile.
-func InsertAccount(tx *bolt.Tx, org, id, ownerID string, a *billingv1.BillingAccount, cloud licensingv1.Organization_Cloud, now time.Time) error {
+func InsertAccount(tx kv.Tx, org, id, ownerID string, a *billingv1.BillingAccount, cloud licensingv1.Organization_Cloud, now time.Time) error {
 	a.Name = names.Format(accounts.AccountPattern, org, id)
 	a.CreateTime = timestamppb.New(now)
 	if tx.Bucket(Accounts).Get(kv.Key(org, id)) != nil {
@@ -55,7 +54,7 @@ func InsertAccount(tx *bolt.Tx, org, id, ownerID string, a *billingv1.BillingAcc
 }
 
 // GetAccount reads an account and its organization's cloud.
-func GetAccount(tx *bolt.Tx, org, id string) (*billingv1.BillingAccount, licensingv1.Organization_Cloud, error) {
+func GetAccount(tx kv.Tx, org, id string) (*billingv1.BillingAccount, licensingv1.Organization_Cloud, error) {
 	a, err := get(tx, Accounts, kv.Key(org, id), &billingv1.BillingAccount{}, names.Format(accounts.AccountPattern, org, id))
 	if err != nil {
 		return nil, 0, err
@@ -68,7 +67,7 @@ func GetAccount(tx *bolt.Tx, org, id string) (*billingv1.BillingAccount, licensi
 }
 
 // ListAccounts lists an organization's accounts in id order.
-func ListAccounts(tx *bolt.Tx, org string, after []byte, size int) ([]*billingv1.BillingAccount, []byte, error) {
+func ListAccounts(tx kv.Tx, org string, after []byte, size int) ([]*billingv1.BillingAccount, []byte, error) {
 	return kv.Page(tx.Bucket(Accounts), kv.Prefix(org), after, size, false, func(_, v []byte) (*billingv1.BillingAccount, bool, error) {
 		a := &billingv1.BillingAccount{}
 		return a, true, proto.Unmarshal(v, a)
@@ -76,7 +75,7 @@ func ListAccounts(tx *bolt.Tx, org string, after []byte, size int) ([]*billingv1
 }
 
 // ListOwnAccounts lists the accounts an owner holds.
-func ListOwnAccounts(tx *bolt.Tx, org, owner string, after []byte, size int) ([]*billingv1.BillingAccount, []byte, error) {
+func ListOwnAccounts(tx kv.Tx, org, owner string, after []byte, size int) ([]*billingv1.BillingAccount, []byte, error) {
 	return kv.Page(tx.Bucket(AccountOwners), kv.Prefix(org, owner), after, size, false, func(k, _ []byte) (*billingv1.BillingAccount, bool, error) {
 		a, _, err := GetAccount(tx, org, kv.Split(k)[2])
 		return a, err == nil, err
@@ -84,18 +83,18 @@ func ListOwnAccounts(tx *bolt.Tx, org, owner string, after []byte, size int) ([]
 }
 
 // GetProfile reads a billing profile.
-func GetProfile(tx *bolt.Tx, org, account, id string) (*billingv1.BillingProfile, error) {
+func GetProfile(tx kv.Tx, org, account, id string) (*billingv1.BillingProfile, error) {
 	return get(tx, Profiles, kv.Key(org, account, id), &billingv1.BillingProfile{}, names.Format(accounts.ProfilePattern, org, account, id))
 }
 
 // PutProfile writes a billing profile.
-func PutProfile(tx *bolt.Tx, org, account, id string, p *billingv1.BillingProfile, now time.Time) error {
+func PutProfile(tx kv.Tx, org, account, id string, p *billingv1.BillingProfile, now time.Time) error {
 	p.UpdateTime = timestamppb.New(now)
 	return kv.Put(tx.Bucket(Profiles), kv.Key(org, account, id), p)
 }
 
 // ListProfiles lists the profiles of an account.
-func ListProfiles(tx *bolt.Tx, org, account string, after []byte, size int) ([]*billingv1.BillingProfile, []byte, error) {
+func ListProfiles(tx kv.Tx, org, account string, after []byte, size int) ([]*billingv1.BillingProfile, []byte, error) {
 	return kv.Page(tx.Bucket(Profiles), kv.Prefix(org, account), after, size, false, func(_, v []byte) (*billingv1.BillingProfile, bool, error) {
 		p := &billingv1.BillingProfile{}
 		return p, true, proto.Unmarshal(v, p)
@@ -103,7 +102,7 @@ func ListProfiles(tx *bolt.Tx, org, account string, after []byte, size int) ([]*
 }
 
 // InsertPaymentMethod stores a payment method as shown and its processor token.
-func InsertPaymentMethod(tx *bolt.Tx, org, account, id string, m *billingv1.PaymentMethod, token string, now time.Time) error {
+func InsertPaymentMethod(tx kv.Tx, org, account, id string, m *billingv1.PaymentMethod, token string, now time.Time) error {
 	m.Name = names.Format(accounts.PaymentMethodPattern, org, account, id)
 	m.CreateTime = timestamppb.New(now)
 	m.UpdateTime = m.CreateTime
@@ -114,13 +113,13 @@ func InsertPaymentMethod(tx *bolt.Tx, org, account, id string, m *billingv1.Paym
 }
 
 // GetPaymentMethod reads a payment method as shown.
-func GetPaymentMethod(tx *bolt.Tx, org, account, id string) (*billingv1.PaymentMethod, error) {
+func GetPaymentMethod(tx kv.Tx, org, account, id string) (*billingv1.PaymentMethod, error) {
 	return get(tx, PaymentMethods, kv.Key(org, account, id), &billingv1.PaymentMethod{}, names.Format(accounts.PaymentMethodPattern, org, account, id))
 }
 
 // PaymentToken is the processor's token of a payment method, by name; empty
 // when it does not exist.
-func PaymentToken(tx *bolt.Tx, name string) string {
+func PaymentToken(tx kv.Tx, name string) string {
 	ids, ok := names.Match(name, accounts.PaymentMethodPattern)
 	if !ok {
 		return ""
@@ -129,13 +128,13 @@ func PaymentToken(tx *bolt.Tx, name string) string {
 }
 
 // PutPaymentMethod writes an edited payment method.
-func PutPaymentMethod(tx *bolt.Tx, org, account, id string, m *billingv1.PaymentMethod, now time.Time) error {
+func PutPaymentMethod(tx kv.Tx, org, account, id string, m *billingv1.PaymentMethod, now time.Time) error {
 	m.UpdateTime = timestamppb.New(now)
 	return kv.Put(tx.Bucket(PaymentMethods), kv.Key(org, account, id), m)
 }
 
 // DeletePaymentMethod removes a payment method and its token.
-func DeletePaymentMethod(tx *bolt.Tx, org, account, id string) error {
+func DeletePaymentMethod(tx kv.Tx, org, account, id string) error {
 	if err := tx.Bucket(PaymentMethods).Delete(kv.Key(org, account, id)); err != nil {
 		return err
 	}
@@ -143,7 +142,7 @@ func DeletePaymentMethod(tx *bolt.Tx, org, account, id string) error {
 }
 
 // ListPaymentMethods lists the payment methods of an account.
-func ListPaymentMethods(tx *bolt.Tx, org, account string, after []byte, size int) ([]*billingv1.PaymentMethod, []byte, error) {
+func ListPaymentMethods(tx kv.Tx, org, account string, after []byte, size int) ([]*billingv1.PaymentMethod, []byte, error) {
 	return kv.Page(tx.Bucket(PaymentMethods), kv.Prefix(org, account), after, size, false, func(_, v []byte) (*billingv1.PaymentMethod, bool, error) {
 		m := &billingv1.PaymentMethod{}
 		return m, true, proto.Unmarshal(v, m)
@@ -152,7 +151,7 @@ func ListPaymentMethods(tx *bolt.Tx, org, account string, after []byte, size int
 
 // MethodInUse names the profile of the account that uses a payment method,
 // as payment or backup method; empty when none does.
-func MethodInUse(tx *bolt.Tx, org, account, name string) (string, error) {
+func MethodInUse(tx kv.Tx, org, account, name string) (string, error) {
 	var user string
 	err := kv.Scan(tx.Bucket(Profiles), kv.Prefix(org, account), nil, func(_, v []byte) (bool, error) {
 		p := &billingv1.BillingProfile{}
@@ -169,7 +168,7 @@ func MethodInUse(tx *bolt.Tx, org, account, name string) (string, error) {
 }
 
 // AddEvent puts an audit event in the outbox, in the transaction of the change.
-func AddEvent(tx *bolt.Tx, e *commercev1.Event) error {
+func AddEvent(tx kv.Tx, e *commercev1.Event) error {
 	v, err := proto.Marshal(e)
 	if err != nil {
 		return err

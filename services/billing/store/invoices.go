@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
 	"github.com/selfserve/selfserve/services/billing/accounts"
 	"github.com/selfserve/selfserve/services/kit/errs"
@@ -32,7 +30,7 @@ type Charge struct {
 func timeBytes(t time.Time) []byte { return kv.Uint64(uint64(t.UnixNano())) }
 
 // NextInvoiceNumber takes the next sequential number of an account's invoices.
-func NextInvoiceNumber(tx *bolt.Tx, org, account string) (uint64, error) {
+func NextInvoiceNumber(tx kv.Tx, org, account string) (uint64, error) {
 	b := tx.Bucket(InvoiceNumbers)
 	var n uint64
 	if v := b.Get(kv.Key(org, account)); len(v) == 8 {
@@ -46,7 +44,7 @@ func NextInvoiceNumber(tx *bolt.Tx, org, account string) (uint64, error) {
 func InvoiceID(n uint64) string { return fmt.Sprintf("inv-%08d", n) }
 
 // InsertInvoice stores a new invoice and its place in time.
-func InsertInvoice(tx *bolt.Tx, org, account, id string, inv *billingv1.Invoice) error {
+func InsertInvoice(tx kv.Tx, org, account, id string, inv *billingv1.Invoice) error {
 	inv.Name = names.Format(accounts.InvoicePattern, org, account, id)
 	if err := kv.Put(tx.Bucket(Invoices), kv.Key(org, account, id), inv); err != nil {
 		return err
@@ -57,7 +55,7 @@ func InsertInvoice(tx *bolt.Tx, org, account, id string, inv *billingv1.Invoice)
 
 // PutInvoiceTexts keeps the descriptions of an invoice's lines in every
 // language, a map per line keyed by locale.Code.
-func PutInvoiceTexts(tx *bolt.Tx, org, account, id string, texts []map[string]string) error {
+func PutInvoiceTexts(tx kv.Tx, org, account, id string, texts []map[string]string) error {
 	if len(texts) == 0 {
 		return nil
 	}
@@ -70,7 +68,7 @@ func PutInvoiceTexts(tx *bolt.Tx, org, account, id string, texts []map[string]st
 
 // GetInvoiceTexts reads the descriptions of an invoice's lines in every
 // language; nil when it has none.
-func GetInvoiceTexts(tx *bolt.Tx, name string) ([]map[string]string, error) {
+func GetInvoiceTexts(tx kv.Tx, name string) ([]map[string]string, error) {
 	ids, ok := names.Match(name, accounts.InvoicePattern)
 	if !ok {
 		return nil, errs.NotFound(name)
@@ -87,12 +85,12 @@ func GetInvoiceTexts(tx *bolt.Tx, name string) ([]map[string]string, error) {
 }
 
 // GetInvoice reads an invoice.
-func GetInvoice(tx *bolt.Tx, org, account, id string) (*billingv1.Invoice, error) {
+func GetInvoice(tx kv.Tx, org, account, id string) (*billingv1.Invoice, error) {
 	return get(tx, Invoices, kv.Key(org, account, id), &billingv1.Invoice{}, names.Format(accounts.InvoicePattern, org, account, id))
 }
 
 // GetInvoiceByName reads an invoice by resource name.
-func GetInvoiceByName(tx *bolt.Tx, name string) (*billingv1.Invoice, error) {
+func GetInvoiceByName(tx kv.Tx, name string) (*billingv1.Invoice, error) {
 	ids, ok := names.Match(name, accounts.InvoicePattern)
 	if !ok {
 		return nil, errs.NotFound(name)
@@ -101,7 +99,7 @@ func GetInvoiceByName(tx *bolt.Tx, name string) (*billingv1.Invoice, error) {
 }
 
 // PutInvoice writes an invoice back (its issue time never changes).
-func PutInvoice(tx *bolt.Tx, inv *billingv1.Invoice) error {
+func PutInvoice(tx kv.Tx, inv *billingv1.Invoice) error {
 	ids, ok := names.Match(inv.GetName(), accounts.InvoicePattern)
 	if !ok {
 		return errs.NotFound(inv.GetName())
@@ -111,7 +109,7 @@ func PutInvoice(tx *bolt.Tx, inv *billingv1.Invoice) error {
 
 // ListInvoices lists an account's invoices issued in [from, to), newest
 // first, resuming before the cursor.
-func ListInvoices(tx *bolt.Tx, org, account string, from, to time.Time, before []byte, size int) ([]*billingv1.Invoice, []byte, error) {
+func ListInvoices(tx kv.Tx, org, account string, from, to time.Time, before []byte, size int) ([]*billingv1.Invoice, []byte, error) {
 	prefix := kv.Prefix(org, account)
 	if before == nil {
 		before = append(append([]byte(nil), prefix...), timeBytes(to)...)
@@ -139,7 +137,7 @@ type stopScan struct{}
 func (stopScan) Error() string { return "stop" }
 
 // GetCharge reads the charge of an idempotency key; nil when there is none.
-func GetCharge(tx *bolt.Tx, org, key string) (*Charge, error) {
+func GetCharge(tx kv.Tx, org, key string) (*Charge, error) {
 	v := tx.Bucket(Charges).Get(kv.Key(org, key))
 	if v == nil {
 		return nil, nil
@@ -149,7 +147,7 @@ func GetCharge(tx *bolt.Tx, org, key string) (*Charge, error) {
 }
 
 // PutCharge writes a charge and keeps its retry schedule in step.
-func PutCharge(tx *bolt.Tx, org string, c *Charge, previousRetry time.Time) error {
+func PutCharge(tx kv.Tx, org string, c *Charge, previousRetry time.Time) error {
 	v, err := json.Marshal(c)
 	if err != nil {
 		return err
@@ -178,7 +176,7 @@ type Retry struct {
 
 // DueRetries lists up to limit charges whose retry is due at now, soonest
 // first.
-func DueRetries(tx *bolt.Tx, now time.Time, limit int) ([]Retry, error) {
+func DueRetries(tx kv.Tx, now time.Time, limit int) ([]Retry, error) {
 	var out []Retry
 	c := tx.Bucket(Retries).Cursor()
 	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -44,7 +44,7 @@ func (c *Catalog) ListProducts(ctx context.Context, req *commercev1.ListProducts
 	}
 	lang := locale.FromContext(ctx)
 	resp := &commercev1.ListProductsResponse{}
-	err = c.Store.DB.View(func(tx *bolt.Tx) error {
+	err = c.Store.DB.View(func(tx kv.Tx) error {
 		products, next, err := store.ListProducts(tx, pg.After, pg.Size)
 		for _, p := range products {
 			resp.Products = append(resp.Products, p.Proto(lang))
@@ -65,7 +65,7 @@ func (c *Catalog) GetProduct(ctx context.Context, req *commercev1.GetProductRequ
 		return nil, err
 	}
 	var p catalog.Product
-	err = c.Store.DB.View(func(tx *bolt.Tx) (err error) {
+	err = c.Store.DB.View(func(tx kv.Tx) (err error) {
 		p, err = store.GetProduct(tx, ids[0])
 		return err
 	})
@@ -91,7 +91,7 @@ func (c *Catalog) ListProductPolicies(ctx context.Context, req *commercev1.ListP
 		return nil, err
 	}
 	resp := &commercev1.ListProductPoliciesResponse{}
-	err = c.Store.DB.View(func(tx *bolt.Tx) error {
+	err = c.Store.DB.View(func(tx kv.Tx) error {
 		products, next, err := store.ListProducts(tx, pg.After, pg.Size)
 		if err != nil {
 			return err
@@ -113,7 +113,7 @@ func (c *Catalog) ListProductPolicies(ctx context.Context, req *commercev1.ListP
 }
 
 // policyOf is a product's effective policy in org, as the API shows it.
-func policyOf(tx *bolt.Tx, org, product string) (*commercev1.ProductPolicy, error) {
+func policyOf(tx kv.Tx, org, product string) (*commercev1.ProductPolicy, error) {
 	v, inherited, err := store.EffectivePolicy(tx, org, product)
 	if err != nil {
 		return nil, err
@@ -163,7 +163,7 @@ func checkPolicyMask(mask *fieldmaskpb.FieldMask, field string, outputOnly ...st
 }
 
 // policyChanged records a POLICY_CHANGED event in the feed inside tx.
-func policyChanged(tx *bolt.Tx, org string, caller *auth.Identity, resource string, meta map[string]string, now time.Time) error {
+func policyChanged(tx kv.Tx, org string, caller *auth.Identity, resource string, meta map[string]string, now time.Time) error {
 	name, err := store.NewEventName(tx, org)
 	if err != nil {
 		return err
@@ -209,7 +209,7 @@ func (c *Catalog) UpdateProductPolicy(ctx context.Context, req *commercev1.Updat
 	}
 	now := c.Clock.Now()
 	resp := &commercev1.ProductPolicy{}
-	_, err = idem.Update(c.Store.DB, idem.NewKey("UpdateProductPolicy", catalogPrincipal(caller), rid), now, req, resp, func(tx *bolt.Tx) error {
+	_, err = idem.Update(c.Store.DB, idem.NewKey("UpdateProductPolicy", catalogPrincipal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		p, err := store.GetProduct(tx, product)
 		if errors.Is(err, errs.NotFound("")) {
 			return errs.NotFound(in.GetName())
@@ -265,7 +265,7 @@ func (c *Catalog) GetSelfServiceSettings(ctx context.Context, req *commercev1.Ge
 		}
 	}
 	resp := &commercev1.SelfServiceSettings{Name: catalog.SettingsName(org)}
-	err = c.Store.DB.View(func(tx *bolt.Tx) (err error) {
+	err = c.Store.DB.View(func(tx kv.Tx) (err error) {
 		resp.DefaultPolicy, err = store.GetDefaultPolicy(tx, org)
 		return err
 	})
@@ -305,7 +305,7 @@ func (c *Catalog) UpdateSelfServiceSettings(ctx context.Context, req *commercev1
 	}
 	now := c.Clock.Now()
 	resp := &commercev1.SelfServiceSettings{}
-	_, err = idem.Update(c.Store.DB, idem.NewKey("UpdateSelfServiceSettings", catalogPrincipal(caller), rid), now, req, resp, func(tx *bolt.Tx) error {
+	_, err = idem.Update(c.Store.DB, idem.NewKey("UpdateSelfServiceSettings", catalogPrincipal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		old, err := store.GetDefaultPolicy(tx, org)
 		if err != nil {
 			return err

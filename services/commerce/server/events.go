@@ -6,7 +6,7 @@ import (
 	"context"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
 	"github.com/selfserve/selfserve/services/commerce/audit"
@@ -45,7 +45,7 @@ func (a *Audit) RecordEvents(ctx context.Context, req *commercev1.RecordEventsRe
 		events[i] = n
 	}
 	var recorded int32
-	err := a.Store.DB.Update(func(tx *bolt.Tx) error {
+	err := a.Store.DB.Update(func(tx kv.Tx) error {
 		for _, e := range events {
 			isNew, err := store.InsertEvent(tx, e)
 			if err != nil {
@@ -90,7 +90,7 @@ func (s *Events) ListEvents(ctx context.Context, req *commercev1.ListEventsReque
 		return nil, err
 	}
 	resp := &commercev1.ListEventsResponse{}
-	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+	err = s.Store.DB.View(func(tx kv.Tx) error {
 		events, next, err := store.ListEvents(tx, org, pg.After, pg.Size)
 		resp.Events = events
 		resp.NextPageToken = pg.Next(next)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
 	"github.com/selfserve/selfserve/services/commerce/store"
@@ -49,7 +49,7 @@ func (s *Payments) RecordPaymentEvents(ctx context.Context, req *commercev1.Reco
 		}
 	}
 	recorded := int32(0)
-	err := s.Store.DB.Update(func(tx *bolt.Tx) error {
+	err := s.Store.DB.Update(func(tx kv.Tx) error {
 		for _, e := range req.GetEvents() {
 			fresh, err := store.InsertPaymentEvent(tx, e)
 			if err != nil {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync"
 
-	bolt "go.etcd.io/bbolt"
-
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
 	"github.com/selfserve/selfserve/services/commerce/catalog"
 	"github.com/selfserve/selfserve/services/kit/errs"
@@ -28,7 +26,7 @@ var (
 
 // PutProduct stores a product, creating or replacing it, after
 // catalog.Product.Validate.
-func PutProduct(tx *bolt.Tx, p catalog.Product) error {
+func PutProduct(tx kv.Tx, p catalog.Product) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
@@ -40,7 +38,7 @@ func PutProduct(tx *bolt.Tx, p catalog.Product) error {
 }
 
 // GetProduct reads a product by id; NOT_FOUND (products/{id}) when absent.
-func GetProduct(tx *bolt.Tx, id string) (catalog.Product, error) {
+func GetProduct(tx kv.Tx, id string) (catalog.Product, error) {
 	v := tx.Bucket(Products).Get([]byte(id))
 	if v == nil {
 		return catalog.Product{}, errs.NotFound(catalog.ProductName(id))
@@ -73,7 +71,7 @@ func decodeProduct(id string, v []byte) (catalog.Product, error) {
 // ListProducts returns up to size products after the cursor (the id of the
 // last product served; nil for the first page), in id order, and the cursor
 // of the next page (nil at the end).
-func ListProducts(tx *bolt.Tx, after []byte, size int) ([]catalog.Product, []byte, error) {
+func ListProducts(tx kv.Tx, after []byte, size int) ([]catalog.Product, []byte, error) {
 	var out []catalog.Product
 	var next, last []byte
 	err := kv.Scan(tx.Bucket(Products), nil, after, func(k, v []byte) (bool, error) {
@@ -96,8 +94,8 @@ func ListProducts(tx *bolt.Tx, after []byte, size int) ([]catalog.Product, []byt
 // defined there: missing ones are added and changed ones are overwritten, so
 // the seed stays the source of truth for the products it defines. Products
 // it does not name are left alone.
-func SeedCatalog(db *bolt.DB, products []catalog.Product) error {
-	return db.Update(func(tx *bolt.Tx) error {
+func SeedCatalog(db kv.DB, products []catalog.Product) error {
+	return db.Update(func(tx kv.Tx) error {
 		for _, p := range products {
 			v, err := json.Marshal(p)
 			if err != nil {
@@ -126,7 +124,7 @@ func decodePolicy(b []byte) (commercev1.ProductPolicy_Value, error) {
 
 // setPolicyValue stores v under key in bucket, or deletes the key when v is
 // VALUE_UNSPECIFIED. Only settable values and VALUE_UNSPECIFIED are stored.
-func setPolicyValue(b *bolt.Bucket, key []byte, v commercev1.ProductPolicy_Value) error {
+func setPolicyValue(b kv.Bucket, key []byte, v commercev1.ProductPolicy_Value) error {
 	if v == commercev1.ProductPolicy_VALUE_UNSPECIFIED {
 		return b.Delete(key)
 	}
@@ -138,7 +136,7 @@ func setPolicyValue(b *bolt.Bucket, key []byte, v commercev1.ProductPolicy_Value
 
 // GetPolicy reads the policy org set on a product itself:
 // VALUE_UNSPECIFIED when it has none and inherits the default.
-func GetPolicy(tx *bolt.Tx, org, product string) (commercev1.ProductPolicy_Value, error) {
+func GetPolicy(tx kv.Tx, org, product string) (commercev1.ProductPolicy_Value, error) {
 	b := tx.Bucket(ProductPolicies).Get(kv.Key(org, product))
 	if b == nil {
 		return commercev1.ProductPolicy_VALUE_UNSPECIFIED, nil
@@ -148,13 +146,13 @@ func GetPolicy(tx *bolt.Tx, org, product string) (commercev1.ProductPolicy_Value
 
 // SetPolicy sets the policy of a product in org; VALUE_UNSPECIFIED removes it,
 // and the product inherits the default again.
-func SetPolicy(tx *bolt.Tx, org, product string, v commercev1.ProductPolicy_Value) error {
+func SetPolicy(tx kv.Tx, org, product string, v commercev1.ProductPolicy_Value) error {
 	return setPolicyValue(tx.Bucket(ProductPolicies), kv.Key(org, product), v)
 }
 
 // GetDefaultPolicy reads org's default policy: catalog.DefaultPolicy
 // (ENABLED) until an admin sets one.
-func GetDefaultPolicy(tx *bolt.Tx, org string) (commercev1.ProductPolicy_Value, error) {
+func GetDefaultPolicy(tx kv.Tx, org string) (commercev1.ProductPolicy_Value, error) {
 	b := tx.Bucket(SelfServiceSettings).Get([]byte(org))
 	if b == nil {
 		return catalog.DefaultPolicy, nil
@@ -164,14 +162,14 @@ func GetDefaultPolicy(tx *bolt.Tx, org string) (commercev1.ProductPolicy_Value, 
 
 // SetDefaultPolicy sets org's default policy; VALUE_UNSPECIFIED goes back to
 // catalog.DefaultPolicy.
-func SetDefaultPolicy(tx *bolt.Tx, org string, v commercev1.ProductPolicy_Value) error {
+func SetDefaultPolicy(tx kv.Tx, org string, v commercev1.ProductPolicy_Value) error {
 	return setPolicyValue(tx.Bucket(SelfServiceSettings), []byte(org), v)
 }
 
 // EffectivePolicy is the policy that applies to a product in org (see
 // catalog.Effective) and whether it is inherited from the default. It does not
 // check that the product exists.
-func EffectivePolicy(tx *bolt.Tx, org, productID string) (commercev1.ProductPolicy_Value, bool, error) {
+func EffectivePolicy(tx kv.Tx, org, productID string) (commercev1.ProductPolicy_Value, bool, error) {
 	own, err := GetPolicy(tx, org, productID)
 	if err != nil {
 		return 0, false, err

@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"testing"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
 	"github.com/selfserve/selfserve/services/commerce/catalog"
@@ -20,7 +20,7 @@ func catalogIDs(t *testing.T, st *store.Store, size int) []string {
 	for range 100 {
 		var page []catalog.Product
 		var next []byte
-		err := st.DB.View(func(tx *bolt.Tx) (err error) {
+		err := st.DB.View(func(tx kv.Tx) (err error) {
 			page, next, err = store.ListProducts(tx, after, size)
 			return err
 		})
@@ -72,7 +72,7 @@ func TestSeedCatalog(t *testing.T) {
 	if got := catalogIDs(t, st, 50); len(got) != len(all)+1 || got[len(got)-1] != "zz-new-product" {
 		t.Fatalf("after reseeding: %v", got)
 	}
-	err := st.DB.View(func(tx *bolt.Tx) error {
+	err := st.DB.View(func(tx kv.Tx) error {
 		p, err := store.GetProduct(tx, first.ID)
 		if err != nil {
 			return err
@@ -96,7 +96,7 @@ func TestSeedCatalog(t *testing.T) {
 
 func TestGetProductNotFound(t *testing.T) {
 	st := open(t)
-	err := st.DB.View(func(tx *bolt.Tx) error {
+	err := st.DB.View(func(tx kv.Tx) error {
 		_, err := store.GetProduct(tx, "nothing")
 		return err
 	})
@@ -112,7 +112,7 @@ func TestPolicies(t *testing.T) {
 		t.Helper()
 		var v commercev1.ProductPolicy_Value
 		var inherited bool
-		err := st.DB.View(func(tx *bolt.Tx) (err error) {
+		err := st.DB.View(func(tx kv.Tx) (err error) {
 			v, inherited, err = store.EffectivePolicy(tx, org, product)
 			return err
 		})
@@ -121,7 +121,7 @@ func TestPolicies(t *testing.T) {
 		}
 		return v, inherited
 	}
-	update := func(fn func(tx *bolt.Tx) error) {
+	update := func(fn func(tx kv.Tx) error) {
 		t.Helper()
 		if err := st.DB.Update(fn); err != nil {
 			t.Fatal(err)
@@ -130,7 +130,7 @@ func TestPolicies(t *testing.T) {
 	if v, inh := effective("acme", "sketchboard"); v != commercev1.ProductPolicy_ENABLED || !inh {
 		t.Fatalf("fresh: %v %v", v, inh)
 	}
-	update(func(tx *bolt.Tx) error {
+	update(func(tx kv.Tx) error {
 		return store.SetPolicy(tx, "acme", "sketchboard", commercev1.ProductPolicy_DISABLED)
 	})
 	if v, inh := effective("acme", "sketchboard"); v != commercev1.ProductPolicy_DISABLED || inh {
@@ -140,7 +140,7 @@ func TestPolicies(t *testing.T) {
 	if v, inh := effective("globex", "sketchboard"); v != commercev1.ProductPolicy_ENABLED || !inh {
 		t.Fatalf("other org: %v %v", v, inh)
 	}
-	update(func(tx *bolt.Tx) error {
+	update(func(tx kv.Tx) error {
 		return store.SetDefaultPolicy(tx, "acme", commercev1.ProductPolicy_ONLY_TRIALS_WITHOUT_PAYMENT_METHOD)
 	})
 	if v, inh := effective("acme", "formwise"); v != commercev1.ProductPolicy_ONLY_TRIALS_WITHOUT_PAYMENT_METHOD || !inh {
@@ -150,16 +150,16 @@ func TestPolicies(t *testing.T) {
 		t.Fatalf("own policy lost to the default: %v", v)
 	}
 	// VALUE_UNSPECIFIED goes back to inheriting.
-	update(func(tx *bolt.Tx) error {
+	update(func(tx kv.Tx) error {
 		return store.SetPolicy(tx, "acme", "sketchboard", commercev1.ProductPolicy_VALUE_UNSPECIFIED)
 	})
 	if v, inh := effective("acme", "sketchboard"); v != commercev1.ProductPolicy_ONLY_TRIALS_WITHOUT_PAYMENT_METHOD || !inh {
 		t.Fatalf("reset: %v %v", v, inh)
 	}
-	update(func(tx *bolt.Tx) error {
+	update(func(tx kv.Tx) error {
 		return store.SetDefaultPolicy(tx, "acme", commercev1.ProductPolicy_VALUE_UNSPECIFIED)
 	})
-	err := st.DB.View(func(tx *bolt.Tx) error {
+	err := st.DB.View(func(tx kv.Tx) error {
 		def, err := store.GetDefaultPolicy(tx, "acme")
 		if def != commercev1.ProductPolicy_ENABLED {
 			t.Fatalf("default after reset: %v", def)
@@ -169,7 +169,7 @@ func TestPolicies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.DB.Update(func(tx *bolt.Tx) error { return store.SetPolicy(tx, "acme", "formwise", 42) }); err == nil {
+	if err := st.DB.Update(func(tx kv.Tx) error { return store.SetPolicy(tx, "acme", "formwise", 42) }); err == nil {
 		t.Fatal("an unknown policy value was stored")
 	}
 }

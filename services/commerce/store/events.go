@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
@@ -27,7 +26,7 @@ func eventKey(org string, e *commercev1.Event, id string) []byte {
 // was recorded before; it tells whether the event is new. The event is checked
 // with audit.Normalize and stored without its description. Commerce features
 // call it in the transaction of the change the event tells of.
-func InsertEvent(tx *bolt.Tx, e *commercev1.Event) (bool, error) {
+func InsertEvent(tx kv.Tx, e *commercev1.Event) (bool, error) {
 	e, err := audit.Normalize("event", e)
 	if err != nil {
 		return false, err
@@ -53,7 +52,7 @@ func InsertEvent(tx *bolt.Tx, e *commercev1.Event) (bool, error) {
 
 // NewEventName names a new event of org that commerce itself records, with a
 // sequence id unique in this store ("commerce-000000000000002a").
-func NewEventName(tx *bolt.Tx, org string) (string, error) {
+func NewEventName(tx kv.Tx, org string) (string, error) {
 	seq, err := tx.Bucket(Events).NextSequence()
 	if err != nil {
 		return "", err
@@ -64,7 +63,7 @@ func NewEventName(tx *bolt.Tx, org string) (string, error) {
 // ListEvents returns up to size events of org, newest first by business time,
 // from before the cursor (the key of the last event served; nil for the
 // first page), and the cursor of the next page (nil when no more exist).
-func ListEvents(tx *bolt.Tx, org string, before []byte, size int) ([]*commercev1.Event, []byte, error) {
+func ListEvents(tx kv.Tx, org string, before []byte, size int) ([]*commercev1.Event, []byte, error) {
 	prefix := kv.Prefix(org)
 	if before != nil && !bytes.HasPrefix(before, prefix) {
 		return nil, nil, errs.New(errs.InvalidPageToken, "page_token is not valid for this request").With("field", "page_token")

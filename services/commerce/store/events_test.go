@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
@@ -38,7 +38,7 @@ func ev(org, id string, at time.Duration) *commercev1.Event {
 
 func insert(t *testing.T, st *store.Store, events ...*commercev1.Event) (fresh int) {
 	t.Helper()
-	err := st.DB.Update(func(tx *bolt.Tx) error {
+	err := st.DB.Update(func(tx kv.Tx) error {
 		for _, e := range events {
 			ok, err := store.InsertEvent(tx, e)
 			if err != nil {
@@ -58,7 +58,7 @@ func insert(t *testing.T, st *store.Store, events ...*commercev1.Event) (fresh i
 
 func list(t *testing.T, st *store.Store, org string, before []byte, size int) (ids []string, next []byte) {
 	t.Helper()
-	err := st.DB.View(func(tx *bolt.Tx) error {
+	err := st.DB.View(func(tx kv.Tx) error {
 		events, n, err := store.ListEvents(tx, org, before, size)
 		for _, e := range events {
 			ids = append(ids, e.Name[len("organizations/"+org+"/events/"):])
@@ -103,7 +103,7 @@ func TestEventsByBusinessTime(t *testing.T) {
 	if ids, _ := list(t, st, "nobody", nil, 10); len(ids) != 0 {
 		t.Fatalf("empty feed: %v", ids)
 	}
-	err := st.DB.View(func(tx *bolt.Tx) error {
+	err := st.DB.View(func(tx kv.Tx) error {
 		events, _, err := store.ListEvents(tx, "acme", nil, 10)
 		for _, e := range events {
 			if e.Description != "" {
@@ -120,7 +120,7 @@ func TestEventsByBusinessTime(t *testing.T) {
 	if next == nil {
 		t.Fatal("no cursor with events left")
 	}
-	err = st.DB.View(func(tx *bolt.Tx) error {
+	err = st.DB.View(func(tx kv.Tx) error {
 		_, _, err := store.ListEvents(tx, "acme-2", next, 10)
 		return err
 	})
@@ -131,7 +131,7 @@ func TestEventsByBusinessTime(t *testing.T) {
 
 func TestInsertEventChecksAndNames(t *testing.T) {
 	st := open(t)
-	err := st.DB.Update(func(tx *bolt.Tx) error {
+	err := st.DB.Update(func(tx kv.Tx) error {
 		_, err := store.InsertEvent(tx, &commercev1.Event{Name: "organizations/acme/events/e-1", Type: commercev1.Event_POLICY_CHANGED})
 		return err
 	})
@@ -139,7 +139,7 @@ func TestInsertEventChecksAndNames(t *testing.T) {
 		t.Fatalf("event without a time: %v", err)
 	}
 	var names []string
-	err = st.DB.Update(func(tx *bolt.Tx) error {
+	err = st.DB.Update(func(tx kv.Tx) error {
 		for range 2 {
 			name, err := store.NewEventName(tx, "acme")
 			if err != nil {

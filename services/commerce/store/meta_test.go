@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
@@ -37,12 +36,12 @@ func putAndGet(t *testing.T, st *store.Store, m *store.Meta) *store.Meta {
 	t.Helper()
 	sub := &commercev1.Subscription{Name: "organizations/o/subscriptions/s", Purchaser: "organizations/o/users/u"}
 	var got *store.Meta
-	if err := st.DB.Update(func(tx *bolt.Tx) error {
+	if err := st.DB.Update(func(tx kv.Tx) error {
 		return store.PutSubscription(tx, "o", "s", "u", sub, m)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.DB.View(func(tx *bolt.Tx) (err error) {
+	if err := st.DB.View(func(tx kv.Tx) (err error) {
 		_, got, err = store.GetSubscription(tx, "o", "s")
 		return err
 	}); err != nil {
@@ -80,7 +79,7 @@ func TestMetaReadsJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got *store.Meta
-	if err := st.DB.Update(func(tx *bolt.Tx) error {
+	if err := st.DB.Update(func(tx kv.Tx) error {
 		sub := &commercev1.Subscription{Name: "organizations/o/subscriptions/s", NextLifecycleTime: timestamppb.New(want.Anchor)}
 		if err := store.PutSubscription(tx, "o", "s", "u", sub, &store.Meta{}); err != nil {
 			return err

@@ -1,7 +1,6 @@
 package store
 
 import (
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
@@ -10,7 +9,7 @@ import (
 
 // InsertPaymentEvent records a payment event once by name and queues it for
 // the subscriptions; it reports whether it was new.
-func InsertPaymentEvent(tx *bolt.Tx, e *commercev1.PaymentEvent) (bool, error) {
+func InsertPaymentEvent(tx kv.Tx, e *commercev1.PaymentEvent) (bool, error) {
 	b := tx.Bucket(PaymentEvents)
 	if b.Get([]byte(e.GetName())) != nil {
 		return false, nil
@@ -28,7 +27,7 @@ func InsertPaymentEvent(tx *bolt.Tx, e *commercev1.PaymentEvent) (bool, error) {
 
 // PendingPaymentEvents lists up to limit queued payment events, oldest first,
 // with their inbox keys (to remove once acted on).
-func PendingPaymentEvents(tx *bolt.Tx, limit int) ([][]byte, []*commercev1.PaymentEvent, error) {
+func PendingPaymentEvents(tx kv.Tx, limit int) ([][]byte, []*commercev1.PaymentEvent, error) {
 	var keys [][]byte
 	var out []*commercev1.PaymentEvent
 	c := tx.Bucket(PaymentInbox).Cursor()

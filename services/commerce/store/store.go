@@ -5,8 +5,6 @@ package store
 import (
 	"errors"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/selfserve/selfserve/services/kit/idem"
 	"github.com/selfserve/selfserve/services/kit/kv"
 )
@@ -31,12 +29,21 @@ var (
 
 // Store is the commerce store.
 type Store struct {
-	DB *bolt.DB
+	DB kv.DB
 }
 
 // Open opens the store file, creating its buckets.
 func Open(path string) (*Store, error) {
 	db, err := kv.Open(path, buckets...)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{DB: db}, nil
+}
+
+// OpenWith opens the store through open: a bbolt file or an etcd prefix.
+func OpenWith(open kv.Opener) (*Store, error) {
+	db, err := open("commerce", buckets...)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
@@ -91,7 +90,7 @@ func dueKey(t time.Time, org, id string) []byte {
 }
 
 // GetSubscription reads a subscription and its meta; NOT_FOUND when absent.
-func GetSubscription(tx *bolt.Tx, org, id string) (*commercev1.Subscription, *Meta, error) {
+func GetSubscription(tx kv.Tx, org, id string) (*commercev1.Subscription, *Meta, error) {
 	s := &commercev1.Subscription{}
 	ok, err := kv.Get(tx.Bucket(Subscriptions), kv.Key(org, id), s)
 	if err != nil {
@@ -112,7 +111,7 @@ func GetSubscription(tx *bolt.Tx, org, id string) (*commercev1.Subscription, *Me
 // What is already as it should be (the subscription when only its meta
 // changes, an index entry) is left alone: a bbolt Put rewrites its page
 // even when nothing changes.
-func PutSubscription(tx *bolt.Tx, org, id, purchaserID string, s *commercev1.Subscription, m *Meta) error {
+func PutSubscription(tx kv.Tx, org, id, purchaserID string, s *commercev1.Subscription, m *Meta) error {
 	key := kv.Key(org, id)
 	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(s)
 	if err != nil {
@@ -145,7 +144,7 @@ func PutSubscription(tx *bolt.Tx, org, id, purchaserID string, s *commercev1.Sub
 
 // reschedule moves a subscription in the lifecycle schedule from where old
 // (its stored bytes, nil if new) had it to where s has it.
-func reschedule(tx *bolt.Tx, org, id string, old []byte, s *commercev1.Subscription) error {
+func reschedule(tx kv.Tx, org, id string, old []byte, s *commercev1.Subscription) error {
 	var oldDue []byte
 	if old != nil {
 		o := &commercev1.Subscription{}
@@ -176,7 +175,7 @@ func reschedule(tx *bolt.Tx, org, id string, old []byte, s *commercev1.Subscript
 }
 
 // putIndex writes an index key (no value) unless it is there already.
-func putIndex(b *bolt.Bucket, key []byte) error {
+func putIndex(b kv.Bucket, key []byte) error {
 	if k, _ := b.Cursor().Seek(key); bytes.Equal(k, key) {
 		return nil
 	}
@@ -185,7 +184,7 @@ func putIndex(b *bolt.Bucket, key []byte) error {
 
 // ListSubscriptions lists an organization's subscriptions in id order,
 // those keep accepts.
-func ListSubscriptions(tx *bolt.Tx, org string, after []byte, size int, keep func(*commercev1.Subscription, *Meta) bool) ([]*commercev1.Subscription, []byte, error) {
+func ListSubscriptions(tx kv.Tx, org string, after []byte, size int, keep func(*commercev1.Subscription, *Meta) bool) ([]*commercev1.Subscription, []byte, error) {
 	return subscriptionsPage(tx, tx.Bucket(Subscriptions), kv.Prefix(org), after, size, func(k []byte) (string, string) {
 		p := kv.Split(k)
 		return p[0], p[1]
@@ -193,14 +192,14 @@ func ListSubscriptions(tx *bolt.Tx, org string, after []byte, size int, keep fun
 }
 
 // ListOwnSubscriptions lists a purchaser's subscriptions.
-func ListOwnSubscriptions(tx *bolt.Tx, org, purchaser string, after []byte, size int, keep func(*commercev1.Subscription, *Meta) bool) ([]*commercev1.Subscription, []byte, error) {
+func ListOwnSubscriptions(tx kv.Tx, org, purchaser string, after []byte, size int, keep func(*commercev1.Subscription, *Meta) bool) ([]*commercev1.Subscription, []byte, error) {
 	return subscriptionsPage(tx, tx.Bucket(SubscriptionOwners), kv.Prefix(org, purchaser), after, size, func(k []byte) (string, string) {
 		p := kv.Split(k)
 		return p[0], p[2]
 	}, keep)
 }
 
-func subscriptionsPage(tx *bolt.Tx, b *bolt.Bucket, prefix, after []byte, size int, ids func([]byte) (string, string), keep func(*commercev1.Subscription, *Meta) bool) ([]*commercev1.Subscription, []byte, error) {
+func subscriptionsPage(tx kv.Tx, b kv.Bucket, prefix, after []byte, size int, ids func([]byte) (string, string), keep func(*commercev1.Subscription, *Meta) bool) ([]*commercev1.Subscription, []byte, error) {
 	return kv.Page(b, prefix, after, size, false, func(k, _ []byte) (*commercev1.Subscription, bool, error) {
 		org, id := ids(k)
 		s, m, err := GetSubscription(tx, org, id)
@@ -213,7 +212,7 @@ func subscriptionsPage(tx *bolt.Tx, b *bolt.Bucket, prefix, after []byte, size i
 
 // Due lists up to limit subscriptions whose lifecycle is due at now, as
 // {org, id} pairs, soonest first.
-func Due(tx *bolt.Tx, now time.Time, limit int) ([][2]string, error) {
+func Due(tx kv.Tx, now time.Time, limit int) ([][2]string, error) {
 	var out [][2]string
 	c := tx.Bucket(LifecycleDue).Cursor()
 	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
@@ -227,7 +226,7 @@ func Due(tx *bolt.Tx, now time.Time, limit int) ([][2]string, error) {
 }
 
 // WithPendingSteps lists up to limit subscriptions with steps to send.
-func WithPendingSteps(tx *bolt.Tx, limit int) ([][2]string, error) {
+func WithPendingSteps(tx kv.Tx, limit int) ([][2]string, error) {
 	var out [][2]string
 	c := tx.Bucket(PendingSteps).Cursor()
 	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
@@ -238,7 +237,7 @@ func WithPendingSteps(tx *bolt.Tx, limit int) ([][2]string, error) {
 }
 
 // AddOrder appends an order to a subscription's history and returns its number.
-func AddOrder(tx *bolt.Tx, org, id string, m *Meta, o *commercev1.Order) (uint64, error) {
+func AddOrder(tx kv.Tx, org, id string, m *Meta, o *commercev1.Order) (uint64, error) {
 	m.LastOrder++
 	o.Name = "organizations/" + org + "/subscriptions/" + id + "/orders/" + OrderID(m.LastOrder)
 	return m.LastOrder, kv.Put(tx.Bucket(Orders), append(kv.Prefix(org, id), kv.Uint64(m.LastOrder)...), o)
@@ -257,7 +256,7 @@ func leftPad(n uint64) string {
 }
 
 // SetOrderInvoice records the invoice of an order.
-func SetOrderInvoice(tx *bolt.Tx, org, id string, n uint64, invoice string, amount *commercev1.Money) error {
+func SetOrderInvoice(tx kv.Tx, org, id string, n uint64, invoice string, amount *commercev1.Money) error {
 	k := append(kv.Prefix(org, id), kv.Uint64(n)...)
 	o := &commercev1.Order{}
 	if ok, err := kv.Get(tx.Bucket(Orders), k, o); err != nil || !ok {
@@ -271,7 +270,7 @@ func SetOrderInvoice(tx *bolt.Tx, org, id string, n uint64, invoice string, amou
 }
 
 // ListOrders lists a subscription's orders, oldest first.
-func ListOrders(tx *bolt.Tx, org, id string, after []byte, size int) ([]*commercev1.Order, []byte, error) {
+func ListOrders(tx kv.Tx, org, id string, after []byte, size int) ([]*commercev1.Order, []byte, error) {
 	return kv.Page(tx.Bucket(Orders), kv.Prefix(org, id), after, size, false, func(_, v []byte) (*commercev1.Order, bool, error) {
 		o := &commercev1.Order{}
 		return o, true, proto.Unmarshal(v, o)
@@ -280,16 +279,16 @@ func ListOrders(tx *bolt.Tx, org, id string, after []byte, size int) ([]*commerc
 
 // TrialUsed names the subscription of an organization's trial of a product,
 // if there was one.
-func TrialUsed(tx *bolt.Tx, org, product string) string {
+func TrialUsed(tx kv.Tx, org, product string) string {
 	return string(tx.Bucket(TrialsUsed).Get(kv.Key(org, product)))
 }
 
 // UseTrial records an organization's one trial of a product.
-func UseTrial(tx *bolt.Tx, org, product, sub string) error {
+func UseTrial(tx kv.Tx, org, product, sub string) error {
 	return tx.Bucket(TrialsUsed).Put(kv.Key(org, product), []byte(sub))
 }
 
 // ReleaseTrial forgets a trial that never started (its payment was declined).
-func ReleaseTrial(tx *bolt.Tx, org, product string) error {
+func ReleaseTrial(tx kv.Tx, org, product string) error {
 	return tx.Bucket(TrialsUsed).Delete(kv.Key(org, product))
 }

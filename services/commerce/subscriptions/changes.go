@@ -7,7 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"golang.org/x/text/language"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -56,7 +56,7 @@ func active(sub *commercev1.Subscription) error {
 // change is one change of a subscription by its caller: fn edits the
 // subscription and its meta (adding the steps it needs) inside the
 // transaction that also records the request id.
-type change func(tx *bolt.Tx, c *changeCtx) error
+type change func(tx kv.Tx, c *changeCtx) error
 
 type changeCtx struct {
 	org, id string
@@ -77,7 +77,7 @@ func (c *changeCtx) nextVersion() int64 {
 	return c.meta.Version
 }
 
-func (c *changeCtx) order(tx *bolt.Tx, typ commercev1.Order_Type, previous int32, amount int64) (uint64, error) {
+func (c *changeCtx) order(tx kv.Tx, typ commercev1.Order_Type, previous int32, amount int64) (uint64, error) {
 	o := &commercev1.Order{Type: typ, Quantity: c.sub.GetQuantity(), PreviousQuantity: previous, Actor: c.caller.UserName(), CreateTime: timestamppb.New(c.now)}
 	if c.meta.Currency != "" {
 		o.Amount = &commercev1.Money{CurrencyCode: c.meta.Currency, AmountMinor: amount}
@@ -91,7 +91,7 @@ func (c *changeCtx) event(typ commercev1.Event_Type, meta map[string]string) sto
 
 // chargeStep is the charge of one line, described as text says in every
 // language, the product named as the catalog names it in each.
-func (c *changeCtx) chargeStep(tx *bolt.Tx, order uint64, typ billingv1.LineItem_Type, text terms.Line, qty int32, start, end time.Time, amount int64, pastDue bool) store.Step {
+func (c *changeCtx) chargeStep(tx kv.Tx, order uint64, typ billingv1.LineItem_Type, text terms.Line, qty int32, start, end time.Time, amount int64, pastDue bool) store.Step {
 	descs := terms.Describe(text, productNames(tx, c.sub))
 	return store.Step{Kind: "charge", Key: c.sub.GetName() + "/orders/" + store.OrderID(order), Profile: c.sub.GetBillingProfile(), Order: order,
 		Actor: c.caller.UserName(), PastDue: pastDue,
@@ -100,7 +100,7 @@ func (c *changeCtx) chargeStep(tx *bolt.Tx, order uint64, typ billingv1.LineItem
 
 // productNames names a subscription's product in a language as the catalog
 // does, or as the subscription does when the catalog no longer has it.
-func productNames(tx *bolt.Tx, sub *commercev1.Subscription) func(language.Tag) string {
+func productNames(tx kv.Tx, sub *commercev1.Subscription) func(language.Tag) string {
 	p, err := store.GetProduct(tx, strings.TrimPrefix(sub.GetProduct(), "products/"))
 	if err != nil {
 		return func(language.Tag) string { return sub.GetProductDisplayName() }
@@ -134,7 +134,7 @@ func (s *Service) mutateAs(ctx context.Context, method string, req proto.Message
 	}
 	now := s.Clock.Now()
 	resp := &commercev1.Subscription{}
-	_, err = idem.Update(s.Store.DB, idem.NewKey(method, org+"/"+caller.Subject, rid), now, req, resp, func(tx *bolt.Tx) error {
+	_, err = idem.Update(s.Store.DB, idem.NewKey(method, org+"/"+caller.Subject, rid), now, req, resp, func(tx kv.Tx) error {
 		sub, m, err := store.GetSubscription(tx, org, id)
 		if err != nil || m.Hidden || !Sees(caller, sub) {
 			return errs.NotFound(name)
@@ -187,7 +187,7 @@ func (s *Service) SetQuantity(ctx context.Context, req *commercev1.SetQuantityRe
 	if err != nil && errs.ReasonOf(err) != errs.ResourceNotFound.Name {
 		return nil, err
 	}
-	return s.mutate(ctx, "SetQuantity", req, req.GetName(), req.GetRequestId(), func(tx *bolt.Tx, c *changeCtx) error {
+	return s.mutate(ctx, "SetQuantity", req, req.GetName(), req.GetRequestId(), func(tx kv.Tx, c *changeCtx) error {
 		if c.sub.GetIsTrial() {
 			return errs.New(errs.SubscriptionNotActive, "the quantity of a trial cannot change; convert it first").With("state", "TRIAL")
 		}
@@ -249,7 +249,7 @@ func (s *Service) Cancel(ctx context.Context, req *commercev1.CancelSubscription
 	if !utf8.ValidString(feedback) || utf8.RuneCountInString(feedback) > terms.MaxFeedback {
 		return nil, errs.Field("feedback", "feedback must be text of at most %d characters", terms.MaxFeedback)
 	}
-	return s.mutate(ctx, "CancelSubscription", req, req.GetName(), req.GetRequestId(), func(tx *bolt.Tx, c *changeCtx) error {
+	return s.mutate(ctx, "CancelSubscription", req, req.GetName(), req.GetRequestId(), func(tx kv.Tx, c *changeCtx) error {
 		if err := active(c.sub); err != nil {
 			return err
 		}
@@ -291,7 +291,7 @@ func (s *Service) Cancel(ctx context.Context, req *commercev1.CancelSubscription
 // SetAutoRenew turns renewal (for a trial with a payment method: its
 // conversion) on or off.
 func (s *Service) SetAutoRenew(ctx context.Context, req *commercev1.SetAutoRenewRequest) (*commercev1.Subscription, error) {
-	return s.mutate(ctx, "SetAutoRenew", req, req.GetName(), req.GetRequestId(), func(tx *bolt.Tx, c *changeCtx) error {
+	return s.mutate(ctx, "SetAutoRenew", req, req.GetName(), req.GetRequestId(), func(tx kv.Tx, c *changeCtx) error {
 		if err := active(c.sub); err != nil {
 			return err
 		}
@@ -309,7 +309,7 @@ func (s *Service) SetAutoRenew(ctx context.Context, req *commercev1.SetAutoRenew
 
 // Reactivate starts a new paid term of an EXPIRED or DISABLED subscription.
 func (s *Service) Reactivate(ctx context.Context, req *commercev1.ReactivateSubscriptionRequest) (*commercev1.Subscription, error) {
-	return s.mutate(ctx, "ReactivateSubscription", req, req.GetName(), req.GetRequestId(), func(tx *bolt.Tx, c *changeCtx) error {
+	return s.mutate(ctx, "ReactivateSubscription", req, req.GetName(), req.GetRequestId(), func(tx kv.Tx, c *changeCtx) error {
 		st := c.sub.GetState()
 		if st != commercev1.Subscription_EXPIRED && st != commercev1.Subscription_DISABLED {
 			return errs.New(errs.NotReactivatable, "%s is %s", c.sub.GetName(), st).With("state", st.String())
@@ -340,7 +340,7 @@ func (s *Service) Reactivate(ctx context.Context, req *commercev1.ReactivateSubs
 
 // ExtendTrial extends a trial once by 30 days, within its last 15 days.
 func (s *Service) ExtendTrial(ctx context.Context, req *commercev1.ExtendTrialRequest) (*commercev1.Subscription, error) {
-	return s.mutate(ctx, "ExtendTrial", req, req.GetName(), req.GetRequestId(), func(tx *bolt.Tx, c *changeCtx) error {
+	return s.mutate(ctx, "ExtendTrial", req, req.GetName(), req.GetRequestId(), func(tx kv.Tx, c *changeCtx) error {
 		if !c.sub.GetIsTrial() {
 			return errs.New(errs.NotATrial, "%s is not a trial", c.sub.GetName())
 		}
@@ -400,7 +400,7 @@ func (s *Service) ConvertTrial(ctx context.Context, req *commercev1.ConvertTrial
 	if err != nil {
 		return nil, err
 	}
-	return s.mutate(ctx, "ConvertTrial", req, req.GetName(), req.GetRequestId(), func(tx *bolt.Tx, c *changeCtx) error {
+	return s.mutate(ctx, "ConvertTrial", req, req.GetName(), req.GetRequestId(), func(tx kv.Tx, c *changeCtx) error {
 		if !c.sub.GetIsTrial() {
 			return errs.New(errs.NotATrial, "%s is not a trial", c.sub.GetName())
 		}
@@ -491,7 +491,7 @@ func mayTakeOver(id *auth.Identity, sub *commercev1.Subscription) error {
 }
 
 func takeOver(target string) change {
-	return func(tx *bolt.Tx, c *changeCtx) error {
+	return func(tx kv.Tx, c *changeCtx) error {
 		if c.sub.GetState() == commercev1.Subscription_DELETED {
 			return errs.New(errs.SubscriptionNotActive, "%s is DELETED", c.sub.GetName()).With("state", "DELETED")
 		}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
@@ -29,7 +29,7 @@ func (s *Service) RunDue(ctx context.Context, now time.Time) error {
 	}
 	for range 10000 {
 		var due [][2]string
-		if err := s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+		if err := s.Store.DB.View(func(tx kv.Tx) (err error) {
 			due, err = store.Due(tx, now, 100)
 			return err
 		}); err != nil {
@@ -49,7 +49,7 @@ func (s *Service) RunDue(ctx context.Context, now time.Time) error {
 
 // step applies the lifecycle step of one subscription due by now.
 func (s *Service) step(org, id string, now time.Time) error {
-	return s.Store.DB.Update(func(tx *bolt.Tx) error {
+	return s.Store.DB.Update(func(tx kv.Tx) error {
 		sub, m, err := store.GetSubscription(tx, org, id)
 		if err != nil {
 			return err
@@ -102,7 +102,7 @@ func disable(c *changeCtx, at time.Time) {
 // renew starts the next term at the end of this one, charged in full at the
 // scheduled quantity if a reduction waits; a failed charge leaves the
 // invoice PAST_DUE (billing retries it).
-func renew(tx *bolt.Tx, c *changeCtx) error {
+func renew(tx kv.Tx, c *changeCtx) error {
 	start := c.sub.GetEndTime().AsTime()
 	end := terms.End(start, c.sub.GetBillingFrequency())
 	previous := c.sub.GetQuantity()
@@ -130,7 +130,7 @@ func renew(tx *bolt.Tx, c *changeCtx) error {
 
 // convertAtTrialEnd turns a trial that was started with a payment method
 // into a monthly subscription of the same licenses.
-func convertAtTrialEnd(tx *bolt.Tx, c *changeCtx) error {
+func convertAtTrialEnd(tx kv.Tx, c *changeCtx) error {
 	start := c.sub.GetEndTime().AsTime()
 	end := terms.End(start, commercev1.Product_MONTHLY)
 	amount, err := terms.Full(c.sub.GetUnitPrice().GetAmountMinor(), c.sub.GetQuantity())
@@ -156,13 +156,13 @@ func (s *Service) ProcessPayments(ctx context.Context) error {
 	for range 1000 {
 		var keys [][]byte
 		var events []*commercev1.PaymentEvent
-		if err := s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+		if err := s.Store.DB.View(func(tx kv.Tx) (err error) {
 			keys, events, err = store.PendingPaymentEvents(tx, 100)
 			return err
 		}); err != nil || len(events) == 0 {
 			return err
 		}
-		err := s.Store.DB.Update(func(tx *bolt.Tx) error {
+		err := s.Store.DB.Update(func(tx kv.Tx) error {
 			for i, e := range events {
 				if err := tx.Bucket(store.PaymentInbox).Delete(keys[i]); err != nil {
 					return err

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -54,7 +54,7 @@ func (s *Service) checkBuyer(ctx context.Context, parent, productName string) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+	if err := s.Store.DB.View(func(tx kv.Tx) (err error) {
 		if b.product, err = store.GetProduct(tx, pid[0]); err != nil {
 			return err
 		}
@@ -182,7 +182,7 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 	first := &commercev1.Subscription{}
 	var wrote *commercev1.Subscription // what the commit wrote, nil on a replay
 	var wroteMeta *store.Meta
-	replayed, err := idem.Update(s.Store.DB, idem.NewKey("PurchaseSubscription", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx *bolt.Tx) error {
+	replayed, err := idem.Update(s.Store.DB, idem.NewKey("PurchaseSubscription", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx kv.Tx) error {
 		id, err := newID(tx, "s")
 		if err != nil {
 			return err
@@ -280,7 +280,7 @@ func (s *Service) StartTrial(ctx context.Context, req *commercev1.StartTrialRequ
 	}
 	now := s.Clock.Now()
 	first := &commercev1.Subscription{}
-	_, err = idem.Update(s.Store.DB, idem.NewKey("StartTrial", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx *bolt.Tx) error {
+	_, err = idem.Update(s.Store.DB, idem.NewKey("StartTrial", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx kv.Tx) error {
 		if used := store.TrialUsed(tx, b.org, b.product.ID); used != "" {
 			return errs.New(errs.TrialAlreadyUsed, "the organization has used the trial of %s", b.product.Name()).With("subscription", used)
 		}

@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -67,7 +66,7 @@ var b32 = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(bas
 // bytes. Ids that follow each other keep the keys of a commit's new
 // subscriptions (and of their orders, pools, charges) on the same few bbolt
 // pages, where random ids would rewrite a page per subscription per index.
-func newID(tx *bolt.Tx, prefix string) (string, error) {
+func newID(tx kv.Tx, prefix string) (string, error) {
 	seq, err := tx.Bucket(store.Subscriptions).NextSequence()
 	if err != nil {
 		return "", err
@@ -183,7 +182,7 @@ func (d *driving) has(org, id string) bool {
 func (s *Service) load(org, id string) (*commercev1.Subscription, *store.Meta, error) {
 	var sub *commercev1.Subscription
 	var m *store.Meta
-	err := s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+	err := s.Store.DB.View(func(tx kv.Tx) (err error) {
 		sub, m, err = store.GetSubscription(tx, org, id)
 		return err
 	})
@@ -327,7 +326,7 @@ func (s *Service) driveFrom(ctx context.Context, org, id string, sub *commercev1
 		declined := ""
 		var next *commercev1.Subscription
 		var nextMeta *store.Meta
-		err := kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
+		err := kv.Commit(s.Store.DB, func(tx kv.Tx) error {
 			declined, next, nextMeta = "", nil, nil
 			sub, m, err := store.GetSubscription(tx, org, id)
 			if err != nil || len(m.Pending) < len(sent) {
@@ -391,7 +390,7 @@ func (s *Service) driveFrom(ctx context.Context, org, id string, sub *commercev1
 // applyDecline undoes a change whose charge was declined: a purchase or a
 // trial that never started stays hidden as a declined record; any other
 // change puts the subscription back as it was.
-func (s *Service) applyDecline(tx *bolt.Tx, org, id string, sub *commercev1.Subscription, m *store.Meta, code string) error {
+func (s *Service) applyDecline(tx kv.Tx, org, id string, sub *commercev1.Subscription, m *store.Meta, code string) error {
 	m.Pending = nil
 	if m.Hidden {
 		m.Declined = code
@@ -420,7 +419,7 @@ func userIDProduct(sub *commercev1.Subscription) string {
 
 // undo puts a subscription back as it was before a change that failed.
 func (s *Service) undo(org, id string, st store.Step) error {
-	return s.Store.DB.Update(func(tx *bolt.Tx) error {
+	return s.Store.DB.Update(func(tx kv.Tx) error {
 		sub, m, err := store.GetSubscription(tx, org, id)
 		if err != nil || len(m.Pending) == 0 || !same(m.Pending[0], st) || m.Undo == nil {
 			return err
@@ -436,7 +435,7 @@ func (s *Service) undo(org, id string, st store.Step) error {
 }
 
 // writeEvent writes the audit event a completed change announces.
-func (s *Service) writeEvent(tx *bolt.Tx, org string, sub *commercev1.Subscription, st store.Step) error {
+func (s *Service) writeEvent(tx kv.Tx, org string, sub *commercev1.Subscription, st store.Step) error {
 	name, err := store.NewEventName(tx, org)
 	if err != nil {
 		return err
@@ -463,7 +462,7 @@ func (s *Service) drivePending(ctx context.Context, skipBusy bool) error {
 	s.drive.Lock()
 	defer s.drive.Unlock()
 	var pending [][2]string
-	if err := s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+	if err := s.Store.DB.View(func(tx kv.Tx) (err error) {
 		pending, err = store.WithPendingSteps(tx, 1000)
 		return err
 	}); err != nil {

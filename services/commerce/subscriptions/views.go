@@ -4,7 +4,7 @@ import (
 	"context"
 	"strconv"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"google.golang.org/protobuf/proto"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
@@ -101,7 +101,7 @@ func (s *Service) List(ctx context.Context, req *commercev1.ListSubscriptionsReq
 	}
 	var subs []*commercev1.Subscription
 	var next []byte
-	err = s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+	err = s.Store.DB.View(func(tx kv.Tx) (err error) {
 		if all {
 			subs, next, err = store.ListSubscriptions(tx, org, pg.After, pg.Size, keep)
 		} else {
@@ -131,7 +131,7 @@ func (s *Service) ListOrders(ctx context.Context, req *commercev1.ListOrdersRequ
 		return nil, err
 	}
 	resp := &commercev1.ListOrdersResponse{}
-	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+	err = s.Store.DB.View(func(tx kv.Tx) error {
 		var next []byte
 		var err error
 		resp.Orders, next, err = store.ListOrders(tx, ids[0], ids[1], pg.After, pg.Size)

@@ -19,6 +19,7 @@ import (
 	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/kv"
 )
 
 // ChunkSize is the most bytes one BackupChunk carries.
@@ -29,13 +30,15 @@ type Server struct {
 	operatorv1.UnimplementedBackupServiceServer
 	// Name names the copy: Name + ".db".
 	Name string
-	DB   *bolt.DB
+	DB   kv.DB
 }
 
-// Backup streams the store as of one read transaction. Writers go on
-// meanwhile; the copy holds every transaction committed before it began and
-// none after. While it runs bbolt cannot remap the file, so a write that must
-// grow the file waits for the copy to finish.
+// Backup streams the store as of one read transaction, as a bbolt file.
+// Writers go on meanwhile; the copy holds every transaction committed before
+// it began and none after. On bbolt it is the file itself (while it runs
+// bbolt cannot remap the file, so a write that must grow the file waits for
+// the copy to finish); on etcd it is the service's key prefix at one
+// revision of the cluster, written into a bbolt file of the same buckets.
 func (s *Server) Backup(req *operatorv1.BackupRequest, stream grpc.ServerStreamingServer[operatorv1.BackupChunk]) error {
 	if !auth.FromContext(stream.Context()).IsOperator() {
 		return errs.Denied("only an operator may back up a store")
@@ -43,25 +46,34 @@ func (s *Server) Backup(req *operatorv1.BackupRequest, stream grpc.ServerStreami
 	if req.GetName() != "" && req.GetName() != "backup" {
 		return errs.NotFound(req.GetName())
 	}
-	return s.DB.View(func(tx *bolt.Tx) error {
-		w := &chunkWriter{
-			send: stream.Send,
-			buf:  make([]byte, 0, ChunkSize),
-			next: &operatorv1.BackupChunk{FileName: s.Name + ".db", TotalSize: tx.Size()},
-		}
-		if _, err := tx.WriteTo(w); err != nil {
-			return err
-		}
-		return w.flush()
-	})
+	b, ok := s.DB.(kv.Backup)
+	if !ok {
+		return errs.New(errs.NotImplemented, "the %s store cannot be backed up", s.DB.Backend())
+	}
+	w := &chunkWriter{
+		send: stream.Send,
+		buf:  make([]byte, 0, ChunkSize),
+		next: &operatorv1.BackupChunk{FileName: s.Name + ".db"},
+	}
+	if err := b.WriteBackup(w); err != nil {
+		return err
+	}
+	return w.flush()
 }
 
-// chunkWriter cuts what tx.WriteTo writes into chunks of ChunkSize; the first
-// chunk carries the file's name and size.
+// chunkWriter cuts the copy into chunks of ChunkSize; the first chunk
+// carries the file's name and size.
 type chunkWriter struct {
 	send func(*operatorv1.BackupChunk) error
 	buf  []byte
 	next *operatorv1.BackupChunk
+}
+
+// Size implements kv.BackupWriter.
+func (w *chunkWriter) Size(n int64) {
+	if w.next != nil {
+		w.next.TotalSize = n
+	}
 }
 
 func (w *chunkWriter) Write(p []byte) (int, error) {

@@ -40,7 +40,7 @@ var (
 )
 
 type harness struct {
-	db     *bolt.DB
+	db     kv.DB
 	conn   *grpc.ClientConn
 	signer *auth.Signer
 }
@@ -96,9 +96,9 @@ func (h *harness) as(t *testing.T, roles ...string) context.Context {
 }
 
 // seed writes n keys of 1 KiB, enough for the copy to span several chunks.
-func seed(t *testing.T, db *bolt.DB, n int) {
+func seed(t *testing.T, db kv.DB, n int) {
 	t.Helper()
-	err := db.Update(func(tx *bolt.Tx) error {
+	err := db.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(seeded)
 		for i := range n {
 			if err := b.Put(kv.Uint64(uint64(i)), bytes.Repeat([]byte{byte(i)}, 1024)); err != nil {
@@ -140,7 +140,7 @@ func TestBackupUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				err := h.db.Update(func(tx *bolt.Tx) error {
+				err := h.db.Update(func(tx kv.Tx) error {
 					b := tx.Bucket(written)
 					if err := b.Put(writerKey(w, n, 'a'), bytes.Repeat([]byte{1}, 512)); err != nil {
 						return err
@@ -187,9 +187,9 @@ func TestBackupUnderLoad(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 
-	cp := open(t, path)
-	err = cp.View(func(tx *bolt.Tx) error {
-		if n := tx.Bucket(seeded).Stats().KeyN; n != 3000 {
+	cp := &kv.Bolt{Raw: open(t, path)}
+	err = cp.View(func(tx kv.Tx) error {
+		if n := kv.Count(tx.Bucket(seeded)); n != 3000 {
 			t.Errorf("copy holds %d seeded keys, want 3000", n)
 		}
 		b := tx.Bucket(written)

@@ -74,3 +74,13 @@ func (m *Manual) set(t time.Time) (time.Time, error) {
 	m.now = t
 	return t, nil
 }
+
+// Observe moves the clock to t when t is later, without saving it: the
+// position another replica of the service saved.
+func (m *Manual) Observe(t time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t.After(m.now) {
+		m.now = t.UTC()
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
@@ -25,7 +24,7 @@ const MaxAdvance = 3660 * 24 * time.Hour
 // Open returns the business clock of a store for mode "system" or "manual".
 // A manual clock starts where it last stood (or at the current time on first
 // start) and saves every move in the store.
-func Open(mode string, db *bolt.DB) (clock.Clock, error) {
+func Open(mode string, db kv.DB) (clock.Clock, error) {
 	switch mode {
 	case "", "system":
 		return clock.System{}, nil
@@ -40,7 +39,11 @@ func Open(mode string, db *bolt.DB) (clock.Clock, error) {
 				return nil, err
 			}
 		}
-		return clock.NewManual(at, func(t time.Time) error { return kv.SaveClock(db, t) }), nil
+		m := clock.NewManual(at, func(t time.Time) error { return kv.SaveClock(db, t) })
+		// Replicas of a service on etcd share its clock: a move saved by one
+		// moves the others.
+		kv.WatchClock(db, m.Observe)
+		return m, nil
 	}
 	return nil, fmt.Errorf("clock must be system or manual, not %q", mode)
 }

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -36,7 +35,7 @@ const domain = "commerce.selfserve"
 
 var t0 = time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
 
-func openDB(t *testing.T, path string) *bolt.DB {
+func openDB(t *testing.T, path string) kv.DB {
 	t.Helper()
 	db, err := kv.Open(path)
 	if err != nil {
@@ -128,7 +127,7 @@ func (d *dueRecorder) calls() []time.Time {
 
 type fixture struct {
 	path   string
-	db     *bolt.DB
+	db     kv.DB
 	clock  clock.Clock
 	due    *dueRecorder
 	client operatorv1.ClockServiceClient
@@ -273,7 +272,7 @@ func TestAdvanceSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db = openDB(t, path)
+	db = openDB(t, path).(*kv.Bolt)
 	again, err := clockrpc.Open("manual", db)
 	if err != nil {
 		t.Fatal(err)

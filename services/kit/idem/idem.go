@@ -11,7 +11,6 @@ import (
 	"encoding/binary"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -88,13 +87,13 @@ func canonical(req proto.Message) []byte {
 // request is new (or key is nil), unmarshals the stored response into resp and
 // reports true on a faithful replay, and fails with REQUEST_ID_REUSED when the
 // id came with a different request.
-func Lookup(tx *bolt.Tx, key Key, req, resp proto.Message) (bool, error) {
+func Lookup(tx kv.Tx, key Key, req, resp proto.Message) (bool, error) {
 	return LookupFingerprint(tx, key, Fingerprint(req), resp)
 }
 
 // LookupFingerprint is Lookup for a request known by its fingerprint (see
 // UpdateFingerprint).
-func LookupFingerprint(tx *bolt.Tx, key Key, fingerprint []byte, resp proto.Message) (bool, error) {
+func LookupFingerprint(tx kv.Tx, key Key, fingerprint []byte, resp proto.Message) (bool, error) {
 	if key == nil {
 		return false, nil
 	}
@@ -115,12 +114,12 @@ func LookupFingerprint(tx *bolt.Tx, key Key, fingerprint []byte, resp proto.Mess
 }
 
 // Save stores resp for key inside tx, the transaction of the change.
-func Save(tx *bolt.Tx, key Key, now time.Time, req, resp proto.Message) error {
+func Save(tx kv.Tx, key Key, now time.Time, req, resp proto.Message) error {
 	return SaveFingerprint(tx, key, now, Fingerprint(req), resp)
 }
 
 // SaveFingerprint is Save for a request known by its fingerprint.
-func SaveFingerprint(tx *bolt.Tx, key Key, now time.Time, fingerprint []byte, resp proto.Message) error {
+func SaveFingerprint(tx kv.Tx, key Key, now time.Time, fingerprint []byte, resp proto.Message) error {
 	if key == nil {
 		return nil
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
@@ -24,11 +23,11 @@ func TestReplayAndReuse(t *testing.T) {
 	req := &licensingv1.CreateUserRequest{Parent: "organizations/a", UserId: "bob", RequestId: "r1"}
 	key := NewKey("CreateUser", "a/alice", "r1")
 	first := &licensingv1.User{Name: "organizations/a/users/bob"}
-	err = db.Update(func(tx *bolt.Tx) error { return Save(tx, key, time.Now(), req, first) })
+	err = db.Update(func(tx kv.Tx) error { return Save(tx, key, time.Now(), req, first) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.View(func(tx *bolt.Tx) error {
+	db.View(func(tx kv.Tx) error {
 		var got licensingv1.User
 		ok, err := Lookup(tx, key, req, &got)
 		if !ok || err != nil || !proto.Equal(&got, first) {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/selfserve/selfserve/services/kit/kv"
@@ -19,15 +18,15 @@ import (
 // Concurrent calls share a commit (kv.Commit, a group commit without a
 // timer): fn may run more than once, always in a fresh transaction, so it
 // must read what it needs from tx and leave nothing behind but resp.
-func Update(db *bolt.DB, key Key, now time.Time, req, resp proto.Message, fn func(tx *bolt.Tx) error) (replayed bool, err error) {
+func Update(db kv.DB, key Key, now time.Time, req, resp proto.Message, fn func(tx kv.Tx) error) (replayed bool, err error) {
 	return UpdateFingerprint(db, key, now, Fingerprint(req), resp, fn)
 }
 
 // UpdateFingerprint is Update for requests that must not be hashed as they
 // are, such as those carrying a card number: the caller gives a keyed
 // fingerprint (see KeyedFingerprint) of sha256.Size bytes.
-func UpdateFingerprint(db *bolt.DB, key Key, now time.Time, fingerprint []byte, resp proto.Message, fn func(tx *bolt.Tx) error) (replayed bool, err error) {
-	err = kv.Commit(db, func(tx *bolt.Tx) error {
+func UpdateFingerprint(db kv.DB, key Key, now time.Time, fingerprint []byte, resp proto.Message, fn func(tx kv.Tx) error) (replayed bool, err error) {
+	err = kv.Commit(db, func(tx kv.Tx) error {
 		proto.Reset(resp) // a retried run starts over
 		found, err := LookupFingerprint(tx, key, fingerprint, resp)
 		if err != nil || found {

@@ -14,9 +14,16 @@ import (
 // more than once, always in a fresh transaction: when one fn of a group
 // fails, the group is rolled back and every fn is run again on its own, so
 // each gets its own answer.
-func Commit(db *bolt.DB, fn func(*bolt.Tx) error) error {
-	g, _ := groups.LoadOrStore(db, &group{db: db})
-	return g.(*group).run(fn)
+//
+// On etcd, where every replica commits through the cluster, Commit is
+// db.Update.
+func Commit(db DB, fn func(Tx) error) error {
+	b, ok := db.(*Bolt)
+	if !ok {
+		return db.Update(fn)
+	}
+	g, _ := groups.LoadOrStore(b.Raw, &group{db: b.Raw})
+	return g.(*group).run(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
 }
 
 var groups sync.Map // *bolt.DB → *group

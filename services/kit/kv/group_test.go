@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 func TestCommitGroupsAndIsolatesFailures(t *testing.T) {
@@ -22,7 +20,7 @@ func TestCommitGroupsAndIsolatesFailures(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = Commit(db, func(tx *bolt.Tx) error {
+			errs[i] = Commit(db, func(tx Tx) error {
 				if err := tx.Bucket(things).Put([]byte(fmt.Sprintf("k%03d", i)), []byte("v")); err != nil {
 					return err
 				}
@@ -35,8 +33,8 @@ func TestCommitGroupsAndIsolatesFailures(t *testing.T) {
 	}
 	wg.Wait()
 	n := 0
-	db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(things).Stats().KeyN
+	db.View(func(tx Tx) error {
+		n = Count(tx.Bucket(things))
 		return nil
 	})
 	for i, err := range errs {

@@ -1,5 +1,5 @@
-// Package kv holds the bbolt helpers every service's store shares: opening a
-// file with its buckets, composite keys, proto values, prefix scans from a
+// Package kv is the store every service keeps its data in (DB, with a bbolt
+// and an etcd backend) and the helpers they share: composite keys, proto values, prefix scans from a
 // cursor, and the stored position of a manual clock.
 package kv
 
@@ -7,11 +7,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -20,34 +17,6 @@ import (
 var Meta = []byte("meta")
 
 var clockKey = []byte("clock")
-
-// Open opens (creating if needed) the bbolt file at path with mode 0600 and a
-// lock timeout, and creates every bucket of the list, plus Meta.
-func Open(path string, buckets ...[]byte) (*bolt.DB, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	// Request paths commit through Commit (a group commit without a timer);
-	// should anything use Batch, its wait stays short (bbolt's default is 10 ms).
-	db.MaxBatchDelay = time.Millisecond
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range append([][]byte{Meta}, buckets...) {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return fmt.Errorf("bucket %s: %w", b, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-}
 
 // Key joins parts with a 0 byte, which no id or name contains, so that a key
 // sorts by its parts and a prefix of parts is a prefix of keys.
@@ -87,7 +56,7 @@ func Uint64(n uint64) []byte {
 
 // Get reads a proto value; false when the key is absent. The value is copied
 // out of the transaction by unmarshaling.
-func Get(b *bolt.Bucket, key []byte, m proto.Message) (bool, error) {
+func Get(b Bucket, key []byte, m proto.Message) (bool, error) {
 	v := b.Get(key)
 	if v == nil {
 		return false, nil
@@ -99,7 +68,7 @@ func Get(b *bolt.Bucket, key []byte, m proto.Message) (bool, error) {
 }
 
 // Put writes a proto value.
-func Put(b *bolt.Bucket, key []byte, m proto.Message) error {
+func Put(b Bucket, key []byte, m proto.Message) error {
 	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
 		return err
@@ -110,7 +79,7 @@ func Put(b *bolt.Bucket, key []byte, m proto.Message) error {
 // Scan calls fn for each key under prefix, in key order, starting after the
 // key after (or at the start of prefix when after is nil), until fn returns
 // false. It seeks: the cost is that of the keys visited, never an offset scan.
-func Scan(b *bolt.Bucket, prefix, after []byte, fn func(k, v []byte) (bool, error)) error {
+func Scan(b Bucket, prefix, after []byte, fn func(k, v []byte) (bool, error)) error {
 	c := b.Cursor()
 	var k, v []byte
 	if after != nil {
@@ -132,7 +101,7 @@ func Scan(b *bolt.Bucket, prefix, after []byte, fn func(k, v []byte) (bool, erro
 
 // ScanReverse is Scan from the last key under prefix backwards, starting
 // before the key before (when not nil): newest first for sequence keys.
-func ScanReverse(b *bolt.Bucket, prefix, before []byte, fn func(k, v []byte) (bool, error)) error {
+func ScanReverse(b Bucket, prefix, before []byte, fn func(k, v []byte) (bool, error)) error {
 	c := b.Cursor()
 	var k, v []byte
 	if before != nil {
@@ -174,9 +143,9 @@ func upperBound(prefix []byte) []byte {
 }
 
 // LoadClock returns the stored position of a manual clock (zero if none).
-func LoadClock(db *bolt.DB) (time.Time, error) {
+func LoadClock(db DB) (time.Time, error) {
 	var t time.Time
-	err := db.View(func(tx *bolt.Tx) error {
+	err := db.View(func(tx Tx) error {
 		v := tx.Bucket(Meta).Get(clockKey)
 		if v == nil {
 			return nil
@@ -187,19 +156,19 @@ func LoadClock(db *bolt.DB) (time.Time, error) {
 }
 
 // SaveClock stores the position of a manual clock, durably.
-func SaveClock(db *bolt.DB, t time.Time) error {
+func SaveClock(db DB, t time.Time) error {
 	v, err := t.UTC().MarshalBinary()
 	if err != nil {
 		return err
 	}
-	return db.Update(func(tx *bolt.Tx) error { return tx.Bucket(Meta).Put(clockKey, v) })
+	return db.Update(func(tx Tx) error { return tx.Bucket(Meta).Put(clockKey, v) })
 }
 
 // Page reads one page of a list: up to size items under prefix after the
 // cursor (before it when reverse), each read by get, which may leave an item
 // out (keep false). next is the cursor of the following page: the key of the
 // last item served, and only when another item would follow.
-func Page[T any](b *bolt.Bucket, prefix, cursor []byte, size int, reverse bool, get func(k, v []byte) (item T, keep bool, err error)) (items []T, next []byte, err error) {
+func Page[T any](b Bucket, prefix, cursor []byte, size int, reverse bool, get func(k, v []byte) (item T, keep bool, err error)) (items []T, next []byte, err error) {
 	var last []byte
 	fn := func(k, v []byte) (bool, error) {
 		item, keep, err := get(k, v)

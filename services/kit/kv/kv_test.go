@@ -6,13 +6,12 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 var things = []byte("things")
 
-func open(t *testing.T) *bolt.DB {
+func open(t *testing.T) DB {
 	t.Helper()
 	db, err := Open(filepath.Join(t.TempDir(), "x.db"), things)
 	if err != nil {
@@ -24,7 +23,7 @@ func open(t *testing.T) *bolt.DB {
 
 func TestScanFromCursor(t *testing.T) {
 	db := open(t)
-	err := db.Update(func(tx *bolt.Tx) error {
+	err := db.Update(func(tx Tx) error {
 		b := tx.Bucket(things)
 		for _, org := range []string{"a", "b", "c"} {
 			for i := range 5 {
@@ -39,7 +38,7 @@ func TestScanFromCursor(t *testing.T) {
 		t.Fatal(err)
 	}
 	collect := func(reverse bool, from []byte) (out []string) {
-		db.View(func(tx *bolt.Tx) error {
+		db.View(func(tx Tx) error {
 			fn := func(k, v []byte) (bool, error) {
 				var s wrapperspb.StringValue
 				if ok, err := Get(tx.Bucket(things), k, &s); !ok || err != nil {
@@ -93,14 +92,14 @@ func TestClockPersists(t *testing.T) {
 
 func TestPage(t *testing.T) {
 	db := open(t)
-	db.Update(func(tx *bolt.Tx) error {
+	db.Update(func(tx Tx) error {
 		for i := range 7 {
 			tx.Bucket(things).Put(Key("o", fmt.Sprint(i)), []byte{byte(i)})
 		}
 		return nil
 	})
 	even := func(_, v []byte) (int, bool, error) { return int(v[0]), v[0]%2 == 0, nil }
-	db.View(func(tx *bolt.Tx) error {
+	db.View(func(tx Tx) error {
 		b := tx.Bucket(things)
 		items, next, err := Page(b, Prefix("o"), nil, 2, false, even)
 		if err != nil || fmt.Sprint(items) != "[0 2]" || next == nil {

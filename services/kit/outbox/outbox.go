@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/selfserve/selfserve/services/kit/kv"
 )
 
@@ -28,7 +26,7 @@ type Deliver func(ctx context.Context, batch []Message) error
 // Add appends a message to the outbox bucket inside tx. Keys are the
 // bucket's sequence, big-endian, so messages go out in the order they were
 // written.
-func Add(tx *bolt.Tx, bucket []byte, value []byte) error {
+func Add(tx kv.Tx, bucket []byte, value []byte) error {
 	b := tx.Bucket(bucket)
 	seq, err := b.NextSequence()
 	if err != nil {
@@ -39,7 +37,7 @@ func Add(tx *bolt.Tx, bucket []byte, value []byte) error {
 
 // Outbox sends one bucket's messages.
 type Outbox struct {
-	db      *bolt.DB
+	db      kv.DB
 	bucket  []byte
 	deliver Deliver
 	log     *slog.Logger
@@ -51,7 +49,7 @@ type Outbox struct {
 }
 
 // New returns an outbox over bucket (which must exist in db).
-func New(db *bolt.DB, bucket []byte, deliver Deliver, log *slog.Logger) *Outbox {
+func New(db kv.DB, bucket []byte, deliver Deliver, log *slog.Logger) *Outbox {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -120,8 +118,8 @@ func (o *Outbox) Flush(ctx context.Context) error {
 // Pending counts the messages not yet acknowledged.
 func (o *Outbox) Pending() (int, error) {
 	n := 0
-	err := o.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(o.bucket).Stats().KeyN
+	err := o.db.View(func(tx kv.Tx) error {
+		n = kv.Count(tx.Bucket(o.bucket))
 		return nil
 	})
 	return n, err
@@ -129,7 +127,7 @@ func (o *Outbox) Pending() (int, error) {
 
 func (o *Outbox) peek() ([]Message, error) {
 	var batch []Message
-	err := o.db.View(func(tx *bolt.Tx) error {
+	err := o.db.View(func(tx kv.Tx) error {
 		c := tx.Bucket(o.bucket).Cursor()
 		for k, v := c.First(); k != nil && len(batch) < o.BatchSize; k, v = c.Next() {
 			batch = append(batch, Message{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...)})
@@ -140,7 +138,7 @@ func (o *Outbox) peek() ([]Message, error) {
 }
 
 func (o *Outbox) remove(batch []Message) error {
-	return o.db.Update(func(tx *bolt.Tx) error {
+	return o.db.Update(func(tx kv.Tx) error {
 		b := tx.Bucket(o.bucket)
 		for _, m := range batch {
 			if err := b.Delete(m.Key); err != nil {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -44,9 +43,9 @@ func (r *receiver) seen() []string {
 	return append([]string(nil), r.got...)
 }
 
-func write(t *testing.T, db *bolt.DB, values ...string) {
+func write(t *testing.T, db kv.DB, values ...string) {
 	t.Helper()
-	err := db.Update(func(tx *bolt.Tx) error {
+	err := db.Update(func(tx kv.Tx) error {
 		for _, v := range values {
 			if err := Add(tx, box, []byte(v)); err != nil {
 				return err

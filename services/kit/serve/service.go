@@ -6,9 +6,10 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 
 	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
 	"github.com/selfserve/selfserve/services/kit/auth"
@@ -23,13 +24,14 @@ import (
 // service registers its own gRPC services on Server before Serve.
 type Service struct {
 	*Server
-	DB    *bolt.DB
+	DB    kv.DB
 	Clock clock.Clock
 	// Clocks serves ClockService; a service with due jobs sets Clocks.RunDue.
 	Clocks *clockrpc.Server
 
-	log   *slog.Logger
-	tasks []func(context.Context)
+	log     *slog.Logger
+	tasks   []func(context.Context)
+	leading atomic.Bool
 }
 
 // JobInterval is how often due jobs run under the system clock. Under a
@@ -40,7 +42,7 @@ const JobInterval = time.Minute
 type ServiceConfig struct {
 	Name      string // "licensing"
 	Domain    string // ErrorInfo domain, "licensing.selfserve"
-	DB        *bolt.DB
+	DB        kv.DB
 	ClockMode string // "system" or "manual"
 	Signer    *auth.Signer
 	Logger    *slog.Logger
@@ -76,7 +78,8 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 func (s *Service) Log() *slog.Logger { return s.log }
 
 // Go adds a background task (an outbox sender, say) that runs while the
-// service serves and must return when its context is done.
+// service serves and must return when its context is done. On etcd it runs
+// on the leading replica only (see runBackground).
 func (s *Service) Go(task func(ctx context.Context)) { s.tasks = append(s.tasks, task) }
 
 // Serve serves on lis until ctx is done, then stops gracefully; background
@@ -88,10 +91,8 @@ func (s *Service) Serve(ctx context.Context, lis net.Listener, grace time.Durati
 	if _, manual := s.Clock.(*clock.Manual); !manual && s.Clocks.RunDue != nil {
 		tasks = append(tasks, s.runJobs)
 	}
-	for _, task := range tasks {
-		wg.Add(1)
-		go func() { defer wg.Done(); task(tctx) }()
-	}
+	wg.Add(1)
+	go func() { defer wg.Done(); s.runBackground(tctx, tasks) }()
 	err := s.Server.Serve(ctx, lis, grace)
 	cancel()
 	wg.Wait()

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -62,7 +62,7 @@ func (d *Directory) CreateOrganization(ctx context.Context, req *licensingv1.Cre
 	}
 	now := d.Clock.Now()
 	resp := &licensingv1.Organization{}
-	_, err = idem.Update(d.Store.DB, idem.NewKey("CreateOrganization", principal(caller), rid), now, req, resp, func(tx *bolt.Tx) error {
+	_, err = idem.Update(d.Store.DB, idem.NewKey("CreateOrganization", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		if err := store.InsertOrganization(tx, id, org, now); err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func (d *Directory) GetOrganization(ctx context.Context, req *licensingv1.GetOrg
 		return org.(*licensingv1.Organization), nil
 	}
 	var org *licensingv1.Organization
-	err = d.Store.DB.View(func(tx *bolt.Tx) (err error) {
+	err = d.Store.DB.View(func(tx kv.Tx) (err error) {
 		org, err = store.GetOrganization(tx, ids[0])
 		return err
 	})
@@ -111,7 +111,7 @@ func (d *Directory) ListOrganizations(ctx context.Context, req *licensingv1.List
 		return nil, err
 	}
 	resp := &licensingv1.ListOrganizationsResponse{}
-	err = d.Store.DB.View(func(tx *bolt.Tx) error {
+	err = d.Store.DB.View(func(tx kv.Tx) error {
 		orgs, next, err := store.ListOrganizations(tx, pg.After, pg.Size)
 		resp.Organizations = orgs
 		resp.NextPageToken = pg.Next(next)
@@ -149,7 +149,7 @@ func (d *Directory) CreateUser(ctx context.Context, req *licensingv1.CreateUserR
 	}
 	now := d.Clock.Now()
 	resp := &licensingv1.User{}
-	_, err = idem.Update(d.Store.DB, idem.NewKey("CreateUser", principal(caller), rid), now, req, resp, func(tx *bolt.Tx) error {
+	_, err = idem.Update(d.Store.DB, idem.NewKey("CreateUser", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		if _, err := store.GetOrganization(tx, org); err != nil {
 			return err
 		}
@@ -175,7 +175,7 @@ func (d *Directory) GetUser(ctx context.Context, req *licensingv1.GetUserRequest
 		return nil, errs.NotFound(req.GetName())
 	}
 	var u *licensingv1.User
-	err = d.Store.DB.View(func(tx *bolt.Tx) (err error) {
+	err = d.Store.DB.View(func(tx kv.Tx) (err error) {
 		u, err = store.GetUser(tx, ids[0], ids[1])
 		return err
 	})
@@ -201,7 +201,7 @@ func (d *Directory) ListUsers(ctx context.Context, req *licensingv1.ListUsersReq
 		return nil, err
 	}
 	resp := &licensingv1.ListUsersResponse{}
-	err = d.Store.DB.View(func(tx *bolt.Tx) error {
+	err = d.Store.DB.View(func(tx kv.Tx) error {
 		if _, err := store.GetOrganization(tx, org); err != nil {
 			return err
 		}
@@ -245,7 +245,7 @@ func (d *Directory) IssueToken(ctx context.Context, req *licensingv1.IssueTokenR
 		}
 	}
 	var u *licensingv1.User
-	if err := d.Store.DB.View(func(tx *bolt.Tx) (err error) {
+	if err := d.Store.DB.View(func(tx kv.Tx) (err error) {
 		u, err = store.GetUser(tx, ids[0], ids[1])
 		return err
 	}); err != nil {

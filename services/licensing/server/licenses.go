@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -35,7 +35,7 @@ type Licensing struct {
 
 // visiblePool reads a pool the caller may see; NOT_FOUND otherwise, the same
 // as for a pool that does not exist.
-func visiblePool(tx *bolt.Tx, caller *auth.Identity, name string) (org, sub string, p *licensingv1.Pool, err error) {
+func visiblePool(tx kv.Tx, caller *auth.Identity, name string) (org, sub string, p *licensingv1.Pool, err error) {
 	ids, err := names.Parse("name", name, seats.PoolPattern)
 	if err != nil {
 		return "", "", nil, err
@@ -72,7 +72,7 @@ func (l *Licensing) ListLicenses(ctx context.Context, req *licensingv1.ListLicen
 		return nil, err
 	}
 	resp := &licensingv1.ListLicensesResponse{}
-	err = l.Store.DB.View(func(tx *bolt.Tx) error {
+	err = l.Store.DB.View(func(tx kv.Tx) error {
 		var pools []*licensingv1.Pool
 		var next []byte
 		var err error
@@ -93,7 +93,7 @@ func (l *Licensing) ListLicenses(ctx context.Context, req *licensingv1.ListLicen
 // GetLicense reads one pool.
 func (l *Licensing) GetLicense(ctx context.Context, req *licensingv1.GetLicenseRequest) (*licensingv1.License, error) {
 	var out *licensingv1.License
-	err := l.Store.DB.View(func(tx *bolt.Tx) error {
+	err := l.Store.DB.View(func(tx kv.Tx) error {
 		_, _, p, err := visiblePool(tx, auth.FromContext(ctx), req.GetName())
 		if err == nil {
 			out = seats.View(p)
@@ -110,7 +110,7 @@ func (l *Licensing) ListAssignments(ctx context.Context, req *licensingv1.ListAs
 		return nil, err
 	}
 	resp := &licensingv1.ListAssignmentsResponse{}
-	err = l.Store.DB.View(func(tx *bolt.Tx) error {
+	err = l.Store.DB.View(func(tx kv.Tx) error {
 		org, sub, _, err := visiblePool(tx, auth.FromContext(ctx), req.GetParent())
 		if err != nil {
 			return err
@@ -143,7 +143,7 @@ func (l *Licensing) ListUserLicenses(ctx context.Context, req *licensingv1.ListU
 		return nil, err
 	}
 	resp := &licensingv1.ListUserLicensesResponse{}
-	err = l.Store.DB.View(func(tx *bolt.Tx) error {
+	err = l.Store.DB.View(func(tx kv.Tx) error {
 		if _, err := store.GetUser(tx, org, user); err != nil {
 			return err
 		}
@@ -190,7 +190,7 @@ func (l *Licensing) change(ctx context.Context, method string, req proto.Message
 	now := l.Clock.Now()
 	resp := &licensingv1.License{}
 	wrote := false
-	_, err = idem.Update(l.Store.DB, idem.NewKey(method, principal(caller), rid), now, req, resp, func(tx *bolt.Tx) error {
+	_, err = idem.Update(l.Store.DB, idem.NewKey(method, principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		_, sub, p, err := visiblePool(tx, caller, name)
 		if err != nil {
 			return err
@@ -233,7 +233,7 @@ func (l *Licensing) change(ctx context.Context, method string, req proto.Message
 
 // assignUsers checks every user and the pool's room, then assigns those who
 // hold no license yet. It returns their ids.
-func assignUsers(tx *bolt.Tx, org, sub string, p *licensingv1.Pool, userIDs []string, now time.Time) ([]string, error) {
+func assignUsers(tx kv.Tx, org, sub string, p *licensingv1.Pool, userIDs []string, now time.Time) ([]string, error) {
 	if err := seats.Assignable(p); err != nil {
 		return nil, err
 	}
@@ -269,7 +269,7 @@ const maxEventValue = 1000
 
 // licenseEvent is the audit event of an assignment change by actor (a user
 // name; empty for the system).
-func licenseEvent(tx *bolt.Tx, org string, typ commercev1.Event_Type, actor string, p *licensingv1.Pool, userIDs []string, now time.Time) *commercev1.Event {
+func licenseEvent(tx kv.Tx, org string, typ commercev1.Event_Type, actor string, p *licensingv1.Pool, userIDs []string, now time.Time) *commercev1.Event {
 	// The feed keeps metadata values to 1,000 characters: name as many users
 	// as fit; count says how many there were.
 	var users []string

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
@@ -45,7 +44,7 @@ func version(v int64) error {
 
 // update runs fn on the named pool in one transaction unless the call is
 // stale, and answers the pool as it then is.
-func (s *Pools) update(ctx context.Context, name string, v int64, fn func(tx *bolt.Tx, org, sub string, p *licensingv1.Pool) (events bool, err error)) (*licensingv1.Pool, error) {
+func (s *Pools) update(ctx context.Context, name string, v int64, fn func(tx kv.Tx, org, sub string, p *licensingv1.Pool) (events bool, err error)) (*licensingv1.Pool, error) {
 	if err := internalOnly(ctx); err != nil {
 		return nil, err
 	}
@@ -58,7 +57,7 @@ func (s *Pools) update(ctx context.Context, name string, v int64, fn func(tx *bo
 	}
 	out := &licensingv1.Pool{}
 	wrote := false
-	err = kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
+	err = kv.Commit(s.Store.DB, func(tx kv.Tx) error {
 		out.Reset()
 		wrote = false
 		p, err := store.GetPool(tx, ids[0], ids[1])
@@ -126,7 +125,7 @@ func (s *Pools) CreatePool(ctx context.Context, req *licensingv1.CreatePoolReque
 		return nil, err
 	}
 	out := &licensingv1.Pool{}
-	err = kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
+	err = kv.Commit(s.Store.DB, func(tx kv.Tx) error {
 		out.Reset()
 		if _, err := store.GetUser(tx, org, buyer[1]); err != nil {
 			return seats.NotInOrganization(in.GetPurchaser())
@@ -173,7 +172,7 @@ func (s *Pools) GetPool(ctx context.Context, req *licensingv1.GetPoolRequest) (*
 		return nil, err
 	}
 	var p *licensingv1.Pool
-	err = s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+	err = s.Store.DB.View(func(tx kv.Tx) (err error) {
 		p, err = store.GetPool(tx, ids[0], ids[1])
 		return err
 	})
@@ -182,7 +181,7 @@ func (s *Pools) GetPool(ctx context.Context, req *licensingv1.GetPoolRequest) (*
 
 // ResizePool sets a pool's total, never below its assigned count.
 func (s *Pools) ResizePool(ctx context.Context, req *licensingv1.ResizePoolRequest) (*licensingv1.Pool, error) {
-	return s.update(ctx, req.GetName(), req.GetSubscriptionVersion(), func(_ *bolt.Tx, _, _ string, p *licensingv1.Pool) (bool, error) {
+	return s.update(ctx, req.GetName(), req.GetSubscriptionVersion(), func(_ kv.Tx, _, _ string, p *licensingv1.Pool) (bool, error) {
 		if p.GetDeleted() {
 			return false, errs.New(errs.SubscriptionNotActive, "the subscription is deleted")
 		}
@@ -202,7 +201,7 @@ func (s *Pools) SetPoolState(ctx context.Context, req *licensingv1.SetPoolStateR
 	default:
 		return nil, errs.Field("state", "state must be ENABLED, WARNING or SUSPENDED; DeletePool locks a pool out")
 	}
-	return s.update(ctx, req.GetName(), req.GetSubscriptionVersion(), func(_ *bolt.Tx, _, _ string, p *licensingv1.Pool) (bool, error) {
+	return s.update(ctx, req.GetName(), req.GetSubscriptionVersion(), func(_ kv.Tx, _, _ string, p *licensingv1.Pool) (bool, error) {
 		if !p.GetDeleted() {
 			p.State = req.GetState()
 		}
@@ -212,14 +211,14 @@ func (s *Pools) SetPoolState(ctx context.Context, req *licensingv1.SetPoolStateR
 
 // DeletePool locks a pool out and removes its assignments.
 func (s *Pools) DeletePool(ctx context.Context, req *licensingv1.DeletePoolRequest) (*licensingv1.Pool, error) {
-	return s.update(ctx, req.GetName(), req.GetSubscriptionVersion(), func(tx *bolt.Tx, org, sub string, p *licensingv1.Pool) (bool, error) {
+	return s.update(ctx, req.GetName(), req.GetSubscriptionVersion(), func(tx kv.Tx, org, sub string, p *licensingv1.Pool) (bool, error) {
 		return deletePool(tx, org, sub, p, "", s.Clock)
 	})
 }
 
 // deletePool removes every assignment of a pool and locks it out, with an
 // audit event for the users who lost their license.
-func deletePool(tx *bolt.Tx, org, sub string, p *licensingv1.Pool, actor string, clk clock.Clock) (bool, error) {
+func deletePool(tx kv.Tx, org, sub string, p *licensingv1.Pool, actor string, clk clock.Clock) (bool, error) {
 	users, err := store.AssignedUsers(tx, org, sub)
 	if err != nil {
 		return false, err
@@ -266,7 +265,7 @@ func (s *Pools) TransferAssignments(ctx context.Context, req *licensingv1.Transf
 	now := s.Clock.Now()
 	resp := &licensingv1.TransferAssignmentsResponse{}
 	wrote := false
-	err = kv.Commit(s.Store.DB, func(tx *bolt.Tx) error {
+	err = kv.Commit(s.Store.DB, func(tx kv.Tx) error {
 		resp.Reset()
 		wrote = false
 		source, err := store.GetPool(tx, org, src[1])
@@ -357,7 +356,7 @@ func (s *Pools) BatchGetPools(ctx context.Context, req *licensingv1.BatchGetPool
 		ids = append(ids, id{p[0], p[1]})
 	}
 	resp := &licensingv1.BatchGetPoolsResponse{}
-	err := s.Store.DB.View(func(tx *bolt.Tx) error {
+	err := s.Store.DB.View(func(tx kv.Tx) error {
 		for _, i := range ids {
 			p, err := store.GetPool(tx, i.org, i.sub)
 			if errs.ReasonOf(err) == errs.ResourceNotFound.Name {

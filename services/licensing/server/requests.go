@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -56,7 +56,7 @@ func (s *Requests) CreateLicenseRequest(ctx context.Context, req *licensingv1.Cr
 	}
 	now := s.Clock.Now()
 	resp := &licensingv1.LicenseRequest{}
-	_, err = idem.Update(s.Store.DB, idem.NewKey("CreateLicenseRequest", principal(caller), rid), now, req, resp, func(tx *bolt.Tx) error {
+	_, err = idem.Update(s.Store.DB, idem.NewKey("CreateLicenseRequest", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		me, err := store.GetUser(tx, org, caller.Subject)
 		if err != nil {
 			return seats.NotInOrganization(caller.UserName())
@@ -103,7 +103,7 @@ func (s *Requests) ListLicenseRequests(ctx context.Context, req *licensingv1.Lis
 		return nil, err
 	}
 	resp := &licensingv1.ListLicenseRequestsResponse{}
-	err = s.Store.DB.View(func(tx *bolt.Tx) error {
+	err = s.Store.DB.View(func(tx kv.Tx) error {
 		var next []byte
 		var err error
 		if all {
@@ -118,7 +118,7 @@ func (s *Requests) ListLicenseRequests(ctx context.Context, req *licensingv1.Lis
 }
 
 // visibleRequest reads a request the caller may see; NOT_FOUND otherwise.
-func visibleRequest(tx *bolt.Tx, caller *auth.Identity, name string) (org, id string, r *licensingv1.LicenseRequest, err error) {
+func visibleRequest(tx kv.Tx, caller *auth.Identity, name string) (org, id string, r *licensingv1.LicenseRequest, err error) {
 	ids, err := names.Parse("name", name, requests.Pattern)
 	if err != nil {
 		return "", "", nil, err
@@ -139,7 +139,7 @@ func visibleRequest(tx *bolt.Tx, caller *auth.Identity, name string) (org, id st
 // GetLicenseRequest reads one request.
 func (s *Requests) GetLicenseRequest(ctx context.Context, req *licensingv1.GetLicenseRequestRequest) (*licensingv1.LicenseRequest, error) {
 	var out *licensingv1.LicenseRequest
-	err := s.Store.DB.View(func(tx *bolt.Tx) (err error) {
+	err := s.Store.DB.View(func(tx kv.Tx) (err error) {
 		_, _, out, err = visibleRequest(tx, auth.FromContext(ctx), req.GetName())
 		return err
 	})
@@ -148,7 +148,7 @@ func (s *Requests) GetLicenseRequest(ctx context.Context, req *licensingv1.GetLi
 
 // decide runs fn on a pending request the caller may decide, in one
 // transaction with the request id, and answers the decided request.
-func (s *Requests) decide(ctx context.Context, method string, req proto.Message, name, requestID string, fn func(tx *bolt.Tx, org string, r *licensingv1.LicenseRequest, now time.Time) (events bool, err error)) (*licensingv1.LicenseRequest, error) {
+func (s *Requests) decide(ctx context.Context, method string, req proto.Message, name, requestID string, fn func(tx kv.Tx, org string, r *licensingv1.LicenseRequest, now time.Time) (events bool, err error)) (*licensingv1.LicenseRequest, error) {
 	caller := auth.FromContext(ctx)
 	rid, err := idem.RequestID(ctx, requestID)
 	if err != nil {
@@ -157,7 +157,7 @@ func (s *Requests) decide(ctx context.Context, method string, req proto.Message,
 	now := s.Clock.Now()
 	resp := &licensingv1.LicenseRequest{}
 	wrote := false
-	_, err = idem.Update(s.Store.DB, idem.NewKey(method, principal(caller), rid), now, req, resp, func(tx *bolt.Tx) error {
+	_, err = idem.Update(s.Store.DB, idem.NewKey(method, principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		org, id, r, err := visibleRequest(tx, caller, name)
 		if err != nil {
 			return err
@@ -196,7 +196,7 @@ func (s *Requests) ApproveLicenseRequest(ctx context.Context, req *licensingv1.A
 		return nil, err
 	}
 	caller := auth.FromContext(ctx)
-	return s.decide(ctx, "ApproveLicenseRequest", req, req.GetName(), req.GetRequestId(), func(tx *bolt.Tx, org string, r *licensingv1.LicenseRequest, now time.Time) (bool, error) {
+	return s.decide(ctx, "ApproveLicenseRequest", req, req.GetName(), req.GetRequestId(), func(tx kv.Tx, org string, r *licensingv1.LicenseRequest, now time.Time) (bool, error) {
 		if subIDs[0] != org {
 			return false, errs.NotFound(req.GetSubscription())
 		}
@@ -238,7 +238,7 @@ func (s *Requests) DenyLicenseRequest(ctx context.Context, req *licensingv1.Deny
 	if err != nil {
 		return nil, err
 	}
-	return s.decide(ctx, "DenyLicenseRequest", req, req.GetName(), req.GetRequestId(), func(_ *bolt.Tx, _ string, r *licensingv1.LicenseRequest, _ time.Time) (bool, error) {
+	return s.decide(ctx, "DenyLicenseRequest", req, req.GetName(), req.GetRequestId(), func(_ kv.Tx, _ string, r *licensingv1.LicenseRequest, _ time.Time) (bool, error) {
 		r.State = licensingv1.LicenseRequest_DENIED
 		r.DecisionMessage = msg
 		return false, nil
@@ -251,7 +251,7 @@ func PurgeRequests(st *store.Store, now time.Time) (int, error) {
 	total := 0
 	for {
 		n := 0
-		err := st.DB.Update(func(tx *bolt.Tx) (err error) {
+		err := st.DB.Update(func(tx kv.Tx) (err error) {
 			n, err = store.PurgeRequests(tx, requests.Cutoff(now), 1000)
 			return err
 		})

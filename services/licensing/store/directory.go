@@ -3,7 +3,6 @@ package store
 import (
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -15,7 +14,7 @@ import (
 )
 
 // InsertOrganization stores a new organization with id inside tx.
-func InsertOrganization(tx *bolt.Tx, id string, org *licensingv1.Organization, now time.Time) error {
+func InsertOrganization(tx kv.Tx, id string, org *licensingv1.Organization, now time.Time) error {
 	b := tx.Bucket(Organizations)
 	name := names.Format(directory.OrganizationPattern, id)
 	if b.Get([]byte(id)) != nil {
@@ -28,7 +27,7 @@ func InsertOrganization(tx *bolt.Tx, id string, org *licensingv1.Organization, n
 }
 
 // GetOrganization reads an organization inside tx; NOT_FOUND when absent.
-func GetOrganization(tx *bolt.Tx, id string) (*licensingv1.Organization, error) {
+func GetOrganization(tx kv.Tx, id string) (*licensingv1.Organization, error) {
 	org := &licensingv1.Organization{}
 	ok, err := kv.Get(tx.Bucket(Organizations), []byte(id), org)
 	if err != nil {
@@ -43,7 +42,7 @@ func GetOrganization(tx *bolt.Tx, id string) (*licensingv1.Organization, error) 
 
 // ListOrganizations returns up to size organizations after the cursor, in id
 // order, and the cursor of the next page (nil at the end).
-func ListOrganizations(tx *bolt.Tx, after []byte, size int) ([]*licensingv1.Organization, []byte, error) {
+func ListOrganizations(tx kv.Tx, after []byte, size int) ([]*licensingv1.Organization, []byte, error) {
 	return kv.Page(tx.Bucket(Organizations), nil, after, size, false, func(_, v []byte) (*licensingv1.Organization, bool, error) {
 		org := &licensingv1.Organization{}
 		if err := proto.Unmarshal(v, org); err != nil {
@@ -56,7 +55,7 @@ func ListOrganizations(tx *bolt.Tx, after []byte, size int) ([]*licensingv1.Orga
 
 // InsertUser stores a new user of org with id inside tx, with its e-mail and
 // search index entries.
-func InsertUser(tx *bolt.Tx, org, id string, u *licensingv1.User, now time.Time) error {
+func InsertUser(tx kv.Tx, org, id string, u *licensingv1.User, now time.Time) error {
 	name := names.Format(directory.UserPattern, org, id)
 	users := tx.Bucket(Users)
 	if users.Get(kv.Key(org, id)) != nil {
@@ -84,7 +83,7 @@ func InsertUser(tx *bolt.Tx, org, id string, u *licensingv1.User, now time.Time)
 }
 
 // GetUser reads a user inside tx; NOT_FOUND when absent.
-func GetUser(tx *bolt.Tx, org, id string) (*licensingv1.User, error) {
+func GetUser(tx kv.Tx, org, id string) (*licensingv1.User, error) {
 	u := &licensingv1.User{}
 	ok, err := kv.Get(tx.Bucket(Users), kv.Key(org, id), u)
 	if err != nil {
@@ -98,7 +97,7 @@ func GetUser(tx *bolt.Tx, org, id string) (*licensingv1.User, error) {
 
 // ListUsers returns up to size users of org after the cursor, in id order,
 // and the cursor of the next page (nil at the end).
-func ListUsers(tx *bolt.Tx, org string, after []byte, size int) ([]*licensingv1.User, []byte, error) {
+func ListUsers(tx kv.Tx, org string, after []byte, size int) ([]*licensingv1.User, []byte, error) {
 	return kv.Page(tx.Bucket(Users), kv.Prefix(org), after, size, false, func(_, v []byte) (*licensingv1.User, bool, error) {
 		u := &licensingv1.User{}
 		return u, true, proto.Unmarshal(v, u)
@@ -108,7 +107,7 @@ func ListUsers(tx *bolt.Tx, org string, after []byte, size int) ([]*licensingv1.
 // SearchUsers returns up to size users of org matching the folded query (see
 // directory.SearchTerms), in order of the matched term, each user once, after
 // the cursor (an index key), and the cursor of the next page.
-func SearchUsers(tx *bolt.Tx, org, query string, after []byte, size int) ([]*licensingv1.User, []byte, error) {
+func SearchUsers(tx kv.Tx, org, query string, after []byte, size int) ([]*licensingv1.User, []byte, error) {
 	prefix := append(kv.Prefix(org), query...)
 	return kv.Page(tx.Bucket(UserTerms), prefix, after, size, false, func(k, _ []byte) (*licensingv1.User, bool, error) {
 		parts := kv.Split(k)

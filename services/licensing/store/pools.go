@@ -3,7 +3,6 @@ package store
 import (
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -25,7 +24,7 @@ func userID(name string) string {
 }
 
 // GetPool reads the pool of a subscription; NOT_FOUND when absent.
-func GetPool(tx *bolt.Tx, org, sub string) (*licensingv1.Pool, error) {
+func GetPool(tx kv.Tx, org, sub string) (*licensingv1.Pool, error) {
 	p := &licensingv1.Pool{}
 	ok, err := kv.Get(tx.Bucket(Pools), kv.Key(org, sub), p)
 	if err != nil {
@@ -38,7 +37,7 @@ func GetPool(tx *bolt.Tx, org, sub string) (*licensingv1.Pool, error) {
 }
 
 // PutPool writes a pool and its owner index entry.
-func PutPool(tx *bolt.Tx, org, sub string, p *licensingv1.Pool, now time.Time) error {
+func PutPool(tx kv.Tx, org, sub string, p *licensingv1.Pool, now time.Time) error {
 	p.UpdateTime = timestamppb.New(now)
 	if p.CreateTime == nil {
 		p.CreateTime = p.UpdateTime
@@ -50,13 +49,13 @@ func PutPool(tx *bolt.Tx, org, sub string, p *licensingv1.Pool, now time.Time) e
 }
 
 // Assigned tells whether a user holds a license of a pool.
-func Assigned(tx *bolt.Tx, org, sub, user string) bool {
+func Assigned(tx kv.Tx, org, sub, user string) bool {
 	return tx.Bucket(Assignments).Get(kv.Key(org, sub, user)) != nil
 }
 
 // Assign gives users a license of the pool; the caller checked room, state
 // and that none holds one yet.
-func Assign(tx *bolt.Tx, org, sub string, p *licensingv1.Pool, users []*licensingv1.User, now time.Time) error {
+func Assign(tx kv.Tx, org, sub string, p *licensingv1.Pool, users []*licensingv1.User, now time.Time) error {
 	as, ua := tx.Bucket(Assignments), tx.Bucket(UserAssignments)
 	for _, u := range users {
 		id := userID(u.GetName())
@@ -74,7 +73,7 @@ func Assign(tx *bolt.Tx, org, sub string, p *licensingv1.Pool, users []*licensin
 
 // Unassign takes the licenses of users back; users without one are skipped.
 // It returns the user ids whose license was removed.
-func Unassign(tx *bolt.Tx, org, sub string, p *licensingv1.Pool, users []string, now time.Time) ([]string, error) {
+func Unassign(tx kv.Tx, org, sub string, p *licensingv1.Pool, users []string, now time.Time) ([]string, error) {
 	as, ua := tx.Bucket(Assignments), tx.Bucket(UserAssignments)
 	var removed []string
 	for _, id := range users {
@@ -99,7 +98,7 @@ func Unassign(tx *bolt.Tx, org, sub string, p *licensingv1.Pool, users []string,
 }
 
 // AssignedUsers lists every user id holding a license of a pool.
-func AssignedUsers(tx *bolt.Tx, org, sub string) ([]string, error) {
+func AssignedUsers(tx kv.Tx, org, sub string) ([]string, error) {
 	var ids []string
 	err := kv.Scan(tx.Bucket(Assignments), kv.Prefix(org, sub), nil, func(k, _ []byte) (bool, error) {
 		parts := kv.Split(k)
@@ -110,7 +109,7 @@ func AssignedUsers(tx *bolt.Tx, org, sub string) ([]string, error) {
 }
 
 // ListPools lists the pools of org in subscription order, those keep accepts.
-func ListPools(tx *bolt.Tx, org string, after []byte, size int, keep func(*licensingv1.Pool) bool) ([]*licensingv1.Pool, []byte, error) {
+func ListPools(tx kv.Tx, org string, after []byte, size int, keep func(*licensingv1.Pool) bool) ([]*licensingv1.Pool, []byte, error) {
 	return kv.Page(tx.Bucket(Pools), kv.Prefix(org), after, size, false, func(k, v []byte) (*licensingv1.Pool, bool, error) {
 		p := &licensingv1.Pool{}
 		if err := proto.Unmarshal(v, p); err != nil {
@@ -121,7 +120,7 @@ func ListPools(tx *bolt.Tx, org string, after []byte, size int, keep func(*licen
 }
 
 // ListOwnPools lists the pools a purchaser bought, through the owner index.
-func ListOwnPools(tx *bolt.Tx, org, purchaser string, after []byte, size int) ([]*licensingv1.Pool, []byte, error) {
+func ListOwnPools(tx kv.Tx, org, purchaser string, after []byte, size int) ([]*licensingv1.Pool, []byte, error) {
 	return kv.Page(tx.Bucket(PoolOwners), kv.Prefix(org, purchaser), after, size, false, func(k, _ []byte) (*licensingv1.Pool, bool, error) {
 		parts := kv.Split(k)
 		p, err := GetPool(tx, org, parts[2])
@@ -130,7 +129,7 @@ func ListOwnPools(tx *bolt.Tx, org, purchaser string, after []byte, size int) ([
 }
 
 // ListAssignments lists the assignments of a pool in user order.
-func ListAssignments(tx *bolt.Tx, org, sub string, after []byte, size int) ([]*licensingv1.Assignment, []byte, error) {
+func ListAssignments(tx kv.Tx, org, sub string, after []byte, size int) ([]*licensingv1.Assignment, []byte, error) {
 	return kv.Page(tx.Bucket(Assignments), kv.Prefix(org, sub), after, size, false, func(_, v []byte) (*licensingv1.Assignment, bool, error) {
 		a := &licensingv1.Assignment{}
 		return a, true, proto.Unmarshal(v, a)
@@ -138,7 +137,7 @@ func ListAssignments(tx *bolt.Tx, org, sub string, after []byte, size int) ([]*l
 }
 
 // ListUserAssignments lists a user's assignments in subscription order.
-func ListUserAssignments(tx *bolt.Tx, org, user string, after []byte, size int) ([]*licensingv1.Assignment, []byte, error) {
+func ListUserAssignments(tx kv.Tx, org, user string, after []byte, size int) ([]*licensingv1.Assignment, []byte, error) {
 	return kv.Page(tx.Bucket(UserAssignments), kv.Prefix(org, user), after, size, false, func(k, _ []byte) (*licensingv1.Assignment, bool, error) {
 		parts := kv.Split(k)
 		a := &licensingv1.Assignment{}
@@ -148,7 +147,7 @@ func ListUserAssignments(tx *bolt.Tx, org, user string, after []byte, size int) 
 }
 
 // AddEvent puts an audit event in the outbox, in the transaction of the change.
-func AddEvent(tx *bolt.Tx, e *commercev1.Event) error {
+func AddEvent(tx kv.Tx, e *commercev1.Event) error {
 	v, err := proto.Marshal(e)
 	if err != nil {
 		return err

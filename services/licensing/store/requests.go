@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -21,7 +20,7 @@ func timeKey(t time.Time, org, id string) []byte {
 }
 
 // InsertRequest stores a new license request of org, giving it the next id.
-func InsertRequest(tx *bolt.Tx, org string, r *licensingv1.LicenseRequest, now time.Time) error {
+func InsertRequest(tx kv.Tx, org string, r *licensingv1.LicenseRequest, now time.Time) error {
 	b := tx.Bucket(LicenseRequests)
 	n, err := b.NextSequence()
 	if err != nil {
@@ -40,7 +39,7 @@ func InsertRequest(tx *bolt.Tx, org string, r *licensingv1.LicenseRequest, now t
 }
 
 // GetRequest reads a license request; NOT_FOUND when absent.
-func GetRequest(tx *bolt.Tx, org, id string) (*licensingv1.LicenseRequest, error) {
+func GetRequest(tx kv.Tx, org, id string) (*licensingv1.LicenseRequest, error) {
 	r := &licensingv1.LicenseRequest{}
 	ok, err := kv.Get(tx.Bucket(LicenseRequests), kv.Key(org, id), r)
 	if err != nil {
@@ -53,13 +52,13 @@ func GetRequest(tx *bolt.Tx, org, id string) (*licensingv1.LicenseRequest, error
 }
 
 // PutRequest writes a decided request back.
-func PutRequest(tx *bolt.Tx, org, id string, r *licensingv1.LicenseRequest) error {
+func PutRequest(tx kv.Tx, org, id string, r *licensingv1.LicenseRequest) error {
 	return kv.Put(tx.Bucket(LicenseRequests), kv.Key(org, id), r)
 }
 
 // ListRequests lists an organization's requests newest first, before the
 // cursor.
-func ListRequests(tx *bolt.Tx, org string, before []byte, size int) ([]*licensingv1.LicenseRequest, []byte, error) {
+func ListRequests(tx kv.Tx, org string, before []byte, size int) ([]*licensingv1.LicenseRequest, []byte, error) {
 	return kv.Page(tx.Bucket(LicenseRequests), kv.Prefix(org), before, size, true, func(_, v []byte) (*licensingv1.LicenseRequest, bool, error) {
 		r := &licensingv1.LicenseRequest{}
 		return r, true, proto.Unmarshal(v, r)
@@ -67,7 +66,7 @@ func ListRequests(tx *bolt.Tx, org string, before []byte, size int) ([]*licensin
 }
 
 // ListOwnRequests lists a requester's requests newest first, before the cursor.
-func ListOwnRequests(tx *bolt.Tx, org, requester string, before []byte, size int) ([]*licensingv1.LicenseRequest, []byte, error) {
+func ListOwnRequests(tx kv.Tx, org, requester string, before []byte, size int) ([]*licensingv1.LicenseRequest, []byte, error) {
 	return kv.Page(tx.Bucket(RequestOwners), kv.Prefix(org, requester), before, size, true, func(k, _ []byte) (*licensingv1.LicenseRequest, bool, error) {
 		r, err := GetRequest(tx, org, kv.Split(k)[2])
 		return r, true, err
@@ -76,7 +75,7 @@ func ListOwnRequests(tx *bolt.Tx, org, requester string, before []byte, size int
 
 // PurgeRequests deletes up to limit requests made before cutoff, oldest
 // first, and reports how many it deleted.
-func PurgeRequests(tx *bolt.Tx, cutoff time.Time, limit int) (int, error) {
+func PurgeRequests(tx kv.Tx, cutoff time.Time, limit int) (int, error) {
 	byTime := tx.Bucket(RequestsByTime)
 	c := byTime.Cursor()
 	n := 0
