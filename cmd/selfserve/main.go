@@ -27,6 +27,11 @@ Usage:
                        copy each running service's store into DIR, online
   selfserve check      compare the three stores through the services' APIs and
                        report every disagreement (exit status 1 when any)
+  selfserve etcd --name m0 --client-addr 127.0.0.1:2379 --peer-addr 127.0.0.1:2380
+                       run an embedded etcd member, for trying --store etcd
+                       without installing etcd
+  selfserve migrate --to etcd --etcd-endpoints HOSTS [--data-dir DIR]
+                       copy the bbolt stores of DIR into an etcd cluster
   selfserve bench      measure a system of four processes against a raw reference
                        chain built from the same libraries; print figures and targets
 
@@ -70,6 +75,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCheck(ctx, rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
+	case "etcd":
+		return runEtcd(ctx, rest, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], stdout, stderr)
 	case "bench-raw": // the bench's reference, started by the bench itself
 		return runBenchRaw(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
