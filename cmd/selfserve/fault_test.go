@@ -196,28 +196,61 @@ func TestFaultsLoseNothing(t *testing.T) {
 		}
 	}
 
-	// The load: bounded in time and count.
-	const workers, loadFor, maxOps = 4, 20 * time.Second, 1500
-	var mu sync.Mutex
-	purchases := map[string]string{} // request id → subscription answered
-	attempted := map[string]string{} // every purchase request id sent → its body
-	var subs []string
-	users := []string{"max", "nora", "li", "rita", "bruno", "ada"}
-	stop := time.Now().Add(loadFor)
-	var kills atomic.Int64
-	var wg sync.WaitGroup
-	killerDone := make(chan struct{})
-	go func() {
-		defer close(killerDone)
+	faults := func(stop time.Time) int64 {
 		r := rand.New(rand.NewPCG(1, 2))
+		kills := int64(0)
 		for time.Now().Before(stop) {
 			time.Sleep(time.Duration(700+r.IntN(1300)) * time.Millisecond)
 			c := comps[r.IntN(len(comps))]
 			c.kill()
-			kills.Add(1)
+			kills++
 			time.Sleep(time.Duration(100+r.IntN(400)) * time.Millisecond)
 			c.start(t, bin)
 		}
+		return kills
+	}
+	load := mixedLoad(cl, op, maxTok, profile, product, 20*time.Second, 1500, faults)
+	t.Logf("load done: %d operations, %d kills", cl.ops.Load(), load.kills)
+
+	// Every component is back; wait until the pending steps have drained
+	// and the stores agree.
+	for _, c := range comps {
+		c.kill()
+		c.start(t, bin)
+	}
+	checkArgs := []string{"--signing-key", key, "--data-dir", dir, "--licensing-addr", ports[1], "--commerce-addr", ports[2], "--billing-addr", ports[3]}
+	violations := verifyLoad(t, bin, cl, checkArgs, maxTok, account, load)
+	if len(violations) > 0 {
+		for _, c := range comps {
+			t.Logf("%s log tail: %s", c.name, tail(c.logs.String(), 1500))
+		}
+		t.Fatalf("violations:\n%s", strings.Join(violations, "\n"))
+	}
+}
+
+// loadResult is what a mixed load did.
+type loadResult struct {
+	purchases map[string]string // request id → subscription answered
+	attempted map[string]string // every purchase request id sent → its body
+	kills     int64
+}
+
+// mixedLoad drives purchases, quantity changes, assigns and unassigns,
+// cancels and clock moves from 4 workers through the gateway, for at most
+// loadFor and maxOps operations, while faults (given the load's end) does
+// its damage; it returns what faults reports as its count.
+func mixedLoad(cl *client, op, maxTok, profile, product string, loadFor time.Duration, maxOps int64, faults func(stop time.Time) int64) *loadResult {
+	const workers = 4
+	res := &loadResult{purchases: map[string]string{}, attempted: map[string]string{}}
+	var mu sync.Mutex
+	var subs []string
+	users := []string{"max", "nora", "li", "rita", "bruno", "ada"}
+	stop := time.Now().Add(loadFor)
+	var wg sync.WaitGroup
+	faultsDone := make(chan struct{})
+	go func() {
+		defer close(faultsDone)
+		res.kills = faults(stop)
 	}()
 	for w := range workers {
 		wg.Add(1)
@@ -236,12 +269,12 @@ func TestFaultsLoseNothing(t *testing.T) {
 				case x < 30 || pick == "":
 					body := buy(product, profile, 1+r.IntN(4), "")
 					mu.Lock()
-					attempted[key] = body
+					res.attempted[key] = body
 					mu.Unlock()
 					code, s := cl.do("POST", "/v1/organizations/contoso/subscriptions:purchase", maxTok, body, key, 8*time.Second)
 					if code == 200 {
 						mu.Lock()
-						purchases[key] = s["name"].(string)
+						res.purchases[key] = s["name"].(string)
 						subs = append(subs, s["name"].(string))
 						mu.Unlock()
 					}
@@ -264,15 +297,17 @@ func TestFaultsLoseNothing(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	<-killerDone
-	t.Logf("load done: %d operations, %d kills", cl.ops.Load(), kills.Load())
+	<-faultsDone
+	return res
+}
 
-	// Every component is back; wait until the pending steps have drained
-	// and the stores agree.
-	for _, c := range comps {
-		c.kill()
-		c.start(t, bin)
-	}
+// verifyLoad waits (45 s at most) until `selfserve check` (run with
+// checkArgs) finds the stores agreeing, then replays every purchase request
+// of the load and reads the invoices: each answered purchase exists once,
+// under the name it was answered with, and was charged once. It returns
+// every violation found.
+func verifyLoad(t *testing.T, bin string, cl *client, checkArgs []string, maxTok, account string, load *loadResult) []string {
+	t.Helper()
 	var report Report
 	var checkOut []byte
 	var checkErr bytes.Buffer
@@ -281,8 +316,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 	for !clean && time.Now().Before(deadline) {
 		checkErr.Reset()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		cmd := exec.CommandContext(ctx, bin, "check", "--json", "--timeout", "3s", "--signing-key", key, "--data-dir", dir,
-			"--licensing-addr", ports[1], "--commerce-addr", ports[2], "--billing-addr", ports[3])
+		cmd := exec.CommandContext(ctx, bin, append([]string{"check", "--json", "--timeout", "3s"}, checkArgs...)...)
 		cmd.Stderr = &checkErr
 		checkOut, _ = cmd.Output()
 		cancel()
@@ -303,16 +337,16 @@ func TestFaultsLoseNothing(t *testing.T) {
 	// same one it answered, if it was answered), and no subscription exists
 	// that no request made.
 	byName := map[string]string{}
-	for key, body := range attempted {
+	for key, body := range load.attempted {
 		code, s := cl.do("POST", "/v1/organizations/contoso/subscriptions:purchase", maxTok, body, key, 3*time.Second)
 		if code != 200 {
-			if _, answered := purchases[key]; answered {
+			if _, answered := load.purchases[key]; answered {
 				violations = append(violations, fmt.Sprintf("replay of %s: %d %v", key, code, s))
 			}
 			continue
 		}
 		name := s["name"].(string)
-		if prev, ok := purchases[key]; ok && prev != name {
+		if prev, ok := load.purchases[key]; ok && prev != name {
 			violations = append(violations, fmt.Sprintf("request %s answered %s, its replay %s", key, prev, name))
 		}
 		if prev, ok := byName[name]; ok {
@@ -322,7 +356,8 @@ func TestFaultsLoseNothing(t *testing.T) {
 	}
 	_, all := cl.do("GET", "/v1/organizations/contoso/subscriptions?pageSize=1000", maxTok, "", "", 15*time.Second)
 	existing := 0
-	for _, x := range all["subscriptions"].([]any) {
+	list, _ := all["subscriptions"].([]any)
+	for _, x := range list {
 		name := x.(map[string]any)["name"].(string)
 		existing++
 		if _, ok := byName[name]; !ok {
@@ -333,34 +368,36 @@ func TestFaultsLoseNothing(t *testing.T) {
 		violations = append(violations, fmt.Sprintf("%d subscriptions exist, %d requests made one", existing, len(byName)))
 	}
 	// Each answered purchase was charged exactly once.
-	_, invs := cl.do("GET", "/v1/"+account+"/invoices?period=CUSTOM&startTime=1970-01-01T00:00:00Z&endTime=2200-01-01T00:00:00Z&pageSize=1000", maxTok, "", "", 15*time.Second)
-	charged := map[string]int{}
-	for _, i := range invs["invoices"].([]any) {
-		inv := i.(map[string]any)
-		if inv["status"] == "VOID" {
-			continue
-		}
-		for _, l := range inv["lineItems"].([]any) {
-			line := l.(map[string]any)
-			if line["type"] == "PURCHASE" {
-				charged[line["subscription"].(string)]++
-			}
-		}
-	}
+	charged := purchaseCharges(cl, maxTok, account)
 	for name := range byName {
 		if charged[name] != 1 {
 			violations = append(violations, fmt.Sprintf("%s was charged %d times for its purchase", name, charged[name]))
 		}
 	}
 	t.Logf("operations %d, kills %d, answered purchases %d of %d, subscriptions %d, pools %d, invoices %d, violations %d",
-		cl.ops.Load(), kills.Load(), len(purchases), len(attempted), report.Subscriptions, report.Pools, report.Invoices, len(violations))
-	fmt.Printf("fault test: operations %d, kills %d, violations %d\n", cl.ops.Load(), kills.Load(), len(violations))
-	if len(violations) > 0 {
-		for _, c := range comps {
-			t.Logf("%s log tail: %s", c.name, tail(c.logs.String(), 1500))
+		cl.ops.Load(), load.kills, len(load.purchases), len(load.attempted), report.Subscriptions, report.Pools, report.Invoices, len(violations))
+	fmt.Printf("fault test: operations %d, kills %d, violations %d\n", cl.ops.Load(), load.kills, len(violations))
+	return violations
+}
+
+// purchaseCharges counts the PURCHASE lines of the account's invoices that
+// are not void, per subscription.
+func purchaseCharges(cl *client, tok, account string) map[string]int {
+	_, invs := cl.do("GET", "/v1/"+account+"/invoices?period=CUSTOM&startTime=1970-01-01T00:00:00Z&endTime=2200-01-01T00:00:00Z&pageSize=1000", tok, "", "", 15*time.Second)
+	charged := map[string]int{}
+	list, _ := invs["invoices"].([]any)
+	for _, i := range list {
+		inv := i.(map[string]any)
+		if inv["status"] == "VOID" {
+			continue
 		}
-		t.Fatalf("violations:\n%s\ncheck said: %s", strings.Join(violations, "\n"), checkOut)
+		for _, l := range inv["lineItems"].([]any) {
+			if line := l.(map[string]any); line["type"] == "PURCHASE" {
+				charged[line["subscription"].(string)]++
+			}
+		}
 	}
+	return charged
 }
 
 func tail(s string, n int) string {
