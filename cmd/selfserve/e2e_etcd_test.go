@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -39,7 +42,9 @@ type etcdSystem struct {
 	cl            *client
 }
 
-func startEtcdSystem(t *testing.T, bin string, extra ...string) *etcdSystem {
+// startEtcdSystem starts the cluster, calls before (when not nil) with the
+// cluster up and no service started, then starts the services.
+func startEtcdSystem(t *testing.T, bin string, before func(s *etcdSystem), extra ...string) *etcdSystem {
 	t.Helper()
 	dir := t.TempDir()
 	s := &etcdSystem{bin: bin, dir: dir, key: filepath.Join(dir, "signing.key"), replicas: map[string][]*component{}, addrs: map[string][]string{}}
@@ -93,6 +98,9 @@ func startEtcdSystem(t *testing.T, bin string, extra ...string) *etcdSystem {
 		t.Fatalf("the etcd cluster did not come up: %v", err)
 	}
 	cli.Close()
+	if before != nil {
+		before(s)
+	}
 	for _, c := range s.all()[len(s.members):] {
 		c.start(t, bin)
 	}
@@ -156,7 +164,7 @@ func TestEtcdReplicasKeepTheRules(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts ten processes")
 	}
-	s := startEtcdSystem(t, binary(t))
+	s := startEtcdSystem(t, binary(t), nil)
 	tok, profile, account, product := s.buyer(t)
 
 	// 64 users, and a pool of 5 licenses.
@@ -282,7 +290,7 @@ func TestEtcdFaultsLoseNothing(t *testing.T) {
 		t.Skip("starts ten processes for half a minute")
 	}
 	bin := binary(t)
-	s := startEtcdSystem(t, bin, "--clock", "manual")
+	s := startEtcdSystem(t, bin, nil, "--clock", "manual")
 	tok, profile, account, product := s.buyer(t)
 	const loadFor = 15 * time.Second
 	victims := []*component{s.members[1], s.replicas["licensing"][0], s.replicas["commerce"][1], s.replicas["billing"][0]}
@@ -308,5 +316,134 @@ func TestEtcdFaultsLoseNothing(t *testing.T) {
 	}
 	if len(load.purchases) == 0 {
 		t.Fatal("no purchase was answered")
+	}
+}
+
+// TestEtcdMigrateAndBackup: a bbolt data directory moves into etcd
+// (`selfserve migrate --to etcd`, which then refuses to write over it), the
+// services serve what it held, and `selfserve backup` copies their
+// prefixes into bbolt files holding every key.
+func TestEtcdMigrateAndBackup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ten processes")
+	}
+	bin := binary(t)
+	devDir := t.TempDir()
+	r := startDev(t, bin, devDir)
+	max := r.tokens["contoso/max"]
+	code, acct := r.do(t, call{method: "POST", path: "/v1/organizations/contoso/billingAccounts", token: max,
+		body: `{"displayName":"Moved Along","soldTo":{"countryCode":"FR"}}`})
+	if code != 200 {
+		t.Fatalf("account on bbolt: %d %v", code, acct)
+	}
+	r.stop(t)
+
+	var migrated string
+	s := startEtcdSystem(t, bin, func(s *etcdSystem) {
+		out, err := exec.Command(bin, "migrate", "--to", "etcd", "--etcd-endpoints", s.endpoints, "--data-dir", devDir).CombinedOutput()
+		if err != nil {
+			t.Fatalf("migrate: %v\n%s", err, out)
+		}
+		migrated = string(out)
+		out, err = exec.Command(bin, "migrate", "--to", "etcd", "--etcd-endpoints", s.endpoints, "--data-dir", devDir).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "refusing to overwrite") {
+			t.Fatalf("a second migrate into the same prefixes: %v\n%s", err, out)
+		}
+		// The services sign with the key the data was made under.
+		key, err := os.ReadFile(filepath.Join(devDir, "signing.key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(s.key, key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("migrate: %s", migrated)
+	code, list := s.cl.do("GET", "/v1/organizations/contoso/billingAccounts", max, "", "", 30*time.Second)
+	if code != 200 || !strings.Contains(fmt.Sprint(list), acct["name"].(string)) {
+		t.Fatalf("the migrated account is not served from etcd: %d %v", code, list)
+	}
+
+	cli, err := kv.DialEtcd(strings.Split(s.endpoints, ","), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	// The copy holds one revision; the background work of an idle system
+	// may still write between the backup and the count, so a mismatch is
+	// taken again, up to three times.
+	var diff []string
+	for attempt := range 3 {
+		out := filepath.Join(t.TempDir(), "backup")
+		res, err := exec.Command(bin, "backup", "--out", out, "--signing-key", s.key, "--data-dir", s.dir,
+			"--licensing-addr", strings.Join(s.addrs["licensing"], ","), "--commerce-addr", strings.Join(s.addrs["commerce"], ","),
+			"--billing-addr", strings.Join(s.addrs["billing"], ",")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("backup: %v\n%s", err, res)
+		}
+		diff = nil
+		for _, name := range []string{"licensing", "commerce", "billing"} {
+			inCopy := map[string]bool{}
+			db, err := bolt.Open(filepath.Join(out, name+".db"), 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.View(func(tx *bolt.Tx) error {
+				return tx.ForEach(func(bucket []byte, b *bolt.Bucket) error {
+					return b.ForEach(func(k, _ []byte) error { inCopy[string(bucket)+"/"+string(k)] = true; return nil })
+				})
+			})
+			db.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			all, err := cli.Get(ctx, kv.ServicePrefix(name), clientv3.WithPrefix(), clientv3.WithKeysOnly())
+			cancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			inEtcd := 0
+			for _, k := range all.Kvs {
+				rest := string(k.Key[len(kv.ServicePrefix(name)):])
+				if strings.HasPrefix(rest, "!") {
+					continue // sequences and the leader's election
+				}
+				inEtcd++
+				if !inCopy[rest] {
+					diff = append(diff, name+": "+rest+" missing from the backup")
+				}
+			}
+			if inEtcd != len(inCopy) {
+				diff = append(diff, fmt.Sprintf("%s: %d keys in the backup, %d in etcd", name, len(inCopy), inEtcd))
+			}
+			t.Logf("attempt %d, %s: %d keys in the backup, %d in etcd", attempt, name, len(inCopy), inEtcd)
+		}
+		if len(diff) == 0 {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if len(diff) > 0 {
+		t.Fatalf("the backup is not the store:\n%s", strings.Join(diff, "\n"))
+	}
+}
+
+// TestEtcdUnreachableAtStart: a service pointed at an etcd that does not
+// answer fails within its dial timeout, naming the endpoints.
+func TestEtcdUnreachableAtStart(t *testing.T) {
+	bin := binary(t)
+	dead := freePorts(t, 2)
+	start := time.Now()
+	out, err := exec.Command(bin, "licensing", "--store", "etcd", "--etcd-endpoints", strings.Join(dead, ","), "--etcd-dial-timeout", "1s",
+		"--data-dir", t.TempDir(), "--licensing-addr", "127.0.0.1:0").CombinedOutput()
+	took := time.Since(start)
+	if err == nil || !strings.Contains(string(out), dead[0]) || !strings.Contains(string(out), dead[1]) {
+		t.Fatalf("start with etcd unreachable: %v\n%s", err, out)
+	}
+	if took > 5*time.Second {
+		t.Fatalf("took %s to fail with a 1 s dial timeout", took)
+	}
+	t.Logf("after %s: %s", took.Round(time.Millisecond), strings.TrimSpace(string(out)))
+	out, err = exec.Command(bin, "licensing", "--store", "etcd", "--data-dir", t.TempDir()).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--etcd-endpoints") {
+		t.Fatalf("--store etcd without endpoints: %v\n%s", err, out)
 	}
 }
