@@ -30,7 +30,7 @@ const composeFile = "docker-compose.yaml"
 var knownFlags = []string{
 	"data-dir", "signing-key", "http-addr",
 	"licensing-addr", "commerce-addr", "billing-addr",
-	"clock", "seed",
+	"clock", "seed", "store", "etcd-endpoints",
 }
 
 // grpcComponent is a gRPC service: it listens on its port and keeps a store.
@@ -58,6 +58,12 @@ const (
 // the result does not depend on the machine running the test.
 func loadCompose(t *testing.T, env ...string) *types.Project {
 	t.Helper()
+	return loadComposeProfiles(t, nil, env...)
+}
+
+// loadComposeProfiles is loadCompose with the given profiles active.
+func loadComposeProfiles(t *testing.T, profiles []string, env ...string) *types.Project {
+	t.Helper()
 	root, err := filepath.Abs(".")
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +76,7 @@ func loadCompose(t *testing.T, env ...string) *types.Project {
 		cli.WithNormalization(true),
 		cli.WithConsistency(true),
 		cli.WithResolvedPaths(true),
+		cli.WithProfiles(profiles),
 	)
 	if err != nil {
 		t.Fatalf("compose options: %v", err)
@@ -303,7 +310,7 @@ func TestComposeClock(t *testing.T) {
 }
 
 func TestComposeEnvironmentNamesFlags(t *testing.T) {
-	p := loadCompose(t)
+	p := loadComposeProfiles(t, []string{"etcd"})
 	for name, s := range p.Services {
 		for k := range s.Environment {
 			flag, ok := strings.CutPrefix(k, "SELFSERVE_")
