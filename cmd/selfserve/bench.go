@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -42,6 +43,7 @@ type benchSettings struct {
 	Quick            bool     `json:"quick"`
 	Addr             string   `json:"addr,omitempty"`
 	Only             []string `json:"only,omitempty"`
+	Store            string   `json:"store"`
 
 	duration, warmup time.Duration
 	licensingAddr    string
@@ -59,6 +61,8 @@ type benchReport struct {
 	Prefill    []benchPrefillResult `json:"prefill"`
 	Loads      []benchResult        `json:"loads"`
 	Components []benchComponent     `json:"components"`
+	// StoreRatios compares each load on etcd with the same load on bbolt.
+	StoreRatios []benchStoreRatio `json:"storeRatios,omitempty"`
 	Dev        *benchDev            `json:"dev"`
 	Targets    []benchGoal          `json:"targets"`
 	Notes      []string             `json:"notes"`
@@ -107,6 +111,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f.addrs(false, true, false, false)
 	f.StringVar(&s.signingKey, "signing-key", filepath.Join("data", "signing.key"), "with --addr: the running system's signing key")
 	pids := f.String("pids", "", "with --addr: component=pid,... to read their CPU and memory from /proc")
+	f.StringVar(&s.Store, "store", "bbolt", "bbolt, or etcd: the main loads also run with every service on a 3-member loopback etcd cluster (selfserve etcd children), with their ratios to bbolt")
 	only := f.String("only", "", "run only the loads whose names start with one of these, comma-separated (e.g. purchase,raw-chain)")
 	cfg, err := f.parse(args)
 	if err != nil {
@@ -135,6 +140,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if s.Quick {
 		s.Large = false
+	}
+	switch s.Store {
+	case "bbolt":
+	case "etcd":
+		// The large store is a bbolt measurement; ask for it by name.
+		explicit := false
+		f.Visit(func(fl *flag.Flag) { explicit = explicit || fl.Name == "large" })
+		s.Large = s.Large && explicit
+		if s.Addr != "" {
+			return errors.New("bench: --store etcd starts its own systems; it does not go with --addr")
+		}
+	default:
+		return fmt.Errorf("bench: --store must be bbolt or etcd, not %q", s.Store)
 	}
 	if s.Addr != "" {
 		s.Large = false
@@ -258,6 +276,11 @@ func (b *bencher) run(ctx context.Context) error {
 	if err := b.runMain(ctx); err != nil {
 		return err
 	}
+	if b.s.Store == "etcd" {
+		if err := b.runEtcdMain(ctx); err != nil {
+			return fmt.Errorf("etcd: %w", err)
+		}
+	}
 	if b.s.Large {
 		if err := b.runLarge(ctx); err != nil {
 			return fmt.Errorf("large store: %w", err)
@@ -270,6 +293,7 @@ func (b *bencher) run(ctx context.Context) error {
 		return ctx.Err()
 	}
 	b.report.ratios()
+	b.report.storeRatios()
 	b.report.goals(b.s)
 	b.report.Notes = append(b.report.Notes,
 		"assign loads: one operation is an assign and an unassign of the caller's own user (two requests, two durable commits); the raw chain does the same",
@@ -454,7 +478,7 @@ func (s *benchSys) procs() map[string]int {
 
 // startSystem starts the four components as separate processes on dir, each
 // with its own data directory and the shared key, on free loopback ports.
-func (b *bencher) startSystem(ctx context.Context, label, dir string) (*benchSys, error) {
+func (b *bencher) startSystem(ctx context.Context, label, dir string, extra ...string) (*benchSys, error) {
 	ports, err := benchFreeAddrs(4)
 	if err != nil {
 		return nil, err
@@ -465,6 +489,7 @@ func (b *bencher) startSystem(ctx context.Context, label, dir string) (*benchSys
 		args := append([]string{name, "--http-addr", ports[0]}, addrs...)
 		if name != "gateway" {
 			args = append([]string{name, "--signing-key", b.key, "--data-dir", filepath.Join(dir, name), "--clock", "system"}, addrs...)
+			args = append(args, extra...)
 			if name != "billing" {
 				args = append(args, "--seed=true")
 			}
@@ -535,6 +560,11 @@ func (b *bencher) runMain(ctx context.Context) error {
 			return err
 		}
 	}
+	return b.mainLoads(ctx, sys)
+}
+
+// mainLoads measures the main loads on sys, then stops it.
+func (b *bencher) mainLoads(ctx context.Context, sys *benchSys) error {
 	fx, err := b.fixtures(ctx, sys)
 	if err != nil {
 		return fmt.Errorf("fixtures: %w", err)

@@ -244,8 +244,9 @@ func (r *benchReport) print(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 
+	r.printStoreRatios(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "process\tstore\tRSS idle MB\tRSS after MB\tbbolt file\tMB\t")
+	fmt.Fprintln(tw, "process\tstore\tRSS idle MB\tRSS after MB\tdb file\tMB\t")
 	for _, c := range r.Components {
 		db, mb := "-", "-"
 		if c.DBFile != "" {

@@ -200,6 +200,16 @@ func ListOwnSubscriptions(tx kv.Tx, org, purchaser string, after []byte, size in
 }
 
 func subscriptionsPage(tx kv.Tx, b kv.Bucket, prefix, after []byte, size int, ids func([]byte) (string, string), keep func(*commercev1.Subscription, *Meta) bool) ([]*commercev1.Subscription, []byte, error) {
+	if kv.Prefetches(tx) {
+		// On etcd: the page's subscriptions and metas in one round trip.
+		var refs []kv.Ref
+		kv.Scan(b, prefix, after, func(k, _ []byte) (bool, error) {
+			org, id := ids(k)
+			refs = append(refs, kv.Ref{Bucket: Subscriptions, Key: kv.Key(org, id)}, kv.Ref{Bucket: SubscriptionMeta, Key: kv.Key(org, id)})
+			return len(refs) < 2*(size+1), nil
+		})
+		kv.Prefetch(tx, refs...)
+	}
 	return kv.Page(b, prefix, after, size, false, func(k, _ []byte) (*commercev1.Subscription, bool, error) {
 		org, id := ids(k)
 		s, m, err := GetSubscription(tx, org, id)

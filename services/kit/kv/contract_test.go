@@ -525,3 +525,51 @@ func TestEtcdUnreachable(t *testing.T) {
 		t.Fatalf("after the outage a = %q (want 1), b = %q (the cut-off write, want none)", a, b)
 	}
 }
+
+// Prefetched keys read as Gets read them: present, empty, missing, and
+// the transaction's own writes.
+func TestContractPrefetch(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		db := b.open(t)
+		var kvs []string
+		for i := range 150 {
+			kvs = append(kvs, fmt.Sprintf("p%03d", i), fmt.Sprint(i))
+		}
+		put(t, db, things, append(kvs, "empty", "")...)
+		err := db.Update(func(tx Tx) error {
+			bk := tx.Bucket(things)
+			bk.Put([]byte("p007"), []byte("mine"))
+			var refs []Ref
+			for i := range 160 {
+				refs = append(refs, Ref{things, []byte(fmt.Sprintf("p%03d", i))})
+			}
+			Prefetch(tx, append(refs, Ref{things, []byte("empty")}, Ref{others, []byte("p001")})...)
+			for i := range 160 {
+				got := bk.Get([]byte(fmt.Sprintf("p%03d", i)))
+				want := fmt.Sprint(i)
+				switch {
+				case i == 7:
+					want = "mine"
+				case i >= 150:
+					if got != nil {
+						t.Errorf("p%03d: %q, want missing", i, got)
+					}
+					continue
+				}
+				if string(got) != want {
+					t.Errorf("p%03d: %q, want %q", i, got, want)
+				}
+			}
+			if v := bk.Get([]byte("empty")); v == nil || len(v) != 0 {
+				t.Errorf("empty: %v", v)
+			}
+			if v := tx.Bucket(others).Get([]byte("p001")); v != nil {
+				t.Errorf("other bucket: %q", v)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -15,6 +15,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -49,6 +50,7 @@ type Etcd struct {
 	RetryFor time.Duration
 
 	closeClient bool
+	gate        sync.RWMutex // shared by first attempts, held alone by retries
 	mu          sync.Mutex
 	seqs        map[string]*seqBlock
 }
@@ -140,9 +142,30 @@ func (s *Etcd) View(fn func(Tx) error) error {
 }
 
 // Update implements DB.
+//
+// First attempts run side by side (each holding the store's gate shared).
+// A call that lost to a conflict retries holding the gate alone: it waits
+// for the attempts in flight, and no new one starts until it is done. So
+// within one replica the writers that collided on a hot key (a pool that
+// every assign updates) go one at a time instead of colliding again, no
+// retry starves, and only other replicas' writes can make one lose.
 func (s *Etcd) Update(fn func(Tx) error) error {
 	deadline := time.Now().Add(s.RetryFor)
+	s.gate.RLock()
+	alone := false
+	defer func() {
+		if alone {
+			s.gate.Unlock()
+		} else {
+			s.gate.RUnlock()
+		}
+	}()
 	for attempt := 0; ; attempt++ {
+		if attempt == 1 {
+			s.gate.RUnlock()
+			s.gate.Lock()
+			alone = true
+		}
 		tx := s.begin(true)
 		err := fn(tx)
 		if tx.err != nil {
@@ -158,10 +181,12 @@ func (s *Etcd) Update(fn func(Tx) error) error {
 		if time.Now().After(deadline) {
 			return tooManyConflicts(attempt)
 		}
-		// Another writer changed what fn read: wait a little (more after
-		// each conflict, at random so that rivals spread out) and run again.
-		d := time.Duration(min(attempt+1, 20)) * time.Millisecond
-		time.Sleep(time.Duration(rand.Int64N(int64(d))) + 100*time.Microsecond)
+		if attempt > 0 {
+			// Still losing under the lock: to another replica. Wait a
+			// little, at random, so that the replicas spread out.
+			d := time.Duration(min(attempt, 20)) * time.Millisecond
+			time.Sleep(time.Duration(rand.Int64N(int64(d))) + 100*time.Microsecond)
+		}
 	}
 }
 
@@ -283,6 +308,30 @@ func (t *etcdTx) fail(err error) {
 	}
 }
 
+// read sends a range request at the snapshot. The first read of a
+// transaction is linearizable and fixes the snapshot at the revision it saw;
+// later ones ask for that revision of whichever member answers, without a
+// round through the leader (serializable: a member that has applied the
+// revision holds exactly that state), and fall back to a linearizable read
+// from a member that has not applied it yet.
+func (t *etcdTx) read(key string, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	ctx, cancel := t.s.ctx()
+	defer cancel()
+	if t.rev == 0 {
+		r, err := t.s.cli.Get(ctx, key, opts...)
+		if err == nil {
+			t.rev = r.Header.Revision
+		}
+		return r, err
+	}
+	opts = append(opts, clientv3.WithRev(t.rev))
+	r, err := t.s.cli.Get(ctx, key, append(opts, clientv3.WithSerializable())...)
+	if errors.Is(err, rpctypes.ErrFutureRev) {
+		r, err = t.s.cli.Get(ctx, key, opts...)
+	}
+	return r, err
+}
+
 // get reads one key at the snapshot.
 func (t *etcdTx) get(key string) []byte {
 	if w, ok := t.writes[key]; ok {
@@ -301,19 +350,10 @@ func (t *etcdTx) get(key string) []byte {
 	if t.err != nil {
 		return nil
 	}
-	ctx, cancel := t.s.ctx()
-	defer cancel()
-	opts := []clientv3.OpOption{}
-	if t.rev > 0 {
-		opts = append(opts, clientv3.WithRev(t.rev))
-	}
-	r, err := t.s.cli.Get(ctx, key, opts...)
+	r, err := t.read(key)
 	if err != nil {
 		t.fail(err)
 		return nil
-	}
-	if t.rev == 0 {
-		t.rev = r.Header.Revision
 	}
 	e := readEntry{point: true}
 	if len(r.Kvs) == 1 {
@@ -329,22 +369,14 @@ func (t *etcdTx) scan(start, end string, limit int64, desc bool) (kvs []*mvccpb.
 	if t.err != nil {
 		return nil, false
 	}
-	ctx, cancel := t.s.ctx()
-	defer cancel()
 	opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(limit)}
 	if desc {
 		opts = append(opts, clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))
 	}
-	if t.rev > 0 {
-		opts = append(opts, clientv3.WithRev(t.rev))
-	}
-	r, err := t.s.cli.Get(ctx, start, opts...)
+	r, err := t.read(start, opts...)
 	if err != nil {
 		t.fail(err)
 		return nil, false
-	}
-	if t.rev == 0 {
-		t.rev = r.Header.Revision
 	}
 	kvs, more = r.Kvs, r.More
 	// The part of the range these keys vouch for.
@@ -510,7 +542,7 @@ type etcdCursor struct {
 }
 
 const (
-	firstBatch = 16
+	firstBatch = 2
 	maxBatch   = 1024
 )
 
@@ -518,7 +550,7 @@ func (c *etcdCursor) nextBatch() int64 {
 	if c.batch == 0 {
 		c.batch = firstBatch
 	} else {
-		c.batch = min(2*c.batch, maxBatch)
+		c.batch = min(4*c.batch, maxBatch)
 	}
 	return c.batch
 }
@@ -661,19 +693,10 @@ func (b *etcdBucket) count() int {
 	if t.err != nil {
 		return 0
 	}
-	ctx, cancel := t.s.ctx()
-	defer cancel()
-	opts := []clientv3.OpOption{clientv3.WithRange(b.prefix[:len(b.prefix)-1] + "0"), clientv3.WithCountOnly()}
-	if t.rev > 0 {
-		opts = append(opts, clientv3.WithRev(t.rev))
-	}
-	r, err := t.s.cli.Get(ctx, b.prefix, opts...)
+	r, err := t.read(b.prefix, clientv3.WithRange(b.prefix[:len(b.prefix)-1]+"0"), clientv3.WithCountOnly())
 	if err != nil {
 		t.fail(err)
 		return 0
-	}
-	if t.rev == 0 {
-		t.rev = r.Header.Revision
 	}
 	if t.writable {
 		t.ranges = append(t.ranges, keyRange{b.prefix, b.prefix[:len(b.prefix)-1] + "0"})
@@ -856,4 +879,77 @@ func WatchClock(db DB, fn func(time.Time)) {
 			}
 		}
 	}()
+}
+
+// Ref names one key of one bucket.
+type Ref struct{ Bucket, Key []byte }
+
+// Prefetches reports whether Prefetch saves anything on tx's store: on etcd,
+// where each read is a round trip; not on bbolt, where a read is a lookup
+// in memory.
+func Prefetches(tx Tx) bool {
+	_, ok := tx.(*etcdTx)
+	return ok
+}
+
+// prefetchChunk bounds the reads of one prefetch request (etcd's default
+// --max-txn-ops is 128).
+const prefetchChunk = 100
+
+// Prefetch reads keys the transaction is about to Get in one round trip per
+// hundred keys (a read-only etcd Txn at the snapshot), so that a page of
+// items costs one request instead of one per item. The Gets that follow are
+// answered from what it read. On bbolt it does nothing.
+func Prefetch(tx Tx, refs ...Ref) {
+	t, ok := tx.(*etcdTx)
+	if !ok || t.err != nil {
+		return
+	}
+	var keys []string
+	for _, r := range refs {
+		k := t.s.bucketPrefix(r.Bucket) + string(r.Key)
+		if _, read := t.reads[k]; read {
+			continue
+		}
+		if _, written := t.writes[k]; written {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), prefetchChunk)
+		chunk := keys[:n]
+		keys = keys[n:]
+		ops := make([]clientv3.Op, len(chunk))
+		for i, k := range chunk {
+			if t.rev > 0 {
+				ops[i] = clientv3.OpGet(k, clientv3.WithRev(t.rev), clientv3.WithSerializable())
+			} else {
+				ops[i] = clientv3.OpGet(k)
+			}
+		}
+		ctx, cancel := t.s.ctx()
+		r, err := t.s.cli.Txn(ctx).Then(ops...).Commit()
+		if errors.Is(err, rpctypes.ErrFutureRev) {
+			for i, k := range chunk {
+				ops[i] = clientv3.OpGet(k, clientv3.WithRev(t.rev))
+			}
+			r, err = t.s.cli.Txn(ctx).Then(ops...).Commit()
+		}
+		cancel()
+		if err != nil {
+			t.fail(err)
+			return
+		}
+		if t.rev == 0 {
+			t.rev = r.Header.Revision
+		}
+		for i, resp := range r.Responses {
+			e := readEntry{point: true}
+			if rr := resp.GetResponseRange(); rr != nil && len(rr.Kvs) == 1 {
+				e.value, e.mod = present(rr.Kvs[0].Value), rr.Kvs[0].ModRevision
+			}
+			t.reads[chunk[i]] = e
+		}
+	}
 }

@@ -190,7 +190,12 @@ func (l *Licensing) change(ctx context.Context, method string, req proto.Message
 	now := l.Clock.Now()
 	resp := &licensingv1.License{}
 	wrote := false
+	var actorOrg, actorID string
+	if a, ok := names.Match(caller.UserName(), directory.UserPattern); ok {
+		actorOrg, actorID = a[0], a[1]
+	}
 	_, err = idem.Update(l.Store.DB, idem.NewKey(method, principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
+		store.PrefetchChange(tx, org, ids[1], userIDs, actorOrg, actorID)
 		_, sub, p, err := visiblePool(tx, caller, name)
 		if err != nil {
 			return err

@@ -357,6 +357,13 @@ func (s *Pools) BatchGetPools(ctx context.Context, req *licensingv1.BatchGetPool
 	}
 	resp := &licensingv1.BatchGetPoolsResponse{}
 	err := s.Store.DB.View(func(tx kv.Tx) error {
+		if kv.Prefetches(tx) {
+			refs := make([]kv.Ref, len(ids))
+			for n, i := range ids {
+				refs[n] = kv.Ref{Bucket: store.Pools, Key: kv.Key(i.org, i.sub)}
+			}
+			kv.Prefetch(tx, refs...)
+		}
 		for _, i := range ids {
 			p, err := store.GetPool(tx, i.org, i.sub)
 			if errs.ReasonOf(err) == errs.ResourceNotFound.Name {

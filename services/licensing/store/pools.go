@@ -154,3 +154,21 @@ func AddEvent(tx kv.Tx, e *commercev1.Event) error {
 	}
 	return outbox.Add(tx, Events, v)
 }
+
+// PrefetchChange reads at once (on etcd: one round trip) what an assign or
+// unassign of users on a pool reads one key at a time: the pool, each
+// user, their assignment and its index entry, and the acting user.
+func PrefetchChange(tx kv.Tx, org, sub string, userIDs []string, actorOrg, actorID string) {
+	if !kv.Prefetches(tx) {
+		return
+	}
+	refs := []kv.Ref{{Bucket: Pools, Key: kv.Key(org, sub)}}
+	for _, u := range userIDs {
+		refs = append(refs, kv.Ref{Bucket: Users, Key: kv.Key(org, u)}, kv.Ref{Bucket: Assignments, Key: kv.Key(org, sub, u)},
+			kv.Ref{Bucket: UserAssignments, Key: kv.Key(org, u, sub)})
+	}
+	if actorID != "" {
+		refs = append(refs, kv.Ref{Bucket: Users, Key: kv.Key(actorOrg, actorID)})
+	}
+	kv.Prefetch(tx, refs...)
+}
