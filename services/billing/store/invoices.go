@@ -115,6 +115,20 @@ func ListInvoices(tx kv.Tx, org, account string, from, to time.Time, before []by
 		before = append(append([]byte(nil), prefix...), timeBytes(to)...)
 	}
 	low := timeBytes(from)
+	if kv.Prefetches(tx) {
+		// On etcd: the page's invoices and their line texts in one round trip.
+		var refs []kv.Ref
+		kv.ScanReverse(tx.Bucket(InvoiceTimes), prefix, before, func(k, _ []byte) (bool, error) {
+			rest := k[len(prefix):]
+			if len(rest) < 8 || string(rest[:8]) < string(low) {
+				return false, nil
+			}
+			key := kv.Key(org, account, string(rest[8:]))
+			refs = append(refs, kv.Ref{Bucket: Invoices, Key: key}, kv.Ref{Bucket: InvoiceTexts, Key: key})
+			return len(refs) < 2*(size+1), nil
+		})
+		kv.Prefetch(tx, refs...)
+	}
 	out, next, err := kv.Page(tx.Bucket(InvoiceTimes), prefix, before, size, true, func(k, _ []byte) (*billingv1.Invoice, bool, error) {
 		rest := k[len(prefix):]
 		if len(rest) < 8 || string(rest[:8]) < string(low) {

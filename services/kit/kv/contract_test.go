@@ -13,7 +13,10 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"golang.org/x/text/language"
+	"google.golang.org/grpc/codes"
 
+	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/kv/etcdembed"
 )
 
@@ -496,6 +499,9 @@ func TestEtcdUnreachable(t *testing.T) {
 	})
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("update with etcd down: %v", err)
+	}
+	if st := errs.Status(err, "kv.selfserve", language.English); st.Code() != codes.Unavailable || errs.ReasonOf(st.Err()) != errs.Unavailable.Name {
+		t.Fatalf("leaves a service as %s %s, want UNAVAILABLE SERVICE_UNAVAILABLE", st.Code(), errs.ReasonOf(st.Err()))
 	}
 	if d := time.Since(start); d > 4*time.Second {
 		t.Fatalf("update took %s to fail", d)

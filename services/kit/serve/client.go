@@ -18,7 +18,6 @@ import (
 // share it. Calls carry the caller's bearer token and language (see Outgoing).
 func Dial(addr string) (*grpc.ClientConn, error) { return dial(addr) }
 
-//
 // addr is one host:port, a comma-separated list of them (the replicas of a
 // service), or any gRPC target such as dns:///licensing:9101 (every address
 // the name resolves to). Calls go round robin over the addresses that answer.
