@@ -63,9 +63,9 @@ type benchReport struct {
 	Components []benchComponent     `json:"components"`
 	// StoreRatios compares each load on etcd with the same load on bbolt.
 	StoreRatios []benchStoreRatio `json:"storeRatios,omitempty"`
-	Dev        *benchDev            `json:"dev"`
-	Targets    []benchGoal          `json:"targets"`
-	Notes      []string             `json:"notes"`
+	Dev         *benchDev         `json:"dev"`
+	Targets     []benchGoal       `json:"targets"`
+	Notes       []string          `json:"notes"`
 }
 
 type benchHost struct {
