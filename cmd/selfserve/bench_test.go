@@ -135,3 +135,50 @@ func TestBenchPercentile(t *testing.T) {
 		t.Errorf("one value: %v", got)
 	}
 }
+
+// TestBenchEtcdQuick: `bench --store etcd` runs the main loads again on a
+// 3-member loopback cluster and compares each with its bbolt run.
+func TestBenchEtcdQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a system of ten processes")
+	}
+	bin := binary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "bench", "--store", "etcd", "--duration", "300ms", "--size", "100", "--quick",
+		"--only", "raw-chain,assign/grpc,purchase", "--json")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr.String())
+	}
+	var rep benchReport
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	for _, l := range rep.Loads {
+		if l.System == "etcd" && (l.Ops == 0 || l.Errors != 0) {
+			t.Errorf("%s c=%d on etcd: %d operations, %d errors (%s)", l.Name, l.Concurrency, l.Ops, l.Errors, l.FirstError)
+		}
+		if l.System == "etcd" && l.CPUByProcess["etcd-m0"] == 0 && l.CPUByProcess["etcd-m1"] == 0 && l.CPUByProcess["etcd-m2"] == 0 {
+			t.Errorf("%s c=%d on etcd: the members' CPU is not counted", l.Name, l.Concurrency)
+		}
+	}
+	want := map[string]bool{"assign/grpc c=1": true, "assign/grpc c=16": true, "purchase/json c=1": true, "purchase/json c=16": true}
+	for _, r := range rep.StoreRatios {
+		key := fmt.Sprintf("%s c=%d", r.Name, r.Concurrency)
+		if r.OpsRatio == nil || *r.OpsRatio <= 0 || r.P99Ratio == nil || r.CPURatio == nil {
+			t.Errorf("%s: ratio missing: %+v", key, r)
+		}
+		delete(want, key)
+	}
+	for key := range want {
+		t.Errorf("no etcd/bbolt ratio for %s", key)
+	}
+	var text bytes.Buffer
+	rep.print(&text)
+	if !strings.Contains(text.String(), "ops etcd/bbolt") {
+		t.Errorf("table output lacks the etcd comparison:\n%s", text.String())
+	}
+}
