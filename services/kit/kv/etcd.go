@@ -40,6 +40,12 @@ func tooManyConflicts(attempts int) error {
 // is written, and fn runs again on a new snapshot (optimistic concurrency,
 // as etcd's own STM does). Cursors page through range requests of growing
 // size, never reading a bucket whole.
+//
+// A range compare sees keys added or changed in the range, not keys
+// deleted from it (etcd compares only keys that exist). A key a
+// transaction Gets is guarded against deletion too; so decide on point
+// reads (a pool's stored count, a request record) where a rival's delete
+// must make the transaction run again, as the services do.
 type Etcd struct {
 	cli    *clientv3.Client
 	prefix string
