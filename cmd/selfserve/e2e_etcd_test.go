@@ -312,7 +312,7 @@ func TestEtcdFaultsLoseNothing(t *testing.T) {
 		"--licensing-addr", strings.Join(s.addrs["licensing"], ","), "--commerce-addr", strings.Join(s.addrs["commerce"], ","),
 		"--billing-addr", strings.Join(s.addrs["billing"], ",")}
 	if violations := verifyLoad(t, bin, s.cl, checkArgs, tok, account, load); len(violations) > 0 {
-		t.Fatalf("violations:\n%s", strings.Join(violations, "\n"))
+		t.Fatalf("violations:\n%s", strings.Join(violations, "\n")) // the cleanup logs each process's tail
 	}
 	if len(load.purchases) == 0 {
 		t.Fatal("no purchase was answered")

@@ -54,7 +54,7 @@ func (c *component) start(t *testing.T, bin string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.cmd = exec.Command(bin, append([]string{c.name}, c.args...)...)
-	c.cmd.Env = append(os.Environ(), "SELFSERVE_LOG_LEVEL=error")
+	c.cmd.Env = append(os.Environ(), "SELFSERVE_LOG_LEVEL=warn")
 	c.cmd.Stdout, c.cmd.Stderr = io.Discard, c.logs
 	if err := c.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", c.name, err)
@@ -337,9 +337,21 @@ func verifyLoad(t *testing.T, bin string, cl *client, checkArgs []string, maxTok
 	// same one it answered, if it was answered), and no subscription exists
 	// that no request made.
 	byName := map[string]string{}
+	unanswered := map[int]int{}
+	replayStart := time.Now()
+	left := len(load.attempted)
 	for key, body := range load.attempted {
+		if time.Since(replayStart) > 90*time.Second {
+			violations = append(violations, fmt.Sprintf("replays still not done after 90 s: %d of %d left", left, len(load.attempted)))
+			break
+		}
+		left--
 		code, s := cl.do("POST", "/v1/organizations/contoso/subscriptions:purchase", maxTok, body, key, 3*time.Second)
 		if code != 200 {
+			unanswered[code]++
+			if unanswered[code] == 1 {
+				t.Logf("replay of %s: %d %v", key, code, s)
+			}
 			if _, answered := load.purchases[key]; answered {
 				violations = append(violations, fmt.Sprintf("replay of %s: %d %v", key, code, s))
 			}
@@ -354,6 +366,7 @@ func verifyLoad(t *testing.T, bin string, cl *client, checkArgs []string, maxTok
 		}
 		byName[name] = key
 	}
+	t.Logf("replays took %s; not 200 by status: %v", time.Since(replayStart).Round(time.Millisecond), unanswered)
 	_, all := cl.do("GET", "/v1/organizations/contoso/subscriptions?pageSize=1000", maxTok, "", "", 15*time.Second)
 	existing := 0
 	list, _ := all["subscriptions"].([]any)

@@ -111,7 +111,7 @@ func OpenEtcd(cli *clientv3.Client, prefix string, buckets ...[]byte) (*Etcd, er
 			return nil, fmt.Errorf("bucket name %q may not be empty or hold / or !", b)
 		}
 	}
-	return &Etcd{cli: cli, prefix: prefix, OpTimeout: 5 * time.Second, RetryFor: 30 * time.Second, seqs: map[string]*seqBlock{}}, nil
+	return &Etcd{cli: cli, prefix: prefix, OpTimeout: 5 * time.Second, RetryFor: 8 * time.Second, seqs: map[string]*seqBlock{}}, nil
 }
 
 // ServicePrefix is the key prefix of a service's store: /selfserve/NAME/.
