@@ -1,6 +1,7 @@
 package billing_test
 
 import (
+	"google.golang.org/protobuf/proto"
 	"testing"
 	"time"
 
@@ -87,7 +88,7 @@ func TestPaymentMethods(t *testing.T) {
 	a := e.account(t, maxCtx, "SE")
 	year := int32(time.Now().Year() + 1)
 	visa := e.addCard(t, maxCtx, a.Name, "4242 4242 4242 4242", "989")
-	if c := visa.GetCard(); c.Brand != billingv1.Card_VISA || c.Last4 != "4242" || c.Number != "" || c.SecurityCode != "" || c.HolderName != "Max Holm" {
+	if c := visa.GetCard(); c.Brand != billingv1.Card_VISA || c.Last4 != "4242" || c.Number != nil || c.SecurityCode != nil || c.HolderName != "Max Holm" {
 		t.Fatalf("stored card: %v", visa)
 	}
 	for name, tc := range map[string]struct {
@@ -100,7 +101,7 @@ func TestPaymentMethods(t *testing.T) {
 		"amex 3 digits": {card("378282246310005", "989", 12, year), "INVALID_CARD"},
 		"no code":       {card("4242424242424242", "", 12, year), "INVALID_CARD"},
 		"declined":      {card("4000000000000002", "989", 12, year), "PAYMENT_DECLINED"},
-		"alipay":        {&billingv1.PaymentMethod{Details: &billingv1.PaymentMethod_Alipay{Alipay: &billingv1.Alipay{LoginId: "max@contoso.example"}}}, "PAYMENT_METHOD_NOT_SUPPORTED"},
+		"alipay":        {&billingv1.PaymentMethod{Details: &billingv1.PaymentMethod_Alipay{Alipay: &billingv1.Alipay{LoginId: proto.String("max@contoso.example")}}}, "PAYMENT_METHOD_NOT_SUPPORTED"},
 		"nothing":       {&billingv1.PaymentMethod{}, "INVALID_FIELD"},
 	} {
 		_, err := e.accounts.CreatePaymentMethod(maxCtx, &billingv1.CreatePaymentMethodRequest{Parent: a.Name, PaymentMethod: tc.m})
@@ -118,7 +119,7 @@ func TestPaymentMethods(t *testing.T) {
 	_, err = e.accounts.CreatePaymentMethod(zhang, &billingv1.CreatePaymentMethodRequest{Parent: cn.Name, PaymentMethod: card("4242424242424242", "989", 12, year)})
 	wantErr(t, err, codes.FailedPrecondition, "PAYMENT_METHOD_NOT_SUPPORTED")
 	if _, err := e.accounts.CreatePaymentMethod(zhang, &billingv1.CreatePaymentMethodRequest{Parent: cn.Name,
-		PaymentMethod: &billingv1.PaymentMethod{Details: &billingv1.PaymentMethod_Alipay{Alipay: &billingv1.Alipay{LoginId: "zhang@fabrikam.example"}}}}); err != nil {
+		PaymentMethod: &billingv1.PaymentMethod{Details: &billingv1.PaymentMethod_Alipay{Alipay: &billingv1.Alipay{LoginId: proto.String("zhang@fabrikam.example")}}}}); err != nil {
 		t.Fatalf("alipay in 21Vianet: %v", err)
 	}
 	// Only the owner adds.
@@ -131,9 +132,9 @@ func TestPaymentMethods(t *testing.T) {
 	}
 	_, err = edit(&billingv1.Card{ExpMonth: 6, ExpYear: year + 1, HolderName: "Max H"})
 	wantErr(t, err, codes.InvalidArgument, "SECURITY_CODE_REQUIRED")
-	_, err = edit(&billingv1.Card{Number: "5555555555554444", SecurityCode: "989", ExpMonth: 6, ExpYear: year + 1})
+	_, err = edit(&billingv1.Card{Number: proto.String("5555555555554444"), SecurityCode: proto.String("989"), ExpMonth: 6, ExpYear: year + 1})
 	wantErr(t, err, codes.InvalidArgument, "INVALID_CARD")
-	got, err := edit(&billingv1.Card{SecurityCode: "989", ExpMonth: 6, ExpYear: year + 1, HolderName: "Max H"})
+	got, err := edit(&billingv1.Card{SecurityCode: proto.String("989"), ExpMonth: 6, ExpYear: year + 1, HolderName: "Max H"})
 	if err != nil || got.GetCard().ExpYear != year+1 || got.GetCard().Last4 != "4242" || got.GetCard().HolderName != "Max H" {
 		t.Fatalf("edit: %v %v", got, err)
 	}

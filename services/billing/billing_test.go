@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"google.golang.org/protobuf/proto"
 	"log/slog"
 	"net"
 	"sync"
@@ -159,7 +160,7 @@ func orgOf(ctx context.Context, t *testing.T, e *env) string {
 
 func card(number, code string, month, year int32) *billingv1.PaymentMethod {
 	return &billingv1.PaymentMethod{Details: &billingv1.PaymentMethod_Card{Card: &billingv1.Card{
-		Number: number, SecurityCode: code, ExpMonth: month, ExpYear: year, HolderName: "Max Holm",
+		Number: proto.String(number), SecurityCode: proto.String(code), ExpMonth: month, ExpYear: year, HolderName: "Max Holm",
 		Address: &billingv1.Address{CountryCode: "SE", City: "Stockholm"}}}}
 }
 

@@ -229,7 +229,7 @@ func TestNoCardDataAtRest(t *testing.T) {
 	// A declined card, an edit and charges too.
 	e.accounts.CreatePaymentMethod(maxCtx, &billingv1.CreatePaymentMethodRequest{Parent: a.Name, PaymentMethod: card("4000000000000002", "989", 12, int32(time.Now().Year()+1))})
 	secrets["4000000000000002"] = "989"
-	e.accounts.UpdatePaymentMethod(maxCtx, &billingv1.UpdatePaymentMethodRequest{PaymentMethod: &billingv1.PaymentMethod{Name: methods[0], Details: &billingv1.PaymentMethod_Card{Card: &billingv1.Card{SecurityCode: "898", ExpMonth: 11, ExpYear: int32(time.Now().Year() + 3)}}}})
+	e.accounts.UpdatePaymentMethod(maxCtx, &billingv1.UpdatePaymentMethodRequest{PaymentMethod: &billingv1.PaymentMethod{Name: methods[0], Details: &billingv1.PaymentMethod_Card{Card: &billingv1.Card{SecurityCode: proto.String("898"), ExpMonth: 11, ExpYear: int32(time.Now().Year() + 3)}}}})
 	for i, m := range methods {
 		e.useMethods(t, maxCtx, profile, m, "")
 		e.charge(e.service(t), profile, "charge-"+string(rune('a'+i)), 1000, billingv1.ChargeRequest_PAST_DUE)
@@ -270,7 +270,7 @@ func TestFapiao(t *testing.T) {
 	zhang := e.as(t, "fabrikam-cn", "zhang")
 	cn := e.account(t, zhang, "CN")
 	pm, err := e.accounts.CreatePaymentMethod(zhang, &billingv1.CreatePaymentMethodRequest{Parent: cn.Name,
-		PaymentMethod: &billingv1.PaymentMethod{Details: &billingv1.PaymentMethod_Alipay{Alipay: &billingv1.Alipay{LoginId: "zhang@fabrikam.example"}}}})
+		PaymentMethod: &billingv1.PaymentMethod{Details: &billingv1.PaymentMethod_Alipay{Alipay: &billingv1.Alipay{LoginId: proto.String("zhang@fabrikam.example")}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

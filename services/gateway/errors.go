@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -14,7 +15,8 @@ import (
 
 	// Registers ErrorInfo and LocalizedMessage so that the details of an error
 	// body render as {"@type": ..., ...}.
-	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/locale"
@@ -38,6 +40,11 @@ func handleError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler
 			err = errs.New(errs.InvalidName, "%v", err)
 		}
 	}
+	if s, ok := status.FromError(err); ok && s.Code() == codes.InvalidArgument && errs.ReasonOf(err) == "" {
+		if e, ok := decodedBodyError(s.Message()); ok {
+			err = e // a body or query that does not fit its message (decode.go)
+		}
+	}
 	if tooLarge(r) {
 		// The generated code reports a body cut by the size limit as a bad
 		// argument; say what really happened.
@@ -45,7 +52,7 @@ func handleError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler
 			With("limit", strconv.Itoa(serve.MaxRequestBytes))
 		httpStatus = http.StatusRequestEntityTooLarge
 	}
-	s := validMessage(errs.Status(err, domain, locale.Match(r.Header.Get("Accept-Language"))))
+	s := jsonNames(validMessage(errs.Status(err, domain, locale.Match(r.Header.Get("Accept-Language")))))
 	// A download that failed late must not offer its error body as a file.
 	w.Header().Del("Content-Disposition")
 	var out error = s.Err()
@@ -108,4 +115,72 @@ func handleRoutingError(ctx context.Context, mux *runtime.ServeMux, m runtime.Ma
 		err = errs.New(errs.Internal, "routing failed")
 	}
 	handleError(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: err})
+}
+
+// jsonNames writes the field names of an error as a JSON caller knows them:
+// the services name fields by their proto names (billing_account.sold_to),
+// which the edge turns into the proto3 JSON names (billingAccount.soldTo) in
+// the message and in ErrorInfo's field. What a message quotes ("…") is the
+// caller's own text and stays as written.
+func jsonNames(s *status.Status) *status.Status {
+	p := s.Proto()
+	changed := false
+	if m := camelText(p.GetMessage()); m != p.GetMessage() {
+		p.Message, changed = m, true
+	}
+	for i, d := range p.GetDetails() {
+		info := &errdetails.ErrorInfo{}
+		if d.MessageIs(info) && d.UnmarshalTo(info) == nil {
+			if f, ok := info.GetMetadata()["field"]; ok && camelPath(f) != f {
+				info.Metadata["field"] = camelPath(f)
+				if a, err := anypb.New(info); err == nil {
+					p.Details[i], changed = a, true
+				}
+			}
+		}
+	}
+	if !changed {
+		return s
+	}
+	return status.FromProto(p)
+}
+
+// snakeName is a proto field name with at least one underscore.
+var snakeName = regexp.MustCompile(`\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b`)
+
+// camelText turns the snake_case names of text into lowerCamelCase, outside
+// double quotes.
+func camelText(text string) string {
+	if !strings.Contains(text, "_") {
+		return text
+	}
+	parts := strings.Split(text, `"`)
+	for i := 0; i < len(parts); i += 2 { // even parts are outside quotes
+		parts[i] = snakeName.ReplaceAllStringFunc(parts[i], camelName)
+	}
+	return strings.Join(parts, `"`)
+}
+
+// camelPath turns each name of a field path (billing_profile.bill_to or
+// line_items[0].period_end) into lowerCamelCase.
+func camelPath(path string) string {
+	return snakeName.ReplaceAllStringFunc(path, camelName)
+}
+
+func camelName(name string) string {
+	var b strings.Builder
+	up := false
+	for _, c := range name {
+		switch {
+		case c == '_':
+			up = true
+		case up && c >= 'a' && c <= 'z':
+			b.WriteRune(c - 'a' + 'A')
+			up = false
+		default:
+			b.WriteRune(c)
+			up = false
+		}
+	}
+	return b.String()
 }

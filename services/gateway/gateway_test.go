@@ -110,16 +110,19 @@ func TestHeadersReachTheService(t *testing.T) {
 func TestBadBodiesAreRefused(t *testing.T) {
 	h := newHarness(t)
 	tok := "Bearer " + h.token("alice")
-	for name, body := range map[string]string{
-		"unknown field": `{"product":"products/p1","quantity":1,"bogus":true}`,
-		"not JSON":      `{"product":`,
-		"wrong type":    `{"quantity":"many"}`,
+	for name, tt := range map[string]struct{ body, reason, field string }{
+		"unknown field": {`{"product":"products/p1","quantity":1,"bogus":true}`, "INVALID_FIELD", "bogus"},
+		"not JSON":      {`{"product":`, "INVALID_JSON", ""},
+		"wrong type":    {`{"quantity":"many"}`, "INVALID_FIELD", "quantity"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := h.do("POST", "/v1/organizations/contoso/subscriptions:purchase", body, "Authorization", tok, "Accept-Language", "fr")
-			e := wantError(t, r, http.StatusBadRequest, "INVALID_FIELD", domain)
+			r := h.do("POST", "/v1/organizations/contoso/subscriptions:purchase", tt.body, "Authorization", tok, "Accept-Language", "fr")
+			e := wantError(t, r, http.StatusBadRequest, tt.reason, domain)
 			if e.msg.GetLocale() != "fr" {
 				t.Fatalf("localized %v", e.msg)
+			}
+			if got := e.info.GetMetadata()["field"]; got != tt.field {
+				t.Errorf("field %q, want %q", got, tt.field)
 			}
 		})
 	}

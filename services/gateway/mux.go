@@ -27,6 +27,7 @@ func newMux(ctx context.Context, b backends) (*runtime.ServeMux, error) {
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithForwardResponseOption(contentDisposition),
 		runtime.WithErrorHandler(handleError),
+		runtime.SetQueryParameterParser(&queryParser{}),
 		runtime.WithRoutingErrorHandler(handleRoutingError),
 		// A form POST must not reach a GET route: the edge speaks JSON only.
 		runtime.WithDisablePathLengthFallback(),
@@ -65,12 +66,13 @@ func newMux(ctx context.Context, b backends) (*runtime.ServeMux, error) {
 
 // jsonMarshaler is the canonical proto3 JSON of API.md §3. Unknown fields in a
 // request are refused rather than dropped, so a misspelt field is an error and
-// not a silent no-op.
-func jsonMarshaler() *runtime.JSONPb {
-	return &runtime.JSONPb{
+// not a silent no-op, and a body that does not fit its message is explained
+// in the caller's terms (decode.go).
+func jsonMarshaler() bodyCodec {
+	return bodyCodec{&runtime.JSONPb{
 		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-	}
+	}}
 }
 
 // incomingHeader chooses the HTTP headers that travel as gRPC metadata.

@@ -339,7 +339,7 @@ func FuzzValidateNew(f *testing.F) {
 		if check {
 			number = withCheckDigit(number)
 		}
-		in := &billingv1.Card{Number: number, SecurityCode: code, ExpMonth: month, ExpYear: year, HolderName: holder}
+		in := &billingv1.Card{Number: proto.String(number), SecurityCode: proto.String(code), ExpMonth: month, ExpYear: year, HolderName: holder}
 		if address {
 			in.Address = &billingv1.Address{CountryCode: cc, City: holder}
 		}
@@ -357,7 +357,7 @@ func FuzzValidateNew(f *testing.F) {
 		}
 		checkNoSecretInError(t, err, digits)
 		checkOtherMethods(t, number, holder)
-		_, alt := ValidateNew(&billingv1.Card{Number: number, SecurityCode: otherDigits(code), ExpMonth: month, ExpYear: year, HolderName: holder, Address: in.Address}, fuzzNow)
+		_, alt := ValidateNew(&billingv1.Card{Number: proto.String(number), SecurityCode: proto.String(otherDigits(code)), ExpMonth: month, ExpYear: year, HolderName: holder, Address: in.Address}, fuzzNow)
 		sameError(t, err, alt)
 
 		if err != nil {
@@ -409,7 +409,7 @@ func FuzzValidateNew(f *testing.F) {
 // Alipay login print the same with their secrets as without.
 func checkOtherMethods(t *testing.T, number, login string) {
 	t.Helper()
-	if u, err := ValidateUnionPay(&billingv1.UnionPay{Number: number}); err == nil {
+	if u, err := ValidateUnionPay(&billingv1.UnionPay{Number: proto.String(number)}); err == nil {
 		blank := u
 		blank.Number = ""
 		shown, hidden := printed(u, &u, []CheckedUnionPay{u}), printed(blank, &blank, []CheckedUnionPay{blank})
@@ -419,7 +419,7 @@ func checkOtherMethods(t *testing.T, number, login string) {
 			}
 		}
 	}
-	if a, err := ValidateAlipay(&billingv1.Alipay{LoginId: login}); err == nil {
+	if a, err := ValidateAlipay(&billingv1.Alipay{LoginId: proto.String(login)}); err == nil {
 		blank := a
 		blank.Login = ""
 		shown, hidden := printed(a, &a, []CheckedAlipay{a}), printed(blank, &blank, []CheckedAlipay{blank})
@@ -565,7 +565,7 @@ func FuzzValidateEdit(f *testing.F) {
 		}
 		var edit *billingv1.Card
 		if !editIsNil {
-			edit = &billingv1.Card{Number: number, SecurityCode: code, ExpMonth: month, ExpYear: year, HolderName: holder,
+			edit = &billingv1.Card{Number: proto.String(number), SecurityCode: proto.String(code), ExpMonth: month, ExpYear: year, HolderName: holder,
 				// Output-only fields a client may send: ignored.
 				Brand: billingv1.Card_JCB, Last4: "0000"}
 			if address {
@@ -581,7 +581,7 @@ func FuzzValidateEdit(f *testing.F) {
 		checkNoSecretInError(t, err, digits)
 		if edit != nil {
 			alt := proto.Clone(edit).(*billingv1.Card)
-			alt.SecurityCode = otherDigits(code)
+			alt.SecurityCode = proto.String(otherDigits(code))
 			_, altErr := ValidateEdit(stored, alt, fuzzNow)
 			sameError(t, err, altErr)
 		}

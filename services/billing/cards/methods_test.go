@@ -58,18 +58,18 @@ func TestValidateUnionPay(t *testing.T) {
 		reason errs.Reason
 		last4  string
 	}{
-		{name: "62, 16 digits", in: &billingv1.UnionPay{Number: withCheck("62", 16), HolderName: " 李雷 "}},
-		{name: "62, 19 digits", in: &billingv1.UnionPay{Number: withCheck("6212", 19)}},
-		{name: "81", in: &billingv1.UnionPay{Number: withCheck("8171", 16)}},
-		{name: "spaced", in: &billingv1.UnionPay{Number: "6200 0000 0000 0005"}},
+		{name: "62, 16 digits", in: &billingv1.UnionPay{Number: proto.String(withCheck("62", 16)), HolderName: " 李雷 "}},
+		{name: "62, 19 digits", in: &billingv1.UnionPay{Number: proto.String(withCheck("6212", 19))}},
+		{name: "81", in: &billingv1.UnionPay{Number: proto.String(withCheck("8171", 16))}},
+		{name: "spaced", in: &billingv1.UnionPay{Number: proto.String("6200 0000 0000 0005")}},
 		{name: "nil", in: nil, field: "union_pay.number", reason: errs.InvalidCard},
-		{name: "15 digits", in: &billingv1.UnionPay{Number: withCheck("62", 15)}, field: "union_pay.number", reason: errs.InvalidCard},
-		{name: "20 digits", in: &billingv1.UnionPay{Number: withCheck("62", 20)}, field: "union_pay.number", reason: errs.InvalidCard},
-		{name: "luhn", in: &billingv1.UnionPay{Number: "6200000000000006"}, field: "union_pay.number", reason: errs.InvalidCard},
-		{name: "visa", in: &billingv1.UnionPay{Number: visa}, field: "union_pay.number", reason: errs.InvalidCard},
-		{name: "letters", in: &billingv1.UnionPay{Number: "62000000000000o5"}, field: "union_pay.number", reason: errs.InvalidCard},
-		{name: "holder control", in: &billingv1.UnionPay{Number: withCheck("62", 16), HolderName: "a\tb"}, field: "union_pay.holder_name", reason: errs.InvalidField},
-		{name: "holder too long", in: &billingv1.UnionPay{Number: withCheck("62", 16), HolderName: strings.Repeat("李", 201)}, field: "union_pay.holder_name", reason: errs.InvalidField},
+		{name: "15 digits", in: &billingv1.UnionPay{Number: proto.String(withCheck("62", 15))}, field: "union_pay.number", reason: errs.InvalidCard},
+		{name: "20 digits", in: &billingv1.UnionPay{Number: proto.String(withCheck("62", 20))}, field: "union_pay.number", reason: errs.InvalidCard},
+		{name: "luhn", in: &billingv1.UnionPay{Number: proto.String("6200000000000006")}, field: "union_pay.number", reason: errs.InvalidCard},
+		{name: "visa", in: &billingv1.UnionPay{Number: proto.String(visa)}, field: "union_pay.number", reason: errs.InvalidCard},
+		{name: "letters", in: &billingv1.UnionPay{Number: proto.String("62000000000000o5")}, field: "union_pay.number", reason: errs.InvalidCard},
+		{name: "holder control", in: &billingv1.UnionPay{Number: proto.String(withCheck("62", 16)), HolderName: "a\tb"}, field: "union_pay.holder_name", reason: errs.InvalidField},
+		{name: "holder too long", in: &billingv1.UnionPay{Number: proto.String(withCheck("62", 16)), HolderName: strings.Repeat("李", 201)}, field: "union_pay.holder_name", reason: errs.InvalidField},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,7 +81,7 @@ func TestValidateUnionPay(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			digits := strings.ReplaceAll(tt.in.Number, " ", "")
+			digits := strings.ReplaceAll(tt.in.GetNumber(), " ", "")
 			if got.Number != digits || got.Last4 != digits[len(digits)-4:] || got.HolderName != strings.TrimSpace(tt.in.HolderName) {
 				t.Errorf("got %+v", got)
 			}
@@ -137,7 +137,7 @@ func TestValidateAlipay(t *testing.T) {
 		{"alice", ""},
 	}
 	for _, tt := range tests {
-		got, err := ValidateAlipay(&billingv1.Alipay{LoginId: tt.login, HolderName: "Han Meimei"})
+		got, err := ValidateAlipay(&billingv1.Alipay{LoginId: proto.String(tt.login), HolderName: "Han Meimei"})
 		if tt.masked == "" {
 			wantErr(t, err, errs.InvalidField, "alipay.login_id")
 			if err != nil && strings.TrimSpace(tt.login) != "" && strings.Contains(err.Error(), strings.TrimSpace(tt.login)) {
@@ -166,9 +166,9 @@ func TestValidateAlipay(t *testing.T) {
 
 	_, err := ValidateAlipay(nil)
 	wantErr(t, err, errs.InvalidField, "alipay.login_id")
-	_, err = ValidateAlipay(&billingv1.Alipay{LoginId: "alice@example.com", HolderName: "a\nb"})
+	_, err = ValidateAlipay(&billingv1.Alipay{LoginId: proto.String("alice@example.com"), HolderName: "a\nb"})
 	wantErr(t, err, errs.InvalidField, "alipay.holder_name")
-	if a, err := ValidateAlipay(&billingv1.Alipay{LoginId: "alice@example.com"}); err != nil || a.HolderName != "" {
+	if a, err := ValidateAlipay(&billingv1.Alipay{LoginId: proto.String("alice@example.com")}); err != nil || a.HolderName != "" {
 		t.Errorf("an Alipay account without holder: %+v, %v", a, err)
 	}
 }

@@ -24,10 +24,10 @@ const (
 
 func card(number, code string, month, year int32) *billingv1.Card {
 	return &billingv1.Card{
-		Number:       number,
+		Number:       proto.String(number),
 		ExpMonth:     month,
 		ExpYear:      year,
-		SecurityCode: code,
+		SecurityCode: proto.String(code),
 		HolderName:   "Ada Lovelace",
 	}
 }
@@ -120,7 +120,7 @@ func TestValidateNew(t *testing.T) {
 			if got.Number != digits || got.Brand != tt.brand || got.Last4 != digits[len(digits)-4:] {
 				t.Errorf("got number %q brand %s last4 %q; want %q %s %q", got.Number, got.Brand, got.Last4, digits, tt.brand, digits[len(digits)-4:])
 			}
-			if got.ExpMonth != tt.card.ExpMonth || got.ExpYear != tt.card.ExpYear || got.SecurityCode != tt.card.SecurityCode {
+			if got.ExpMonth != tt.card.ExpMonth || got.ExpYear != tt.card.ExpYear || got.SecurityCode != tt.card.GetSecurityCode() {
 				t.Errorf("got exp %d/%d code %q", got.ExpMonth, got.ExpYear, got.SecurityCode)
 			}
 			if got.HolderName != strings.TrimSpace(tt.card.HolderName) {
@@ -257,32 +257,32 @@ func TestValidateEdit(t *testing.T) {
 	}{
 		{name: "no code", edit: &billingv1.Card{ExpYear: 2030}, reason: errs.SecurityCodeRequired, field: "card.security_code"},
 		{name: "nil edit", edit: nil, reason: errs.SecurityCodeRequired, field: "card.security_code"},
-		{name: "code too long for visa", edit: &billingv1.Card{SecurityCode: "1234"}, reason: errs.InvalidCard, field: "card.security_code"},
-		{name: "code letters", edit: &billingv1.Card{SecurityCode: "abc"}, reason: errs.InvalidCard, field: "card.security_code"},
-		{name: "amex with 3 digits", stored: storedAmex, edit: &billingv1.Card{SecurityCode: "123"}, reason: errs.InvalidCard, field: "card.security_code"},
-		{name: "amex with 4 digits", stored: storedAmex, edit: &billingv1.Card{SecurityCode: "1234", ExpYear: 2031}, want: &billingv1.Card{Brand: billingv1.Card_AMERICAN_EXPRESS, Last4: "0005", ExpMonth: 1, ExpYear: 2031, HolderName: "Ada"}},
-		{name: "different number", edit: &billingv1.Card{SecurityCode: "123", Number: "4000056655665556"}, reason: errs.InvalidCard, field: "card.number"},
-		{name: "same last 4, other brand", edit: &billingv1.Card{SecurityCode: "123", Number: "5555555555554242"}, reason: errs.InvalidCard, field: "card.number"},
-		{name: "number with letters", edit: &billingv1.Card{SecurityCode: "123", Number: "4242x"}, reason: errs.InvalidCard, field: "card.number"},
-		{name: "number of separators only", edit: &billingv1.Card{SecurityCode: "123", Number: " - "}, reason: errs.InvalidCard, field: "card.number"},
-		{name: "same last 4 and brand, bad Luhn", edit: &billingv1.Card{SecurityCode: "123", Number: "4242424242414242"}, reason: errs.InvalidCard, field: "card.number"},
-		{name: "same number", edit: &billingv1.Card{SecurityCode: "123", Number: "4242 4242 4242 4242"}},
-		{name: "code only keeps everything", edit: &billingv1.Card{SecurityCode: "123"}},
-		{name: "new expiry", edit: &billingv1.Card{SecurityCode: "123", ExpMonth: 3, ExpYear: 2031}, change: func(c *billingv1.Card) { c.ExpMonth, c.ExpYear = 3, 2031 }},
-		{name: "new month only", edit: &billingv1.Card{SecurityCode: "123", ExpMonth: 6}, change: func(c *billingv1.Card) { c.ExpMonth = 6 }},
-		{name: "new year only", edit: &billingv1.Card{SecurityCode: "123", ExpYear: 2030}, change: func(c *billingv1.Card) { c.ExpYear = 2030 }},
-		{name: "expiry this month", edit: &billingv1.Card{SecurityCode: "123", ExpMonth: 5, ExpYear: 2026}, change: func(c *billingv1.Card) { c.ExpMonth, c.ExpYear = 5, 2026 }},
-		{name: "expiry in the past", edit: &billingv1.Card{SecurityCode: "123", ExpMonth: 4, ExpYear: 2026}, reason: errs.InvalidCard, field: "card.exp_month"},
-		{name: "month 13", edit: &billingv1.Card{SecurityCode: "123", ExpMonth: 13}, reason: errs.InvalidCard, field: "card.exp_month"},
-		{name: "year 99", edit: &billingv1.Card{SecurityCode: "123", ExpYear: 99}, reason: errs.InvalidCard, field: "card.exp_year"},
-		{name: "stored card expired", stored: &billingv1.Card{Brand: billingv1.Card_VISA, Last4: "4242", ExpMonth: 1, ExpYear: 2026, HolderName: "Ada"}, edit: &billingv1.Card{SecurityCode: "123", HolderName: "Ada L"}, reason: errs.InvalidCard, field: "card.exp_month"},
-		{name: "new holder, trimmed", edit: &billingv1.Card{SecurityCode: "123", HolderName: " Grace Hopper "}, change: func(c *billingv1.Card) { c.HolderName = "Grace Hopper" }},
-		{name: "blank holder", edit: &billingv1.Card{SecurityCode: "123", HolderName: "   "}, reason: errs.InvalidField, field: "card.holder_name"},
-		{name: "holder control", edit: &billingv1.Card{SecurityCode: "123", HolderName: "Grace\x07"}, reason: errs.InvalidField, field: "card.holder_name"},
-		{name: "new address", edit: &billingv1.Card{SecurityCode: "123", Address: &billingv1.Address{CountryCode: "FR", City: "Lyon"}}, change: func(c *billingv1.Card) { c.Address = &billingv1.Address{CountryCode: "FR", City: "Lyon"} }},
-		{name: "bad address", edit: &billingv1.Card{SecurityCode: "123", Address: &billingv1.Address{CountryCode: "france"}}, reason: errs.InvalidField, field: "card.address.country_code"},
-		{name: "output-only fields ignored", edit: &billingv1.Card{SecurityCode: "123", Brand: billingv1.Card_JCB, Last4: "0000"}},
-		{name: "not a card", stored: nil, edit: &billingv1.Card{SecurityCode: "123"}, reason: errs.InvalidCard, field: "card"},
+		{name: "code too long for visa", edit: &billingv1.Card{SecurityCode: proto.String("1234")}, reason: errs.InvalidCard, field: "card.security_code"},
+		{name: "code letters", edit: &billingv1.Card{SecurityCode: proto.String("abc")}, reason: errs.InvalidCard, field: "card.security_code"},
+		{name: "amex with 3 digits", stored: storedAmex, edit: &billingv1.Card{SecurityCode: proto.String("123")}, reason: errs.InvalidCard, field: "card.security_code"},
+		{name: "amex with 4 digits", stored: storedAmex, edit: &billingv1.Card{SecurityCode: proto.String("1234"), ExpYear: 2031}, want: &billingv1.Card{Brand: billingv1.Card_AMERICAN_EXPRESS, Last4: "0005", ExpMonth: 1, ExpYear: 2031, HolderName: "Ada"}},
+		{name: "different number", edit: &billingv1.Card{SecurityCode: proto.String("123"), Number: proto.String("4000056655665556")}, reason: errs.InvalidCard, field: "card.number"},
+		{name: "same last 4, other brand", edit: &billingv1.Card{SecurityCode: proto.String("123"), Number: proto.String("5555555555554242")}, reason: errs.InvalidCard, field: "card.number"},
+		{name: "number with letters", edit: &billingv1.Card{SecurityCode: proto.String("123"), Number: proto.String("4242x")}, reason: errs.InvalidCard, field: "card.number"},
+		{name: "number of separators only", edit: &billingv1.Card{SecurityCode: proto.String("123"), Number: proto.String(" - ")}, reason: errs.InvalidCard, field: "card.number"},
+		{name: "same last 4 and brand, bad Luhn", edit: &billingv1.Card{SecurityCode: proto.String("123"), Number: proto.String("4242424242414242")}, reason: errs.InvalidCard, field: "card.number"},
+		{name: "same number", edit: &billingv1.Card{SecurityCode: proto.String("123"), Number: proto.String("4242 4242 4242 4242")}},
+		{name: "code only keeps everything", edit: &billingv1.Card{SecurityCode: proto.String("123")}},
+		{name: "new expiry", edit: &billingv1.Card{SecurityCode: proto.String("123"), ExpMonth: 3, ExpYear: 2031}, change: func(c *billingv1.Card) { c.ExpMonth, c.ExpYear = 3, 2031 }},
+		{name: "new month only", edit: &billingv1.Card{SecurityCode: proto.String("123"), ExpMonth: 6}, change: func(c *billingv1.Card) { c.ExpMonth = 6 }},
+		{name: "new year only", edit: &billingv1.Card{SecurityCode: proto.String("123"), ExpYear: 2030}, change: func(c *billingv1.Card) { c.ExpYear = 2030 }},
+		{name: "expiry this month", edit: &billingv1.Card{SecurityCode: proto.String("123"), ExpMonth: 5, ExpYear: 2026}, change: func(c *billingv1.Card) { c.ExpMonth, c.ExpYear = 5, 2026 }},
+		{name: "expiry in the past", edit: &billingv1.Card{SecurityCode: proto.String("123"), ExpMonth: 4, ExpYear: 2026}, reason: errs.InvalidCard, field: "card.exp_month"},
+		{name: "month 13", edit: &billingv1.Card{SecurityCode: proto.String("123"), ExpMonth: 13}, reason: errs.InvalidCard, field: "card.exp_month"},
+		{name: "year 99", edit: &billingv1.Card{SecurityCode: proto.String("123"), ExpYear: 99}, reason: errs.InvalidCard, field: "card.exp_year"},
+		{name: "stored card expired", stored: &billingv1.Card{Brand: billingv1.Card_VISA, Last4: "4242", ExpMonth: 1, ExpYear: 2026, HolderName: "Ada"}, edit: &billingv1.Card{SecurityCode: proto.String("123"), HolderName: "Ada L"}, reason: errs.InvalidCard, field: "card.exp_month"},
+		{name: "new holder, trimmed", edit: &billingv1.Card{SecurityCode: proto.String("123"), HolderName: " Grace Hopper "}, change: func(c *billingv1.Card) { c.HolderName = "Grace Hopper" }},
+		{name: "blank holder", edit: &billingv1.Card{SecurityCode: proto.String("123"), HolderName: "   "}, reason: errs.InvalidField, field: "card.holder_name"},
+		{name: "holder control", edit: &billingv1.Card{SecurityCode: proto.String("123"), HolderName: "Grace\x07"}, reason: errs.InvalidField, field: "card.holder_name"},
+		{name: "new address", edit: &billingv1.Card{SecurityCode: proto.String("123"), Address: &billingv1.Address{CountryCode: "FR", City: "Lyon"}}, change: func(c *billingv1.Card) { c.Address = &billingv1.Address{CountryCode: "FR", City: "Lyon"} }},
+		{name: "bad address", edit: &billingv1.Card{SecurityCode: proto.String("123"), Address: &billingv1.Address{CountryCode: "france"}}, reason: errs.InvalidField, field: "card.address.country_code"},
+		{name: "output-only fields ignored", edit: &billingv1.Card{SecurityCode: proto.String("123"), Brand: billingv1.Card_JCB, Last4: "0000"}},
+		{name: "not a card", stored: nil, edit: &billingv1.Card{SecurityCode: proto.String("123")}, reason: errs.InvalidCard, field: "card"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -354,21 +354,21 @@ func TestErrorsNeverHoldSecrets(t *testing.T) {
 			card(n+"x", "987", 12, 2028), // letters
 			card(spaced, "9876", 12, 2028),
 			card(n[:len(n)-3], "987", 12, 2028),                           // too short or bad Luhn
-			{Number: n, SecurityCode: "987", ExpMonth: 12, ExpYear: 2028}, // no holder
+			{Number: proto.String(n), SecurityCode: proto.String("987"), ExpMonth: 12, ExpYear: 2028}, // no holder
 		}
 		for _, c := range inputs {
 			_, err := ValidateNew(c, now)
-			checkErrSecrets(t, err, n, c.SecurityCode)
+			checkErrSecrets(t, err, n, c.GetSecurityCode())
 		}
 		for _, edit := range []*billingv1.Card{
-			{Number: n, SecurityCode: "987"},
-			{Number: n + "x", SecurityCode: "987"},
-			{Number: n, SecurityCode: "98"},
+			{Number: proto.String(n), SecurityCode: proto.String("987")},
+			{Number: proto.String(n + "x"), SecurityCode: proto.String("987")},
+			{Number: proto.String(n), SecurityCode: proto.String("98")},
 		} {
 			_, err := ValidateEdit(storedVisa(), edit, now)
-			checkErrSecrets(t, err, n, edit.SecurityCode)
+			checkErrSecrets(t, err, n, edit.GetSecurityCode())
 		}
-		_, err := ValidateUnionPay(&billingv1.UnionPay{Number: n})
+		_, err := ValidateUnionPay(&billingv1.UnionPay{Number: proto.String(n)})
 		checkErrSecrets(t, err, n, "")
 		_, err = Normalize(n + "!")
 		checkErrSecrets(t, err, n, "")

@@ -279,7 +279,7 @@ func maskedCardEdit(edit, stored *billingv1.Card, paths []string) *billingv1.Car
 	for _, p := range paths {
 		named[p] = true
 	}
-	out := &billingv1.Card{Number: edit.GetNumber(), SecurityCode: edit.GetSecurityCode(),
+	out := &billingv1.Card{Number: edit.Number, SecurityCode: edit.SecurityCode,
 		ExpMonth: stored.GetExpMonth(), ExpYear: stored.GetExpYear(), HolderName: stored.GetHolderName(), Address: stored.GetAddress()}
 	if named["card"] || named["card.exp_month"] {
 		out.ExpMonth = edit.GetExpMonth()

@@ -166,6 +166,16 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 	if err != nil {
 		return nil, err
 	}
+	if !p.GetHasPaymentMethod() {
+		// The cached payer may be older than the card: ask billing again
+		// before refusing.
+		if p, err = s.payer(ctx, b, req.GetBillingProfile(), true); err != nil {
+			return nil, err
+		}
+		if !p.GetHasPaymentMethod() {
+			return nil, errNoPaymentMethod(req.GetBillingProfile())
+		}
+	}
 	unit, err := price(b, req.GetBillingFrequency(), p.GetCurrencyCode())
 	if err != nil {
 		return nil, err
@@ -268,7 +278,7 @@ func (s *Service) StartTrial(ctx context.Context, req *commercev1.StartTrialRequ
 			return nil, err
 		}
 		if !p.GetHasPaymentMethod() {
-			return nil, errs.New(errs.PaymentMethodRequired, "the billing profile has no payment method").With("field", "billing_profile")
+			return nil, errNoPaymentMethod(req.GetBillingProfile())
 		}
 		if unit, err = price(b, commercev1.Product_MONTHLY, p.GetCurrencyCode()); err != nil {
 			return nil, err

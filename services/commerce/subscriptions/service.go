@@ -261,9 +261,22 @@ func same(a, b store.Step) bool {
 	return a.Kind == b.Kind && a.Key == b.Key && a.Version == b.Version && a.Order == b.Order
 }
 
-// errDeclined is the answer to a change whose charge was declined.
-func errDeclined(code string) error {
+// errDeclined is the answer to a change whose charge was declined. A
+// profile that had no payment method to charge (billing's decline code
+// no_payment_method: it lost its card after the purchase was checked) is
+// PAYMENT_METHOD_REQUIRED, not a decline.
+func errDeclined(code, profile string) error {
+	if code == "no_payment_method" {
+		return errNoPaymentMethod(profile).With("decline_code", code)
+	}
 	return errs.New(errs.PaymentDeclined, "the payment was declined; nothing changed").With("decline_code", code)
+}
+
+// errNoPaymentMethod refuses a charge to a billing profile without a payment
+// method, naming the profile.
+func errNoPaymentMethod(profile string) *errs.Error {
+	return errs.New(errs.PaymentMethodRequired, "the billing profile %s has no payment method: add one to it (PATCH its paymentMethod) first", profile).
+		With("field", "billing_profile").With("billing_profile", profile)
 }
 
 // Drive sends the pending steps of a subscription in order until none is
@@ -287,7 +300,7 @@ func (s *Service) driveFrom(ctx context.Context, org, id string, sub *commercev1
 			}
 		}
 		if m.Declined != "" {
-			return nil, nil, errDeclined(m.Declined)
+			return nil, nil, errDeclined(m.Declined, sub.GetBillingProfile())
 		}
 		if len(m.Pending) == 0 {
 			return sub, m, nil
@@ -323,11 +336,11 @@ func (s *Service) driveFrom(ctx context.Context, org, id string, sub *commercev1
 			}
 			return nil, nil, sendErr
 		}
-		declined := ""
+		declined, declinedProfile := "", ""
 		var next *commercev1.Subscription
 		var nextMeta *store.Meta
 		err := kv.Commit(s.Store.DB, func(tx kv.Tx) error {
-			declined, next, nextMeta = "", nil, nil
+			declined, declinedProfile, next, nextMeta = "", "", nil, nil
 			sub, m, err := store.GetSubscription(tx, org, id)
 			if err != nil || len(m.Pending) < len(sent) {
 				return err
@@ -342,7 +355,7 @@ func (s *Service) driveFrom(ctx context.Context, org, id string, sub *commercev1
 			for i, st := range sent {
 				res := results[i]
 				if res.declined != "" {
-					declined = res.declined
+					declined, declinedProfile = res.declined, st.Profile
 					return s.applyDecline(tx, org, id, sub, m, res.declined)
 				}
 				m.Pending = m.Pending[1:]
@@ -380,7 +393,7 @@ func (s *Service) driveFrom(ctx context.Context, org, id string, sub *commercev1
 			return nil, nil, err
 		}
 		if declined != "" {
-			return nil, nil, errDeclined(declined)
+			return nil, nil, errDeclined(declined, declinedProfile)
 		}
 		sub, m = next, nextMeta // nil when another driver moved it: read again
 	}

@@ -27,6 +27,7 @@ var (
 	RequestIDReused           = Reason{"REQUEST_ID_REUSED", codes.InvalidArgument}
 
 	InvalidField       = Reason{"INVALID_FIELD", codes.InvalidArgument}
+	InvalidJSON        = Reason{"INVALID_JSON", codes.InvalidArgument}
 	InvalidName        = Reason{"INVALID_RESOURCE_NAME", codes.InvalidArgument}
 	InvalidPageToken   = Reason{"INVALID_PAGE_TOKEN", codes.InvalidArgument}
 	InvalidRequestID   = Reason{"INVALID_REQUEST_ID", codes.InvalidArgument}
@@ -163,6 +164,12 @@ var messages = map[Reason][4]string{
 		"Un champ de la requête n'est pas valide.",
 		"Ett fält i begäran är inte giltigt.",
 		"请求中的某个字段无效。",
+	},
+	InvalidJSON: {
+		"The request body is not valid JSON.",
+		"Le corps de la requête n'est pas du JSON valide.",
+		"Begärans innehåll är inte giltig JSON.",
+		"请求正文不是有效的 JSON。",
 	},
 	InvalidName: {
 		"The resource name is not valid.",

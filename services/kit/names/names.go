@@ -26,8 +26,12 @@ func ValidID(id string) bool {
 
 // Parse matches name against pattern, whose variable segments are written
 // {like_this}, and returns the ids in order. field names the request field for
-// the error.
+// the error, an INVALID_RESOURCE_NAME that says "is required" when the name
+// is missing and what it must look like otherwise.
 func Parse(field, name, pattern string) ([]string, error) {
+	if name == "" && pattern != "" {
+		return nil, errs.New(errs.InvalidName, "%s is required", field).With("field", field)
+	}
 	ids, ok := Match(name, pattern)
 	if !ok {
 		return nil, errs.New(errs.InvalidName, "%s must look like %s", field, pattern).With("field", field)

@@ -565,17 +565,19 @@ func (*PaymentMethod_UnionPay) isPaymentMethod_Details() {}
 func (*PaymentMethod_Invoice) isPaymentMethod_Details() {}
 
 // A payment card. Only brand, last 4 digits, expiry, holder and address are
-// kept; the number and security code are never stored nor shown.
+// kept; the number and security code are never stored nor shown. Input-only
+// fields are `optional` so that an answer has no such key at all, not an
+// empty one.
 type Card struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Input only: 12 to 19 digits passing the Luhn check.
-	Number string `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	Number *string `protobuf:"bytes,1,opt,name=number,proto3,oneof" json:"number,omitempty"`
 	// 1 to 12.
 	ExpMonth int32 `protobuf:"varint,2,opt,name=exp_month,json=expMonth,proto3" json:"exp_month,omitempty"`
 	// Four digits; month and year not in the past.
 	ExpYear int32 `protobuf:"varint,3,opt,name=exp_year,json=expYear,proto3" json:"exp_year,omitempty"`
 	// Input only: 3 digits (4 for American Express).
-	SecurityCode string `protobuf:"bytes,4,opt,name=security_code,json=securityCode,proto3" json:"security_code,omitempty"`
+	SecurityCode *string `protobuf:"bytes,4,opt,name=security_code,json=securityCode,proto3,oneof" json:"security_code,omitempty"`
 	// Name on the card.
 	HolderName string `protobuf:"bytes,5,opt,name=holder_name,json=holderName,proto3" json:"holder_name,omitempty"`
 	// Billing address of the card.
@@ -619,8 +621,8 @@ func (*Card) Descriptor() ([]byte, []int) {
 }
 
 func (x *Card) GetNumber() string {
-	if x != nil {
-		return x.Number
+	if x != nil && x.Number != nil {
+		return *x.Number
 	}
 	return ""
 }
@@ -640,8 +642,8 @@ func (x *Card) GetExpYear() int32 {
 }
 
 func (x *Card) GetSecurityCode() string {
-	if x != nil {
-		return x.SecurityCode
+	if x != nil && x.SecurityCode != nil {
+		return *x.SecurityCode
 	}
 	return ""
 }
@@ -678,7 +680,7 @@ func (x *Card) GetLast4() string {
 type Alipay struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Input only: the Alipay login (e-mail or mobile number).
-	LoginId string `protobuf:"bytes,1,opt,name=login_id,json=loginId,proto3" json:"login_id,omitempty"`
+	LoginId *string `protobuf:"bytes,1,opt,name=login_id,json=loginId,proto3,oneof" json:"login_id,omitempty"`
 	// Output only: the login, masked.
 	MaskedLoginId string `protobuf:"bytes,2,opt,name=masked_login_id,json=maskedLoginId,proto3" json:"masked_login_id,omitempty"`
 	// Name of the account holder.
@@ -718,8 +720,8 @@ func (*Alipay) Descriptor() ([]byte, []int) {
 }
 
 func (x *Alipay) GetLoginId() string {
-	if x != nil {
-		return x.LoginId
+	if x != nil && x.LoginId != nil {
+		return *x.LoginId
 	}
 	return ""
 }
@@ -742,7 +744,7 @@ func (x *Alipay) GetHolderName() string {
 type UnionPay struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Input only: 16 to 19 digits.
-	Number string `protobuf:"bytes,1,opt,name=number,proto3" json:"number,omitempty"`
+	Number *string `protobuf:"bytes,1,opt,name=number,proto3,oneof" json:"number,omitempty"`
 	// Name on the card.
 	HolderName string `protobuf:"bytes,2,opt,name=holder_name,json=holderName,proto3" json:"holder_name,omitempty"`
 	// Output only.
@@ -782,8 +784,8 @@ func (*UnionPay) Descriptor() ([]byte, []int) {
 }
 
 func (x *UnionPay) GetNumber() string {
-	if x != nil {
-		return x.Number
+	if x != nil && x.Number != nil {
+		return *x.Number
 	}
 	return ""
 }
@@ -1711,12 +1713,12 @@ const file_selfserve_billing_v1_accounts_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTimeB\t\n" +
-	"\adetails\"\xc2\x03\n" +
-	"\x04Card\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\tR\x06number\x12\x1b\n" +
+	"\adetails\"\xe9\x03\n" +
+	"\x04Card\x12\x1b\n" +
+	"\x06number\x18\x01 \x01(\tH\x00R\x06number\x88\x01\x01\x12\x1b\n" +
 	"\texp_month\x18\x02 \x01(\x05R\bexpMonth\x12\x19\n" +
-	"\bexp_year\x18\x03 \x01(\x05R\aexpYear\x12#\n" +
-	"\rsecurity_code\x18\x04 \x01(\tR\fsecurityCode\x12\x1f\n" +
+	"\bexp_year\x18\x03 \x01(\x05R\aexpYear\x12(\n" +
+	"\rsecurity_code\x18\x04 \x01(\tH\x01R\fsecurityCode\x88\x01\x01\x12\x1f\n" +
 	"\vholder_name\x18\x05 \x01(\tR\n" +
 	"holderName\x127\n" +
 	"\aaddress\x18\x06 \x01(\v2\x1d.selfserve.billing.v1.AddressR\aaddress\x126\n" +
@@ -1733,17 +1735,21 @@ const file_selfserve_billing_v1_accounts_proto_rawDesc = "" +
 	"\vDINERS_CLUB\x10\x06\x12\f\n" +
 	"\bUNIONPAY\x10\a\x12\v\n" +
 	"\aMAESTRO\x10\b\x12\t\n" +
-	"\x05OTHER\x10\t\"l\n" +
-	"\x06Alipay\x12\x19\n" +
-	"\blogin_id\x18\x01 \x01(\tR\aloginId\x12&\n" +
+	"\x05OTHER\x10\tB\t\n" +
+	"\a_numberB\x10\n" +
+	"\x0e_security_code\"~\n" +
+	"\x06Alipay\x12\x1e\n" +
+	"\blogin_id\x18\x01 \x01(\tH\x00R\aloginId\x88\x01\x01\x12&\n" +
 	"\x0fmasked_login_id\x18\x02 \x01(\tR\rmaskedLoginId\x12\x1f\n" +
 	"\vholder_name\x18\x03 \x01(\tR\n" +
-	"holderName\"Y\n" +
-	"\bUnionPay\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\tR\x06number\x12\x1f\n" +
+	"holderNameB\v\n" +
+	"\t_login_id\"i\n" +
+	"\bUnionPay\x12\x1b\n" +
+	"\x06number\x18\x01 \x01(\tH\x00R\x06number\x88\x01\x01\x12\x1f\n" +
 	"\vholder_name\x18\x02 \x01(\tR\n" +
 	"holderName\x12\x14\n" +
-	"\x05last4\x18\x03 \x01(\tR\x05last4\"J\n" +
+	"\x05last4\x18\x03 \x01(\tR\x05last4B\t\n" +
+	"\a_number\"J\n" +
 	"\x0eInvoicePayment\x12!\n" +
 	"\fcompany_name\x18\x01 \x01(\tR\vcompanyName\x12\x15\n" +
 	"\x06tax_id\x18\x02 \x01(\tR\x05taxId\"\xa3\x01\n" +
@@ -1921,6 +1927,9 @@ func file_selfserve_billing_v1_accounts_proto_init() {
 		(*PaymentMethod_UnionPay)(nil),
 		(*PaymentMethod_Invoice)(nil),
 	}
+	file_selfserve_billing_v1_accounts_proto_msgTypes[4].OneofWrappers = []any{}
+	file_selfserve_billing_v1_accounts_proto_msgTypes[5].OneofWrappers = []any{}
+	file_selfserve_billing_v1_accounts_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
