@@ -353,7 +353,7 @@ func TestErrorsNeverHoldSecrets(t *testing.T) {
 			card(n, "987", 12, 2020),     // expired
 			card(n+"x", "987", 12, 2028), // letters
 			card(spaced, "9876", 12, 2028),
-			card(n[:len(n)-3], "987", 12, 2028),                           // too short or bad Luhn
+			card(n[:len(n)-3], "987", 12, 2028), // too short or bad Luhn
 			{Number: proto.String(n), SecurityCode: proto.String("987"), ExpMonth: 12, ExpYear: 2028}, // no holder
 		}
 		for _, c := range inputs {
