@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,7 +44,25 @@ type running struct {
 	url    string
 	grpc   map[string]string
 	tokens map[string]string
-	stderr *bytes.Buffer
+	stderr *syncBuffer
+}
+
+// syncBuffer is a buffer the process writes while a test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 var (
@@ -62,7 +81,7 @@ func startDev(t *testing.T, bin, dataDir string, extra ...string) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &running{cmd: cmd, grpc: map[string]string{}, tokens: map[string]string{}, stderr: &bytes.Buffer{}}
+	r := &running{cmd: cmd, grpc: map[string]string{}, tokens: map[string]string{}, stderr: &syncBuffer{}}
 	cmd.Stderr = r.stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

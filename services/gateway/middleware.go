@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/serve"
 )
 
 // limitBody refuses request bodies over limit bytes with 413 before next sees
@@ -110,11 +111,16 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// logRequests writes one Debug line per request. Never a body, a query or a
-// header: they may hold card numbers and bearer tokens.
+// logRequests gives each request its id, answered as the Request-Id header
+// and passed to every service the request reaches (whose log lines carry
+// it), and writes one Debug line per request with it. Never a body, a query
+// or a header: they may hold card numbers and bearer tokens.
 func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		id := serve.NewRequestID()
+		w.Header().Set("Request-Id", id)
+		r = r.WithContext(serve.WithRequestID(r.Context(), id))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
 		log.LogAttrs(r.Context(), slog.LevelDebug, "http",
@@ -122,6 +128,7 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)),
+			slog.String("request_id", id),
 		)
 	})
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
@@ -15,6 +16,7 @@ import (
 	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
 	"github.com/selfserve/selfserve/services/kit/idem"
 	"github.com/selfserve/selfserve/services/kit/locale"
+	"github.com/selfserve/selfserve/services/kit/serve"
 )
 
 // newMux builds the grpc-gateway mux: every generated handler against the
@@ -25,6 +27,7 @@ func newMux(ctx context.Context, b backends) (*runtime.ServeMux, error) {
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, documentMarshaler{jsonMarshaler()}),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithMetadata(sendRequestID),
 		runtime.WithForwardResponseOption(contentDisposition),
 		runtime.WithErrorHandler(handleError),
 		runtime.SetQueryParameterParser(&queryParser{}),
@@ -91,10 +94,25 @@ func incomingHeader(key string) (string, bool) {
 }
 
 // outgoingHeader chooses the gRPC response metadata that travels back as
-// Grpc-Metadata-* headers: not the transport's own content-type.
+// Grpc-Metadata-* headers: not the transport's own content-type; a replay
+// mark as Idempotent-Replayed (Stripe's name for it).
 func outgoingHeader(key string) (string, bool) {
-	if key == "content-type" {
+	switch key {
+	case "content-type":
 		return "", false
+	case serve.RequestIDHeader:
+		return "", false // the edge answers the id itself (requestIDs)
+	case idem.ReplayedHeader:
+		return "Idempotent-Replayed", true
 	}
 	return runtime.MetadataHeaderPrefix + key, true
+}
+
+// sendRequestID gives each call to a service the request id of its HTTP
+// request.
+func sendRequestID(ctx context.Context, _ *http.Request) metadata.MD {
+	if id := serve.RequestID(ctx); id != "" {
+		return metadata.Pairs(serve.RequestIDHeader, id)
+	}
+	return nil
 }

@@ -63,7 +63,7 @@ func (s *Accounts) CreateBillingAccount(ctx context.Context, req *billingv1.Crea
 	a.CurrencyCode = accounts.Currency(a.GetSoldTo().GetCountryCode(), o.GetCloud())
 	now := s.Clock.Now()
 	resp := &billingv1.BillingAccount{}
-	_, err = idem.Update(s.Store.DB, idem.NewKey("CreateBillingAccount", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
+	_, err = idem.Update(ctx, s.Store.DB, idem.NewKey("CreateBillingAccount", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		if err := store.InsertAccount(tx, org, "ba-"+randomID(), caller.Subject, a, o.GetCloud(), now); err != nil {
 			return err
 		}
@@ -185,7 +185,7 @@ func (s *Accounts) UpdateBillingProfile(ctx context.Context, req *billingv1.Upda
 	now := s.Clock.Now()
 	resp := &billingv1.BillingProfile{}
 	wrote := false
-	_, err = idem.Update(s.Store.DB, idem.NewKey("UpdateBillingProfile", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
+	_, err = idem.Update(ctx, s.Store.DB, idem.NewKey("UpdateBillingProfile", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		a, _, err := account(tx, caller, org, acct, in.GetName())
 		if err != nil {
 			return err

@@ -206,7 +206,7 @@ func (s *Invoices) RequestFapiao(ctx context.Context, req *billingv1.RequestFapi
 	}
 	now := s.Clock.Now()
 	resp := &billingv1.Invoice{}
-	_, err = idem.Update(s.Store.DB, idem.NewKey("RequestFapiao", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
+	_, err = idem.Update(ctx, s.Store.DB, idem.NewKey("RequestFapiao", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		a, cloud, err := accountSeen(tx, caller, ids[0], ids[1], req.GetName(), accounts.SeesInvoices)
 		if err != nil {
 			return err

@@ -137,8 +137,12 @@ func (s *Accounts) CreatePaymentMethod(ctx context.Context, req *billingv1.Creat
 		replayed, err = idem.LookupFingerprint(tx, key, fingerprint, resp)
 		return err
 	})
-	if err != nil || replayed {
-		return resp, err
+	if err != nil {
+		return nil, err
+	}
+	if replayed {
+		idem.MarkReplayed(ctx)
+		return resp, nil
 	}
 	m, err := s.checkMethod(req.GetPaymentMethod(), cloudOK)
 	if err != nil {
@@ -151,7 +155,7 @@ func (s *Accounts) CreatePaymentMethod(ctx context.Context, req *billingv1.Creat
 		return nil, declined(err)
 	}
 	now := s.Clock.Now()
-	_, err = idem.UpdateFingerprint(s.Store.DB, key, now, fingerprint, resp, func(tx kv.Tx) error {
+	_, err = idem.UpdateFingerprint(ctx, s.Store.DB, key, now, fingerprint, resp, func(tx kv.Tx) error {
 		if err := store.InsertPaymentMethod(tx, org, acct, "pm-"+randomID(), m.stored, string(token), now); err != nil {
 			return err
 		}
@@ -231,7 +235,7 @@ func (s *Accounts) UpdatePaymentMethod(ctx context.Context, req *billingv1.Updat
 	}
 	now := s.Clock.Now()
 	resp := &billingv1.PaymentMethod{}
-	_, err = idem.UpdateFingerprint(s.Store.DB, idem.NewKey("UpdatePaymentMethod", principal(caller), rid), now, idem.KeyedFingerprint(s.Secret, req), resp, func(tx kv.Tx) error {
+	_, err = idem.UpdateFingerprint(ctx, s.Store.DB, idem.NewKey("UpdatePaymentMethod", principal(caller), rid), now, idem.KeyedFingerprint(s.Secret, req), resp, func(tx kv.Tx) error {
 		a, m, ids, err := methodOf(tx, caller, in.GetName())
 		if err != nil {
 			return err
@@ -315,7 +319,7 @@ func (s *Accounts) DeletePaymentMethod(ctx context.Context, req *billingv1.Delet
 	}
 	now := s.Clock.Now()
 	resp := &emptypb.Empty{}
-	_, err = idem.Update(s.Store.DB, idem.NewKey("DeletePaymentMethod", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
+	_, err = idem.Update(ctx, s.Store.DB, idem.NewKey("DeletePaymentMethod", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		a, m, ids, err := methodOf(tx, caller, req.GetName())
 		if err != nil {
 			return err

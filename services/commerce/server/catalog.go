@@ -209,7 +209,7 @@ func (c *Catalog) UpdateProductPolicy(ctx context.Context, req *commercev1.Updat
 	}
 	now := c.Clock.Now()
 	resp := &commercev1.ProductPolicy{}
-	_, err = idem.Update(c.Store.DB, idem.NewKey("UpdateProductPolicy", catalogPrincipal(caller), rid), now, req, resp, func(tx kv.Tx) error {
+	_, err = idem.Update(ctx, c.Store.DB, idem.NewKey("UpdateProductPolicy", catalogPrincipal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		p, err := store.GetProduct(tx, product)
 		if errors.Is(err, errs.NotFound("")) {
 			return errs.NotFound(in.GetName())
@@ -305,7 +305,7 @@ func (c *Catalog) UpdateSelfServiceSettings(ctx context.Context, req *commercev1
 	}
 	now := c.Clock.Now()
 	resp := &commercev1.SelfServiceSettings{}
-	_, err = idem.Update(c.Store.DB, idem.NewKey("UpdateSelfServiceSettings", catalogPrincipal(caller), rid), now, req, resp, func(tx kv.Tx) error {
+	_, err = idem.Update(ctx, c.Store.DB, idem.NewKey("UpdateSelfServiceSettings", catalogPrincipal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		old, err := store.GetDefaultPolicy(tx, org)
 		if err != nil {
 			return err

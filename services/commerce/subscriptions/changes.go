@@ -134,7 +134,7 @@ func (s *Service) mutateAs(ctx context.Context, method string, req proto.Message
 	}
 	now := s.Clock.Now()
 	resp := &commercev1.Subscription{}
-	_, err = idem.Update(s.Store.DB, idem.NewKey(method, org+"/"+caller.Subject, rid), now, req, resp, func(tx kv.Tx) error {
+	_, err = idem.Update(ctx, s.Store.DB, idem.NewKey(method, org+"/"+caller.Subject, rid), now, req, resp, func(tx kv.Tx) error {
 		sub, m, err := store.GetSubscription(tx, org, id)
 		if err != nil || m.Hidden || !Sees(caller, sub) {
 			return errs.NotFound(name)

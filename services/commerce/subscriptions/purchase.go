@@ -192,7 +192,7 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 	first := &commercev1.Subscription{}
 	var wrote *commercev1.Subscription // what the commit wrote, nil on a replay
 	var wroteMeta *store.Meta
-	replayed, err := idem.Update(s.Store.DB, idem.NewKey("PurchaseSubscription", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx kv.Tx) error {
+	replayed, err := idem.Update(ctx, s.Store.DB, idem.NewKey("PurchaseSubscription", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx kv.Tx) error {
 		id, err := newID(tx, "s")
 		if err != nil {
 			return err
@@ -290,7 +290,7 @@ func (s *Service) StartTrial(ctx context.Context, req *commercev1.StartTrialRequ
 	}
 	now := s.Clock.Now()
 	first := &commercev1.Subscription{}
-	_, err = idem.Update(s.Store.DB, idem.NewKey("StartTrial", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx kv.Tx) error {
+	_, err = idem.Update(ctx, s.Store.DB, idem.NewKey("StartTrial", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx kv.Tx) error {
 		if used := store.TrialUsed(tx, b.org, b.product.ID); used != "" {
 			return errs.New(errs.TrialAlreadyUsed, "the organization has used the trial of %s", b.product.Name()).With("subscription", used)
 		}

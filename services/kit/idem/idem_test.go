@@ -3,9 +3,11 @@ package idem
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
@@ -65,3 +67,35 @@ func TestRequestID(t *testing.T) {
 		}
 	}
 }
+
+// A replay marks its answer in the response header; a first call does not.
+func TestUpdateMarksReplays(t *testing.T) {
+	db, err := kv.Open(filepath.Join(t.TempDir(), "i.db"), Bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	key := NewKey("CreateUser", "a/alice", "r1")
+	req := &licensingv1.CreateUserRequest{Parent: "organizations/a", UserId: "bob", RequestId: "r1"}
+	for i, want := range []string{"", "true"} {
+		stream := &headerStream{}
+		ctx := grpc.NewContextWithServerTransportStream(context.Background(), stream)
+		replayed, err := Update(ctx, db, key, time.Now(), req, &licensingv1.User{}, func(kv.Tx) error { return nil })
+		if err != nil || replayed != (i == 1) {
+			t.Fatalf("call %d: replayed %v, %v", i, replayed, err)
+		}
+		if got := strings.Join(stream.md.Get(ReplayedHeader), ","); got != want {
+			t.Errorf("call %d: %s = %q, want %q", i, ReplayedHeader, got, want)
+		}
+	}
+}
+
+type headerStream struct{ md metadata.MD }
+
+func (s *headerStream) Method() string { return "/test/Update" }
+func (s *headerStream) SetHeader(md metadata.MD) error {
+	s.md = metadata.Join(s.md, md)
+	return nil
+}
+func (s *headerStream) SendHeader(md metadata.MD) error { return s.SetHeader(md) }
+func (s *headerStream) SetTrailer(metadata.MD) error    { return nil }

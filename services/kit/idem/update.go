@@ -1,10 +1,13 @@
 package idem
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/selfserve/selfserve/services/kit/kv"
@@ -18,14 +21,14 @@ import (
 // Concurrent calls share a commit (kv.Commit, a group commit without a
 // timer): fn may run more than once, always in a fresh transaction, so it
 // must read what it needs from tx and leave nothing behind but resp.
-func Update(db kv.DB, key Key, now time.Time, req, resp proto.Message, fn func(tx kv.Tx) error) (replayed bool, err error) {
-	return UpdateFingerprint(db, key, now, Fingerprint(req), resp, fn)
+func Update(ctx context.Context, db kv.DB, key Key, now time.Time, req, resp proto.Message, fn func(tx kv.Tx) error) (replayed bool, err error) {
+	return UpdateFingerprint(ctx, db, key, now, Fingerprint(req), resp, fn)
 }
 
 // UpdateFingerprint is Update for requests that must not be hashed as they
 // are, such as those carrying a card number: the caller gives a keyed
 // fingerprint (see KeyedFingerprint) of sha256.Size bytes.
-func UpdateFingerprint(db kv.DB, key Key, now time.Time, fingerprint []byte, resp proto.Message, fn func(tx kv.Tx) error) (replayed bool, err error) {
+func UpdateFingerprint(ctx context.Context, db kv.DB, key Key, now time.Time, fingerprint []byte, resp proto.Message, fn func(tx kv.Tx) error) (replayed bool, err error) {
 	err = kv.Commit(db, func(tx kv.Tx) error {
 		proto.Reset(resp) // a retried run starts over
 		found, err := LookupFingerprint(tx, key, fingerprint, resp)
@@ -38,7 +41,21 @@ func UpdateFingerprint(db kv.DB, key Key, now time.Time, fingerprint []byte, res
 		}
 		return SaveFingerprint(tx, key, now, fingerprint, resp)
 	})
+	if replayed && err == nil {
+		MarkReplayed(ctx)
+	}
 	return replayed, err
+}
+
+// ReplayedHeader is the response metadata key that marks an answer as the
+// stored answer of an earlier call with the same request id; the JSON edge
+// answers it as the Idempotent-Replayed header.
+const ReplayedHeader = "idempotent-replayed"
+
+// MarkReplayed marks the answer of the call being served in ctx as a replay.
+// Outside a gRPC call it does nothing.
+func MarkReplayed(ctx context.Context) {
+	_ = grpc.SetHeader(ctx, metadata.Pairs(ReplayedHeader, "true"))
 }
 
 // KeyedFingerprint is an HMAC-SHA256 fingerprint of a request without its

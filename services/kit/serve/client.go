@@ -27,6 +27,8 @@ func dial(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16 << 20)),
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
 		grpc.WithResolvers(staticResolver{}),
+		grpc.WithChainUnaryInterceptor(sendRequestID),
+		grpc.WithChainStreamInterceptor(sendRequestIDStream),
 	}, opts...)...)
 }
 

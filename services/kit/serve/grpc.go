@@ -134,14 +134,23 @@ func (c interceptors) logging(ctx context.Context, req any, info *grpc.UnaryServ
 	start := time.Now()
 	// auth runs after logging and hands the caller it verified back here.
 	who := &caller{}
+	ctx, rid := withCallID(ctx)
 	resp, err := handler(context.WithValue(ctx, callerKey{}, who), req)
 	if !public(info.FullMethod) {
-		c.logCall(info.FullMethod, start, who, err)
+		c.logCall(info.FullMethod, rid, start, who, err)
 	}
 	return resp, err
 }
 
-func (c interceptors) logCall(method string, start time.Time, who *caller, err error) {
+// withCallID gives the call its request id (the caller's, or a new one) and
+// answers it in the response header, so that a gRPC caller can quote it too.
+func withCallID(ctx context.Context) (context.Context, string) {
+	rid := incomingRequestID(ctx)
+	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, rid))
+	return WithRequestID(ctx, rid), rid
+}
+
+func (c interceptors) logCall(method, rid string, start time.Time, who *caller, err error) {
 	code := status.Code(err)
 	level := slog.LevelDebug
 	switch code {
@@ -152,7 +161,7 @@ func (c interceptors) logCall(method string, start time.Time, who *caller, err e
 	if !c.log.Enabled(context.Background(), level) {
 		return
 	}
-	attrs := []any{"method", method, "code", code.String(), "ms", float64(time.Since(start).Microseconds()) / 1000}
+	attrs := []any{"method", method, "code", code.String(), "ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", rid}
 	if id := who.id; id != nil {
 		attrs = append(attrs, "sub", id.Subject, "org", id.Org)
 	}
@@ -195,9 +204,10 @@ func (c interceptors) streamAuth(srv any, ss grpc.ServerStream, info *grpc.Strea
 func (c interceptors) streamLogging(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	start := time.Now()
 	who := &caller{}
-	err := handler(srv, withContext(ss, context.WithValue(ss.Context(), callerKey{}, who)))
+	ctx, rid := withCallID(ss.Context())
+	err := handler(srv, withContext(ss, context.WithValue(ctx, callerKey{}, who)))
 	if !public(info.FullMethod) {
-		c.logCall(info.FullMethod, start, who, err)
+		c.logCall(info.FullMethod, rid, start, who, err)
 	}
 	return err
 }
@@ -210,7 +220,7 @@ func (c interceptors) streamErrors(srv any, ss grpc.ServerStream, info *grpc.Str
 	}
 	st := errs.Status(err, c.domain, locale.FromContext(ss.Context()))
 	if st.Code() == codes.Internal || st.Code() == codes.Unknown {
-		c.log.Error("rpc failed", "method", info.FullMethod, "err", err.Error())
+		c.log.Error("rpc failed", "method", info.FullMethod, "request_id", RequestID(ss.Context()), "err", err.Error())
 	}
 	return st.Err()
 }
@@ -244,7 +254,9 @@ type callerKey struct{}
 func (c interceptors) identify(ctx context.Context) (*auth.Identity, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	v := md.Get("authorization")
-	if len(v) == 0 || v[0] == "" {
+	// No header, an empty one, or a scheme with no token (an HTTP proxy
+	// trims "Bearer " to "Bearer") all mean there is no token.
+	if len(v) == 0 || strings.TrimSpace(v[0]) == "" || strings.EqualFold(strings.TrimSpace(v[0]), "Bearer") {
 		return nil, errs.New(errs.TokenMissing, "missing bearer token")
 	}
 	scheme, token, ok := strings.Cut(v[0], " ")
@@ -270,7 +282,7 @@ func (c interceptors) errors(ctx context.Context, req any, info *grpc.UnaryServe
 		st := errs.Status(err, c.domain, locale.FromContext(ctx))
 		if st.Code() == codes.Internal || st.Code() == codes.Unknown {
 			// The client sees "internal error"; the cause is only in the log.
-			c.log.Error("rpc failed", "method", info.FullMethod, "err", err.Error())
+			c.log.Error("rpc failed", "method", info.FullMethod, "request_id", RequestID(ctx), "err", err.Error())
 		}
 		return nil, st.Err()
 	}

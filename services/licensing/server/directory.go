@@ -62,7 +62,7 @@ func (d *Directory) CreateOrganization(ctx context.Context, req *licensingv1.Cre
 	}
 	now := d.Clock.Now()
 	resp := &licensingv1.Organization{}
-	_, err = idem.Update(d.Store.DB, idem.NewKey("CreateOrganization", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
+	_, err = idem.Update(ctx, d.Store.DB, idem.NewKey("CreateOrganization", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		if err := store.InsertOrganization(tx, id, org, now); err != nil {
 			return err
 		}
@@ -149,7 +149,7 @@ func (d *Directory) CreateUser(ctx context.Context, req *licensingv1.CreateUserR
 	}
 	now := d.Clock.Now()
 	resp := &licensingv1.User{}
-	_, err = idem.Update(d.Store.DB, idem.NewKey("CreateUser", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
+	_, err = idem.Update(ctx, d.Store.DB, idem.NewKey("CreateUser", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		if _, err := store.GetOrganization(tx, org); err != nil {
 			return err
 		}

@@ -194,7 +194,7 @@ func (l *Licensing) change(ctx context.Context, method string, req proto.Message
 	if a, ok := names.Match(caller.UserName(), directory.UserPattern); ok {
 		actorOrg, actorID = a[0], a[1]
 	}
-	_, err = idem.Update(l.Store.DB, idem.NewKey(method, principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
+	_, err = idem.Update(ctx, l.Store.DB, idem.NewKey(method, principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		store.PrefetchChange(tx, org, ids[1], userIDs, actorOrg, actorID)
 		_, sub, p, err := visiblePool(tx, caller, name)
 		if err != nil {

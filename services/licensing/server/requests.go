@@ -56,7 +56,7 @@ func (s *Requests) CreateLicenseRequest(ctx context.Context, req *licensingv1.Cr
 	}
 	now := s.Clock.Now()
 	resp := &licensingv1.LicenseRequest{}
-	_, err = idem.Update(s.Store.DB, idem.NewKey("CreateLicenseRequest", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
+	_, err = idem.Update(ctx, s.Store.DB, idem.NewKey("CreateLicenseRequest", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		me, err := store.GetUser(tx, org, caller.Subject)
 		if err != nil {
 			return seats.NotInOrganization(caller.UserName())
@@ -157,7 +157,7 @@ func (s *Requests) decide(ctx context.Context, method string, req proto.Message,
 	now := s.Clock.Now()
 	resp := &licensingv1.LicenseRequest{}
 	wrote := false
-	_, err = idem.Update(s.Store.DB, idem.NewKey(method, principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
+	_, err = idem.Update(ctx, s.Store.DB, idem.NewKey(method, principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
 		org, id, r, err := visibleRequest(tx, caller, name)
 		if err != nil {
 			return err
