@@ -28,10 +28,12 @@ COPY . .
 
 ARG TARGETOS
 ARG TARGETARCH
+# VERSION names the release in "selfserve --version" (docker build --build-arg VERSION=v1.2.3).
+ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags="-s -w" -o /out/selfserve ./cmd/selfserve
+    go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/selfserve ./cmd/selfserve
 
 # The runtime image has no shell, so the directories the named volumes are
 # mounted on are made here and copied in owned by the non-root user: a fresh

@@ -34,6 +34,7 @@ Usage:
                        copy the bbolt stores of DIR into an etcd cluster
   selfserve bench      measure a system of four processes against a raw reference
                        chain built from the same libraries; print figures and targets
+  selfserve --version  print the release, commit and Go version of this binary
 
 Run "selfserve COMMAND -h" for the flags of a command. Every flag also reads
 the environment variable SELFSERVE_<FLAG> (dashes as underscores).
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runMigrate(ctx, args[1:], stdout, stderr)
 	case "bench-raw": // the bench's reference, started by the bench itself
 		return runBenchRaw(ctx, rest, stdout, stderr)
+	case "version", "--version", "-version":
+		return runVersion(stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
