@@ -34,6 +34,8 @@ Usage:
                        copy the bbolt stores of DIR into an etcd cluster
   selfserve bench      measure a system of four processes against a raw reference
                        chain built from the same libraries; print figures and targets
+  selfserve healthcheck --addr HOST:PORT|http://HOST:PORT/healthz
+                       exit 0 when the component at the address serves (for images with no shell)
   selfserve --version  print the release, commit and Go version of this binary
 
 Run "selfserve COMMAND -h" for the flags of a command. Every flag also reads
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runMigrate(ctx, args[1:], stdout, stderr)
 	case "bench-raw": // the bench's reference, started by the bench itself
 		return runBenchRaw(ctx, rest, stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		return runVersion(stdout)
 	case "help", "-h", "--help":
