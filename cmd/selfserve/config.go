@@ -27,6 +27,7 @@ type config struct {
 	Clock         string
 	Seed          bool
 	LogLevel      string
+	LogFormat     string
 	Grace         time.Duration
 	CJKFont       string
 	// store
@@ -89,6 +90,7 @@ func (f *flagSet) pdf() {
 
 func (f *flagSet) common() {
 	f.StringVar(&f.cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&f.cfg.LogFormat, "log-format", "text", "log line format: text (key=value) or json (one object a line)")
 	f.DurationVar(&f.cfg.Grace, "shutdown-grace", 10*time.Second, "how long calls in flight may finish on shutdown")
 }
 
@@ -166,7 +168,15 @@ func (c *config) logger(w io.Writer) (*slog.Logger, error) {
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), nil
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.LogFormat {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat)
+	}
 }
 
 func (c *config) signer() (*auth.Signer, error) {

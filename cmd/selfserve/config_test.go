@@ -80,3 +80,20 @@ func TestTokenCommand(t *testing.T) {
 		t.Error("unknown command")
 	}
 }
+
+func TestLogFormat(t *testing.T) {
+	for format, want := range map[string]string{"text": "level=INFO msg=hello", "json": `"msg":"hello"`, "": "level=INFO msg=hello"} {
+		var buf bytes.Buffer
+		log, err := (&config{LogLevel: "info", LogFormat: format}).logger(&buf)
+		if err != nil {
+			t.Fatalf("%q: %v", format, err)
+		}
+		log.Info("hello")
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("--log-format %q wrote %q, want %q in it", format, buf.String(), want)
+		}
+	}
+	if _, err := (&config{LogLevel: "info", LogFormat: "xml"}).logger(io.Discard); err == nil || !strings.Contains(err.Error(), "--log-format") {
+		t.Errorf("--log-format xml: %v", err)
+	}
+}

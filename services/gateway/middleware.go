@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -113,8 +114,9 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 
 // logRequests gives each request its id, answered as the Request-Id header
 // and passed to every service the request reaches (whose log lines carry
-// it), and writes one Debug line per request with it. Never a body, a query
-// or a header: they may hold card numbers and bearer tokens.
+// it), and writes one Info line per request with it and the organization the
+// path names. Never a body, a query or a header: they may hold card numbers
+// and bearer tokens.
 func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -123,13 +125,24 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 		r = r.WithContext(serve.WithRequestID(r.Context(), id))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		log.LogAttrs(r.Context(), slog.LevelDebug, "http",
+		level := slog.LevelInfo
+		if rec.status >= http.StatusInternalServerError {
+			level = slog.LevelError
+		}
+		if !log.Enabled(r.Context(), level) {
+			return
+		}
+		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("request_id", id),
-		)
+		}
+		if org := pathOrganization(r.URL.Path); org != "" {
+			attrs = append(attrs, slog.String("org", org))
+		}
+		log.LogAttrs(r.Context(), level, "http", attrs...)
 	})
 }
 
@@ -154,3 +167,15 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the real writer (flushing).
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// pathOrganization is the organization id a path names
+// (/v1/organizations/{org}/...), or "".
+func pathOrganization(path string) string {
+	rest, ok := strings.CutPrefix(path, "/v1/organizations/")
+	if !ok {
+		return ""
+	}
+	org, _, _ := strings.Cut(rest, "/")
+	org, _, _ = strings.Cut(org, ":")
+	return org
+}

@@ -85,7 +85,7 @@ func TestOneLogLinePerRequestWithoutSecrets(t *testing.T) {
 	if strings.Count(got, "\n") != 1 {
 		t.Fatalf("want one line, got %q", got)
 	}
-	for _, want := range []string{"level=DEBUG", "method=POST", "path=/v1/organizations/contoso/subscriptions:purchase", "status=200", "duration="} {
+	for _, want := range []string{"level=INFO", "org=contoso", "request_id=req_", "method=POST", "path=/v1/organizations/contoso/subscriptions:purchase", "status=200", "duration="} {
 		if !strings.Contains(got, want) {
 			t.Errorf("log line lacks %s: %s", want, got)
 		}
@@ -93,6 +93,22 @@ func TestOneLogLinePerRequestWithoutSecrets(t *testing.T) {
 	for _, secret := range []string{tok, "card-4111", "secret=q"} {
 		if strings.Contains(got, secret) {
 			t.Errorf("log line holds %q: %s", secret, got)
+		}
+	}
+}
+
+func TestPathOrganization(t *testing.T) {
+	for path, want := range map[string]string{
+		"/v1/organizations/contoso/subscriptions":        "contoso",
+		"/v1/organizations/contoso":                      "contoso",
+		"/v1/organizations/contoso/users/ada:issueToken": "contoso",
+		"/v1/organizations/fabrikam-cn:setSomething":     "fabrikam-cn",
+		"/v1/products":      "",
+		"/v1/organizations": "",
+		"/healthz":          "",
+	} {
+		if got := pathOrganization(path); got != want {
+			t.Errorf("pathOrganization(%q) = %q, want %q", path, got, want)
 		}
 	}
 }

@@ -128,8 +128,9 @@ func (c interceptors) streamRecovery(srv any, ss grpc.ServerStream, info *grpc.S
 	return handler(srv, ss)
 }
 
-// logging writes one line per call: never the request, which may hold card
-// numbers or security codes.
+// logging writes one Info line per call (method, code, duration, request id,
+// caller and organization, the reason of a refusal): never the request or
+// its metadata, which hold card numbers, security codes and tokens.
 func (c interceptors) logging(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
 	// auth runs after logging and hands the caller it verified back here.
@@ -152,23 +153,24 @@ func withCallID(ctx context.Context) (context.Context, string) {
 
 func (c interceptors) logCall(method, rid string, start time.Time, who *caller, err error) {
 	code := status.Code(err)
-	level := slog.LevelDebug
+	level := slog.LevelInfo
 	switch code {
 	case codes.Internal, codes.Unknown, codes.DataLoss, codes.Unavailable:
 		level = slog.LevelError
 	}
-	// Most calls log at Debug: build the line only when it is written.
 	if !c.log.Enabled(context.Background(), level) {
 		return
 	}
-	attrs := []any{"method", method, "code", code.String(), "ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", rid}
+	attrs := make([]slog.Attr, 0, 8)
+	attrs = append(attrs, slog.String("method", method), slog.String("code", code.String()),
+		slog.Duration("duration", time.Since(start)), slog.String("request_id", rid))
 	if id := who.id; id != nil {
-		attrs = append(attrs, "sub", id.Subject, "org", id.Org)
+		attrs = append(attrs, slog.String("sub", id.Subject), slog.String("org", id.Org))
 	}
 	if r := errs.ReasonOf(err); r != "" {
-		attrs = append(attrs, "reason", r)
+		attrs = append(attrs, slog.String("reason", r))
 	}
-	c.log.Log(context.Background(), level, "rpc", attrs...)
+	c.log.LogAttrs(context.Background(), level, "rpc", attrs...)
 }
 
 func (c interceptors) auth(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
