@@ -30,7 +30,7 @@ const composeFile = "docker-compose.yaml"
 var knownFlags = []string{
 	"data-dir", "signing-key", "http-addr",
 	"licensing-addr", "commerce-addr", "billing-addr",
-	"clock", "seed", "store", "etcd-endpoints",
+	"clock", "seed", "store", "etcd-endpoints", "metrics-addr", "log-format",
 }
 
 // grpcComponent is a gRPC service: it listens on its port and keeps a store.

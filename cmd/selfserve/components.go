@@ -96,6 +96,15 @@ func runComponent(ctx context.Context, name string, args []string, stderr io.Wri
 		defer stop()
 	}
 	clog := log.With("component", name)
+	if cfg.MetricsAddr != "" {
+		stop, err := serveMetrics(cfg.MetricsAddr, clog)
+		if err != nil {
+			lis.Close()
+			unit.close()
+			return err
+		}
+		defer stop()
+	}
 	clog.Info("started", "addr", lis.Addr().String(), "clock", cfg.Clock, "store", cfg.Store)
 	err = unit.serve(ctx, lis, cfg.Grace)
 	if cerr := unit.close(); err == nil {

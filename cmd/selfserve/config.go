@@ -28,6 +28,7 @@ type config struct {
 	Seed          bool
 	LogLevel      string
 	LogFormat     string
+	MetricsAddr   string
 	Grace         time.Duration
 	CJKFont       string
 	// store
@@ -90,6 +91,7 @@ func (f *flagSet) pdf() {
 
 func (f *flagSet) common() {
 	f.StringVar(&f.cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&f.cfg.MetricsAddr, "metrics-addr", "", "address to serve GET /metrics on, in Prometheus's text format (empty: none; the gateway also answers it on its own address)")
 	f.StringVar(&f.cfg.LogFormat, "log-format", "text", "log line format: text (key=value) or json (one object a line)")
 	f.DurationVar(&f.cfg.Grace, "shutdown-grace", 10*time.Second, "how long calls in flight may finish on shutdown")
 }

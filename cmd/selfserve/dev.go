@@ -87,6 +87,17 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if sys.billing.CJKFont() == nil {
 		go devCJKFont(ctx, sys.billing, log)
 	}
+	if cfg.MetricsAddr != "" {
+		stop, err := serveMetrics(cfg.MetricsAddr, log)
+		if err != nil {
+			for _, u := range units {
+				u.close()
+			}
+			closeListeners()
+			return err
+		}
+		defer stop()
+	}
 	served := make(chan error, 1)
 	go func() { served <- serveAll(ctx, units, listeners, cfg.Grace) }()
 

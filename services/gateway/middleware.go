@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -17,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/metrics"
 	"github.com/selfserve/selfserve/services/kit/serve"
 )
 
@@ -122,9 +125,17 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 		start := time.Now()
 		id := serve.NewRequestID()
 		w.Header().Set("Request-Id", id)
-		r = r.WithContext(serve.WithRequestID(r.Context(), id))
+		route := new(string)
+		r = r.WithContext(context.WithValue(serve.WithRequestID(r.Context(), id), routeKey{}, route))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
+		elapsed := time.Since(start)
+		pattern := *route
+		if pattern == "" {
+			pattern = "unmatched" // no route took it: never the raw path, whose ids are unbounded
+		}
+		metrics.HTTPRequests.WithLabelValues(pattern, r.Method, strconv.Itoa(rec.status)).Inc()
+		metrics.HTTPDuration.WithLabelValues(pattern, r.Method).Observe(elapsed.Seconds())
 		level := slog.LevelInfo
 		if rec.status >= http.StatusInternalServerError {
 			level = slog.LevelError
@@ -136,7 +147,7 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", elapsed),
 			slog.String("request_id", id),
 		}
 		if org := pathOrganization(r.URL.Path); org != "" {
@@ -178,4 +189,27 @@ func pathOrganization(path string) string {
 	org, _, _ := strings.Cut(rest, "/")
 	org, _, _ = strings.Cut(org, ":")
 	return org
+}
+
+// routeKey holds, in a request's context, where the mux writes the pattern of
+// the route that took the request (routeName), for its metrics.
+type routeKey struct{}
+
+// routeName is the mux middleware that tells logRequests which route took a
+// request: the pattern of its HTTP rule, /v1/{name=organizations/*}, worked
+// out once per route.
+func routeName(next runtime.HandlerFunc) runtime.HandlerFunc {
+	var once sync.Once
+	var name string
+	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+		if slot, ok := r.Context().Value(routeKey{}).(*string); ok {
+			once.Do(func() {
+				if p, ok := runtime.HTTPPattern(r.Context()); ok {
+					name = p.String()
+				}
+			})
+			*slot = name
+		}
+		next(w, r, params)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
 	"github.com/selfserve/selfserve/services/kit/idem"
 	"github.com/selfserve/selfserve/services/kit/locale"
+	"github.com/selfserve/selfserve/services/kit/metrics"
 	"github.com/selfserve/selfserve/services/kit/serve"
 )
 
@@ -34,6 +35,7 @@ func newMux(ctx context.Context, b backends) (*runtime.ServeMux, error) {
 		runtime.WithRoutingErrorHandler(handleRoutingError),
 		// A form POST must not reach a GET route: the edge speaks JSON only.
 		runtime.WithDisablePathLengthFallback(),
+		runtime.WithMiddlewares(routeName),
 	)
 	regs := []struct {
 		conn     *grpc.ClientConn
@@ -62,6 +64,13 @@ func newMux(ctx context.Context, b backends) (*runtime.ServeMux, error) {
 		return nil, err
 	}
 	if err := mux.HandlePath(http.MethodGet, "/openapi.json", openAPI); err != nil {
+		return nil, err
+	}
+	// Prometheus's text format; in `selfserve dev` every component's series.
+	metricsHandler := metrics.Handler()
+	if err := mux.HandlePath(http.MethodGet, "/metrics", func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
+		metricsHandler.ServeHTTP(w, r)
+	}); err != nil {
 		return nil, err
 	}
 	return mux, nil

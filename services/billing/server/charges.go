@@ -17,6 +17,7 @@ import (
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/kv"
+	"github.com/selfserve/selfserve/services/kit/metrics"
 	"github.com/selfserve/selfserve/services/kit/names"
 	"github.com/selfserve/selfserve/services/kit/outbox"
 )
@@ -183,6 +184,9 @@ func (s *Charges) Charge(ctx context.Context, req *billingv1.ChargeRequest) (*bi
 		if wrote {
 			s.committed()
 		}
+		metrics.Charges.WithLabelValues(chargeOutcome(inv, !wrote)).Inc()
+	} else {
+		metrics.Charges.WithLabelValues("replayed").Inc()
 	}
 	if inv.GetStatus() == billingv1.Invoice_OPEN {
 		// Left OPEN by a call that failed before it settled: settle now.
@@ -191,6 +195,22 @@ func (s *Charges) Charge(ctx context.Context, req *billingv1.ChargeRequest) (*bi
 		}
 	}
 	return outcome(inv, c)
+}
+
+// chargeOutcome names how a charge ended, for metrics: by the invoice it
+// recorded (paid, declined, past_due, ...), or replayed when a concurrent
+// call with the same key recorded it first.
+func chargeOutcome(inv *billingv1.Invoice, replayed bool) string {
+	if replayed {
+		return "replayed"
+	}
+	switch inv.GetStatus() {
+	case billingv1.Invoice_PAID:
+		return "paid"
+	case billingv1.Invoice_VOID:
+		return "declined"
+	}
+	return strings.ToLower(inv.GetStatus().String())
 }
 
 // invoiceNumber is sequential per billing account.

@@ -3,11 +3,14 @@ package server
 import (
 	"context"
 
+	"google.golang.org/grpc/codes"
+
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
 	"github.com/selfserve/selfserve/services/commerce/subscriptions"
 	"github.com/selfserve/selfserve/services/commerce/terms"
 	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/locale"
+	"github.com/selfserve/selfserve/services/kit/metrics"
 	"github.com/selfserve/selfserve/services/kit/page"
 )
 
@@ -20,12 +23,33 @@ type Subscriptions struct {
 
 // PurchaseSubscription buys a subscription.
 func (s *Subscriptions) PurchaseSubscription(ctx context.Context, req *commercev1.PurchaseSubscriptionRequest) (*commercev1.Subscription, error) {
-	return s.Service.Purchase(ctx, req)
+	sub, err := s.Service.Purchase(ctx, req)
+	metrics.Purchases.WithLabelValues("purchase", purchaseOutcome(err)).Inc()
+	return sub, err
 }
 
 // StartTrial starts a product's trial.
 func (s *Subscriptions) StartTrial(ctx context.Context, req *commercev1.StartTrialRequest) (*commercev1.Subscription, error) {
-	return s.Service.StartTrial(ctx, req)
+	sub, err := s.Service.StartTrial(ctx, req)
+	metrics.Purchases.WithLabelValues("trial", purchaseOutcome(err)).Inc()
+	return sub, err
+}
+
+// purchaseOutcome names how a purchase or trial ended, for metrics: ok,
+// declined (the payment), refused (the request or the caller) or failed (a
+// fault of the system: a service down, a timeout).
+func purchaseOutcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errs.ReasonOf(err) == errs.PaymentDeclined.Name:
+		return "declined"
+	}
+	switch errs.CodeOf(err) {
+	case codes.Internal, codes.Unknown, codes.Unavailable, codes.DeadlineExceeded, codes.DataLoss, codes.Aborted:
+		return "failed"
+	}
+	return "refused"
 }
 
 // ListSubscriptions lists subscriptions.

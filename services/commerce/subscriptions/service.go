@@ -29,6 +29,7 @@ import (
 	"github.com/selfserve/selfserve/services/kit/clock"
 	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/kv"
+	"github.com/selfserve/selfserve/services/kit/metrics"
 	"github.com/selfserve/selfserve/services/kit/names"
 )
 
@@ -465,6 +466,16 @@ func (s *Service) writeEvent(tx kv.Tx, org string, sub *commercev1.Subscription,
 	return err
 }
 
+// pendingGauge counts the subscriptions with steps left, for metrics.
+func (s *Service) pendingGauge() (float64, bool) {
+	n := 0
+	err := s.Store.DB.View(func(tx kv.Tx) error {
+		n = kv.Count(tx.Bucket(store.PendingSteps))
+		return nil
+	})
+	return float64(n), err == nil
+}
+
 // DrivePending resumes every subscription with steps left, for the clock.
 func (s *Service) DrivePending(ctx context.Context) error { return s.drivePending(ctx, false) }
 
@@ -497,6 +508,7 @@ func (s *Service) drivePending(ctx context.Context, skipBusy bool) error {
 // by a crash are resumed at start-up), then every interval, backing off up
 // to 30 s while a service it calls stays unreachable.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
+	defer metrics.AddGauge(metrics.Gauge{Desc: metrics.PendingSteps, Labels: []string{"commerce"}, Read: s.pendingGauge})()
 	wait := time.Duration(0)
 	for {
 		select {

@@ -4,15 +4,21 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/selfserve/selfserve/services/kit/metrics"
 )
 
 // Bolt is the bbolt backend of DB: one file, one process.
 type Bolt struct {
 	// Raw is the bbolt file, for what only bbolt has (its size, Check).
 	Raw *bolt.DB
+
+	name     string // the service's name: the file's, without .db
+	unsample func()
 }
 
 // OpenBolt opens (creating if needed) the bbolt file at path with mode 0600
@@ -40,8 +46,22 @@ func OpenBolt(path string, buckets ...[]byte) (*Bolt, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Bolt{Raw: db}, nil
+	b := &Bolt{Raw: db, name: strings.TrimSuffix(filepath.Base(path), ".db")}
+	b.unsample = metrics.AddGauge(metrics.Gauge{Desc: metrics.StoreSize, Labels: []string{b.name, "bbolt"}, Read: b.size})
+	return b, nil
 }
+
+// size is the file's size as bbolt sees it (its high-water mark of pages).
+func (b *Bolt) size() (float64, bool) {
+	var n int64
+	if err := b.Raw.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil }); err != nil {
+		return 0, false
+	}
+	return float64(n), true
+}
+
+// Name is the store's name in metrics: the service's.
+func (b *Bolt) Name() string { return b.name }
 
 // Open is OpenBolt.
 func Open(path string, buckets ...[]byte) (*Bolt, error) { return OpenBolt(path, buckets...) }
@@ -53,11 +73,21 @@ func (b *Bolt) View(fn func(Tx) error) error {
 
 // Update implements DB: one bbolt write transaction, committed durably.
 func (b *Bolt) Update(fn func(Tx) error) error {
-	return b.Raw.Update(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
+	start := time.Now()
+	err := b.Raw.Update(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
+	if err == nil {
+		metrics.ObserveCommit(b.name, "bbolt", start, 1)
+	}
+	return err
 }
 
 // Close implements DB.
-func (b *Bolt) Close() error { return b.Raw.Close() }
+func (b *Bolt) Close() error {
+	if b.unsample != nil {
+		b.unsample()
+	}
+	return b.Raw.Close()
+}
 
 // Backend implements DB.
 func (b *Bolt) Backend() string { return "bbolt" }

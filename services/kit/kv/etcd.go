@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/metrics"
 )
 
 // tooManyConflicts answers a transaction that lost to other writers for
@@ -123,6 +124,13 @@ func (s *Etcd) CloseClient() *Etcd { s.closeClient = true; return s }
 // Client is the etcd client, for leader elections and watches.
 func (s *Etcd) Client() *clientv3.Client { return s.cli }
 
+// Name is the store's name in metrics: the last element of its prefix (the
+// service's).
+func (s *Etcd) Name() string {
+	p := strings.TrimSuffix(s.prefix, "/")
+	return p[strings.LastIndex(p, "/")+1:]
+}
+
 // Prefix is the store's key prefix.
 func (s *Etcd) Prefix() string { return s.prefix }
 
@@ -156,7 +164,8 @@ func (s *Etcd) View(fn func(Tx) error) error {
 // every assign updates) go one at a time instead of colliding again, no
 // retry starves, and only other replicas' writes can make one lose.
 func (s *Etcd) Update(fn func(Tx) error) error {
-	deadline := time.Now().Add(s.RetryFor)
+	start := time.Now()
+	deadline := start.Add(s.RetryFor)
 	s.gate.RLock()
 	alone := false
 	defer func() {
@@ -181,8 +190,12 @@ func (s *Etcd) Update(fn func(Tx) error) error {
 			return err
 		}
 		ok, err := tx.commit()
-		if err != nil || ok {
+		if err != nil {
 			return err
+		}
+		if ok {
+			metrics.ObserveCommit(s.Name(), "etcd", start, 1)
+			return nil
 		}
 		if time.Now().After(deadline) {
 			return tooManyConflicts(attempt)

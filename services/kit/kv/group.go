@@ -3,8 +3,11 @@ package kv
 import (
 	"errors"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/selfserve/selfserve/services/kit/metrics"
 )
 
 // Commit runs fn in a write transaction, sharing the commit (and its
@@ -22,7 +25,7 @@ func Commit(db DB, fn func(Tx) error) error {
 	if !ok {
 		return db.Update(fn)
 	}
-	g, _ := groups.LoadOrStore(b.Raw, &group{db: b.Raw})
+	g, _ := groups.LoadOrStore(b.Raw, &group{db: b.Raw, name: b.name})
 	return g.(*group).run(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
 }
 
@@ -35,6 +38,7 @@ type call struct {
 
 type group struct {
 	db      *bolt.DB
+	name    string // of the store, in metrics
 	mu      sync.Mutex
 	pending []call
 	running bool
@@ -71,6 +75,7 @@ func (g *group) loop() {
 		}
 		g.mu.Unlock()
 		failed := -1
+		start := time.Now()
 		err := g.db.Update(func(tx *bolt.Tx) error {
 			for i, c := range batch {
 				if err := c.fn(tx); err != nil {
@@ -82,6 +87,7 @@ func (g *group) loop() {
 		})
 		switch {
 		case err == nil:
+			metrics.ObserveCommit(g.name, "bbolt", start, len(batch))
 			for _, c := range batch {
 				c.done <- nil
 			}
@@ -89,7 +95,12 @@ func (g *group) loop() {
 			// Run each alone: the failing one reports its error, the others
 			// commit (or fail) on their own.
 			for _, c := range batch {
-				c.done <- g.db.Update(c.fn)
+				start := time.Now()
+				err := g.db.Update(c.fn)
+				if err == nil {
+					metrics.ObserveCommit(g.name, "bbolt", start, 1)
+				}
+				c.done <- err
 			}
 		default:
 			for _, c := range batch {

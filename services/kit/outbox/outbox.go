@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/selfserve/selfserve/services/kit/kv"
+	"github.com/selfserve/selfserve/services/kit/metrics"
 )
 
 // Message is one pending message: its key in the outbox bucket and its body.
@@ -67,6 +68,7 @@ func (o *Outbox) Notify() {
 // Run sends until ctx is done: at once when notified, and every second
 // anyway; after a failure it waits with exponential backoff up to 30 s.
 func (o *Outbox) Run(ctx context.Context) {
+	defer metrics.AddGauge(metrics.Gauge{Desc: metrics.OutboxPending, Labels: []string{storeName(o.db), string(o.bucket)}, Read: o.pendingGauge})()
 	backoff := time.Duration(0)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -113,6 +115,19 @@ func (o *Outbox) Flush(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// storeName is the name a store goes by in metrics.
+func storeName(db kv.DB) string {
+	if n, ok := db.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	return db.Backend()
+}
+
+func (o *Outbox) pendingGauge() (float64, bool) {
+	n, err := o.Pending()
+	return float64(n), err == nil
 }
 
 // Pending counts the messages not yet acknowledged.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/locale"
+	"github.com/selfserve/selfserve/services/kit/metrics"
 )
 
 // Dial opens one long-lived client connection to a selfserve service; callers
@@ -27,8 +28,8 @@ func dial(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16 << 20)),
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
 		grpc.WithResolvers(staticResolver{}),
-		grpc.WithChainUnaryInterceptor(sendRequestID),
-		grpc.WithChainStreamInterceptor(sendRequestIDStream),
+		grpc.WithChainUnaryInterceptor(metrics.GRPCClient.UnaryClientInterceptor(), sendRequestID),
+		grpc.WithChainStreamInterceptor(metrics.GRPCClient.StreamClientInterceptor(), sendRequestIDStream),
 	}, opts...)...)
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/locale"
+	"github.com/selfserve/selfserve/services/kit/metrics"
 )
 
 // MaxRequestBytes bounds the size of one request message.
@@ -53,8 +54,8 @@ func NewServer(name, domain string, log *slog.Logger, signer *auth.Signer) *Serv
 		// (copies) its stack every time; beyond that many calls in flight,
 		// a call gets a goroutine of its own as before.
 		grpc.NumStreamWorkers(streamWorkers),
-		grpc.ChainUnaryInterceptor(chain.recovery, chain.logging, chain.auth, chain.errors),
-		grpc.ChainStreamInterceptor(chain.streamRecovery, chain.streamLogging, chain.streamAuth, chain.streamErrors),
+		grpc.ChainUnaryInterceptor(chain.recovery, metrics.GRPCServer.UnaryServerInterceptor(), chain.logging, chain.auth, chain.errors),
+		grpc.ChainStreamInterceptor(chain.streamRecovery, metrics.GRPCServer.StreamServerInterceptor(), chain.streamLogging, chain.streamAuth, chain.streamErrors),
 		// Without it grpc answers a method nobody registered with a bare
 		// status, no ErrorInfo; this one runs the stream interceptors first.
 		grpc.UnknownServiceHandler(chain.unknown),
@@ -71,6 +72,8 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, grace time.Duratio
 	for name := range s.GetServiceInfo() {
 		s.Health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
+	// Every method's series exist from the start, at zero.
+	metrics.GRPCServer.InitializeMetrics(s.Server)
 	s.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	errc := make(chan error, 1)
 	go func() { errc <- s.Server.Serve(lis) }()

@@ -16,6 +16,7 @@ import (
 	"github.com/selfserve/selfserve/services/kit/clock"
 	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/idem"
+	"github.com/selfserve/selfserve/services/kit/metrics"
 	"github.com/selfserve/selfserve/services/kit/names"
 	"github.com/selfserve/selfserve/services/kit/page"
 	"github.com/selfserve/selfserve/services/licensing/directory"
@@ -190,6 +191,7 @@ func (l *Licensing) change(ctx context.Context, method string, req proto.Message
 	now := l.Clock.Now()
 	resp := &licensingv1.License{}
 	wrote := false
+	moved := 0 // users whose license the committed transaction changed
 	var actorOrg, actorID string
 	if a, ok := names.Match(caller.UserName(), directory.UserPattern); ok {
 		actorOrg, actorID = a[0], a[1]
@@ -214,6 +216,7 @@ func (l *Licensing) change(ctx context.Context, method string, req proto.Message
 		if err != nil {
 			return err
 		}
+		moved = len(changed)
 		if len(changed) > 0 {
 			typ := commercev1.Event_LICENSES_UNASSIGNED
 			if assign {
@@ -232,6 +235,13 @@ func (l *Licensing) change(ctx context.Context, method string, req proto.Message
 	}
 	if wrote && l.Committed != nil {
 		l.Committed()
+	}
+	if wrote {
+		op := "unassign"
+		if assign {
+			op = "assign"
+		}
+		metrics.Assignments.WithLabelValues(op).Add(float64(moved))
 	}
 	return resp, nil
 }
