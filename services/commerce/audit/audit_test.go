@@ -207,7 +207,7 @@ func TestDescribeFillsMetadata(t *testing.T) {
 			"Ada将 Contoso Mail 的 1 个许可证分配给了 bob。"},
 		{ev(commercev1.Event_LICENSES_ASSIGNED, MetaProduct, "products/mail", MetaProductDisplayName, "Contoso Mail", MetaCount, "3"), locale.English,
 			"Ada assigned 3 licenses of Contoso Mail."},
-		{ev(commercev1.Event_LICENSES_UNASSIGNED, MetaProduct, "products/mail", MetaCount, "0"), fr, "Ada a retiré 0 licence de products/mail."},
+		{ev(commercev1.Event_LICENSES_UNASSIGNED, MetaProduct, "products/mail", MetaCount, "0"), fr, "Ada a retiré 0 licence de mail."},
 		{ev(commercev1.Event_LICENSES_UNASSIGNED, MetaCount, "1"), fr, "Ada a retiré 1 licence de organizations/acme/subscriptions/s-1."},
 		{ev(commercev1.Event_QUANTITY_CHANGED, MetaFrom, "5", MetaTo, "8"), locale.Swedish,
 			"Ada ändrade antalet licenser för organizations/acme/subscriptions/s-1 från 5 till 8."},
