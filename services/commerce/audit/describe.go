@@ -319,12 +319,13 @@ func fill(e *commercev1.Event, i int, known Names) map[string]string {
 		}
 	}
 	// The product says more to a reader than a resource name: the catalog's
-	// name in the reader's language, the one the event recorded, the
-	// product's id; else the resource the event happened to.
+	// name in the reader's language, the one the event recorded, the name of
+	// the subscription's product, the product's id; else the id of the
+	// resource the event happened to.
 	product := strings.TrimSpace(md[MetaProduct])
 	sub := strings.TrimSpace(md[MetaSubscription])
 	for _, s := range []string{known.product(product, lang), md[MetaProductDisplayName], known.subscription(sub, lang),
-		known.subscription(e.GetResource(), lang), productID(product), e.GetResource()} {
+		known.subscription(e.GetResource(), lang), productID(product), resourceID(e.GetResource())} {
 		if _, ok := v["item"]; !ok {
 			set("item", s)
 		}
@@ -347,13 +348,17 @@ func fill(e *commercev1.Event, i int, known Names) map[string]string {
 	target := strings.TrimSpace(md[MetaTarget])
 	if name := known.subscription(target, lang); name != "" {
 		set("target", name)
-	} else if ids, ok := names.Match(target, SubscriptionPattern); ok {
-		set("target", ids[1])
 	} else {
-		set("target", target)
+		set("target", resourceID(target))
 	}
 	set("card", card(md[MetaBrand], md[MetaLast4], i))
 	return v
+}
+
+// resourceID is the last id of a resource name (a subscription's, a billing
+// profile's): what the feed shows of a resource it knows no name of.
+func resourceID(name string) string {
+	return name[strings.LastIndexByte(name, '/')+1:]
 }
 
 // productID is the id of products/{product}; any other value as it came (a
