@@ -71,7 +71,8 @@ func Open(cfg Config) (*Component, error) {
 			return nil, err
 		}
 	}
-	commercev1.RegisterEventServiceServer(svc, &server.Events{Store: st})
+	events := &server.Events{Store: st}
+	commercev1.RegisterEventServiceServer(svc, events)
 	commercev1.RegisterAuditServiceServer(svc, &server.Audit{Store: st})
 	// Payment events wait in the inbox for the subscriptions' lifecycle.
 	commercev1.RegisterPaymentEventServiceServer(svc, &server.Payments{Store: st})
@@ -101,6 +102,7 @@ func Open(cfg Config) (*Component, error) {
 		Pools: licensingv1.NewPoolServiceClient(c.conns[0]), Licenses: licensingv1.NewLicensingServiceClient(c.conns[0]),
 		Directory: licensingv1.NewDirectoryServiceClient(c.conns[0]), Charges: billingv1.NewChargeServiceClient(c.conns[1]),
 	}
+	events.UserDisplayName = c.Subscriptions.UserDisplayName
 	commercev1.RegisterSubscriptionServiceServer(svc, &server.Subscriptions{Service: c.Subscriptions})
 	svc.Clocks.RunDue = c.Subscriptions.RunDue
 	svc.Go(func(ctx context.Context) { c.Subscriptions.Run(ctx, time.Second) })

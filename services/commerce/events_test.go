@@ -289,13 +289,13 @@ func TestListEventsNewestFirstInTheCallersLanguage(t *testing.T) {
 			t.Fatalf("description %q, want the French %q", e.Description, fr)
 		}
 	}
-	if d := events[0].Description; d != "Ada Lovelace a attribué 2 licences de organizations/acme/licenses/s-1 à bob, eve." {
+	if d := events[0].Description; d != "Ada Lovelace a attribué 2 licences de s-1 à bob, eve." {
 		t.Fatalf("description %q", d)
 	}
 
 	// Without Accept-Language the feed speaks English.
 	_, all := feed(t, h, h.user(t, "acme", "ada", auth.GlobalAdmin), "acme", 50)
-	if len(all) != 7 || all[0].Description != "Ada Lovelace assigned 2 licenses of organizations/acme/licenses/s-1 to bob, eve." {
+	if len(all) != 7 || all[0].Description != "Ada Lovelace assigned 2 licenses of s-1 to bob, eve." {
 		t.Fatalf("english feed: %d events, first %q", len(all), all[0].Description)
 	}
 	if all[0].CreateTime.AsTime() != epoch.Add(70*time.Minute) || all[0].Metadata[audit.MetaCount] != "2" || all[0].Actor != "organizations/acme/users/ada" {

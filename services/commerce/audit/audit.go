@@ -24,6 +24,8 @@ const (
 	OrganizationPattern = "organizations/{organization}"
 	EventPattern        = "organizations/{organization}/events/{event}"
 	UserPattern         = "organizations/{organization}/users/{user}"
+	ProductPattern      = "products/{product}"
+	SubscriptionPattern = "organizations/{organization}/subscriptions/{subscription}"
 )
 
 // Limits of one event, and of one RecordEvents batch.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"golang.org/x/text/language"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
@@ -202,31 +203,31 @@ func TestDescribeFillsMetadata(t *testing.T) {
 		want string
 	}{
 		{ev(commercev1.Event_LICENSES_ASSIGNED, MetaUsers, "organizations/acme/users/bob, organizations/acme/users/eve", MetaCount, "2"), locale.English,
-			"Ada assigned 2 licenses of organizations/acme/subscriptions/s-1 to bob, eve."},
+			"Ada assigned 2 licenses of s-1 to bob, eve."},
 		{ev(commercev1.Event_LICENSES_ASSIGNED, MetaUsers, "organizations/acme/users/bob", MetaProduct, "Contoso Mail"), locale.Chinese,
 			"Ada将 Contoso Mail 的 1 个许可证分配给了 bob。"},
 		{ev(commercev1.Event_LICENSES_ASSIGNED, MetaProduct, "products/mail", MetaProductDisplayName, "Contoso Mail", MetaCount, "3"), locale.English,
 			"Ada assigned 3 licenses of Contoso Mail."},
-		{ev(commercev1.Event_LICENSES_UNASSIGNED, MetaProduct, "products/mail", MetaCount, "0"), fr, "Ada a retiré 0 licence de products/mail."},
-		{ev(commercev1.Event_LICENSES_UNASSIGNED, MetaCount, "1"), fr, "Ada a retiré 1 licence de organizations/acme/subscriptions/s-1."},
+		{ev(commercev1.Event_LICENSES_UNASSIGNED, MetaProduct, "products/mail", MetaCount, "0"), fr, "Ada a retiré 0 licence de mail."},
+		{ev(commercev1.Event_LICENSES_UNASSIGNED, MetaCount, "1"), fr, "Ada a retiré 1 licence de s-1."},
 		{ev(commercev1.Event_QUANTITY_CHANGED, MetaFrom, "5", MetaTo, "8"), locale.Swedish,
-			"Ada ändrade antalet licenser för organizations/acme/subscriptions/s-1 från 5 till 8."},
-		{ev(commercev1.Event_QUANTITY_CHANGED, MetaTo, "8"), locale.English, "Ada changed the number of licenses of organizations/acme/subscriptions/s-1 to 8."},
+			"Ada ändrade antalet licenser för s-1 från 5 till 8."},
+		{ev(commercev1.Event_QUANTITY_CHANGED, MetaTo, "8"), locale.English, "Ada changed the number of licenses of s-1 to 8."},
 		{ev(commercev1.Event_SUBSCRIPTION_CANCELLED, MetaReason, "TOO_EXPENSIVE", MetaProduct, "Contoso Mail"), fr, "Ada a résilié Contoso Mail (motif : trop cher)."},
-		{ev(commercev1.Event_SUBSCRIPTION_CANCELLED, MetaReason, "SOMETHING_NEW"), locale.English, "Ada cancelled organizations/acme/subscriptions/s-1 (reason: SOMETHING_NEW)."},
+		{ev(commercev1.Event_SUBSCRIPTION_CANCELLED, MetaReason, "SOMETHING_NEW"), locale.English, "Ada cancelled s-1 (reason: SOMETHING_NEW)."},
 		{ev(commercev1.Event_PAYMENT_METHOD_ADDED, MetaBrand, "VISA", MetaLast4, "4242"), locale.English, "Ada added the Visa card ending in 4242."},
 		{ev(commercev1.Event_PAYMENT_METHOD_DELETED, MetaLast4, "0005"), locale.Swedish, "Ada tog bort kortet som slutar på 0005."},
 		{ev(commercev1.Event_PAYMENT_METHOD_UPDATED, MetaBrand, "ALIPAY"), locale.Chinese, "Ada更新了支付宝账户。"},
-		{ev(commercev1.Event_AUTO_RENEW_CHANGED, MetaAutoRenew, "false"), fr, "Ada a désactivé le renouvellement automatique de organizations/acme/subscriptions/s-1."},
+		{ev(commercev1.Event_AUTO_RENEW_CHANGED, MetaAutoRenew, "false"), fr, "Ada a désactivé le renouvellement automatique de s-1."},
 		{ev(commercev1.Event_SUBSCRIPTION_PURCHASED, MetaProduct, "Contoso Mail", MetaCount, "10"), locale.Swedish, "Ada köpte 10 licenser för Contoso Mail."},
 		{&commercev1.Event{Type: commercev1.Event_SUBSCRIPTION_RENEWED, Resource: "organizations/acme/subscriptions/s-1"}, locale.Swedish,
-			"Systemet förnyade organizations/acme/subscriptions/s-1."},
+			"Systemet förnyade s-1."},
 		{&commercev1.Event{Type: commercev1.Event_SUBSCRIPTION_STATE_CHANGED, Metadata: map[string]string{MetaState: "EXPIRED"}}, locale.Chinese,
 			"系统将一个订阅的状态更改为“已过期”。"},
 		// An actor without a display name is shown by id, not as the system.
 		{&commercev1.Event{Type: commercev1.Event_TRIAL_STARTED, Actor: "organizations/acme/users/bob"}, locale.French, "bob a démarré un essai."},
 		// An unknown type still reads as something.
-		{&commercev1.Event{Type: 42, Resource: "organizations/acme/things/x"}, locale.English, "The system made a change to organizations/acme/things/x."},
+		{&commercev1.Event{Type: 42, Resource: "organizations/acme/things/x"}, locale.English, "The system made a change to x."},
 	}
 	for _, c := range cases {
 		if got := Describe(c.e, c.lang); got != c.want {
@@ -241,6 +242,66 @@ func TestDescribeDefaultPolicy(t *testing.T) {
 	for _, lang := range locale.Supported {
 		if got := Describe(e, lang); strings.Contains(got, "selfServiceSettings") {
 			t.Errorf("%s: %q names the settings resource", lang, got)
+		}
+	}
+}
+
+// TestDescribeNamesPeopleAndProducts: people and products by display name,
+// from the event or from what the feed knows, else by id alone; never a
+// resource name, never an id beside a name.
+func TestDescribeNamesPeopleAndProducts(t *testing.T) {
+	known := Names{
+		User: func(u string) string {
+			return map[string]string{"organizations/acme/users/max": "Max Holm", "organizations/acme/users/ada": "Ada Lovelace"}[u]
+		},
+		Product: func(p string, lang language.Tag) string {
+			if p != "products/o365" {
+				return ""
+			}
+			if lang == locale.French {
+				return "Office 365 E3 (fr)"
+			}
+			return "Office 365 E3"
+		},
+		Subscription: func(s string, lang language.Tag) string {
+			return map[string]string{"organizations/acme/subscriptions/s-2": "Visio Plan 2"}[s]
+		},
+	}
+	assigned := &commercev1.Event{Type: commercev1.Event_LICENSES_ASSIGNED, Actor: "organizations/acme/users/max",
+		Resource: "organizations/acme/licenses/s-1", Metadata: map[string]string{
+			MetaProduct: "products/o365", MetaCount: "2", MetaSubscription: "organizations/acme/subscriptions/s-1",
+			MetaUsers: "organizations/acme/users/ada,organizations/acme/users/bob"}}
+	withNames := proto.CloneOf(assigned)
+	withNames.Metadata[MetaUserDisplayNames] = `["Ada L.","Bob Stone"]`
+	old := proto.CloneOf(assigned) // as stored before display names were recorded
+	cases := []struct {
+		name  string
+		e     *commercev1.Event
+		lang  language.Tag
+		names Names
+		want  string
+	}{
+		{"known", assigned, locale.English, known, "Max Holm assigned 2 licenses of Office 365 E3 to Ada Lovelace, bob."},
+		{"known, French", assigned, locale.French, known, "Max Holm a attribué 2 licences de Office 365 E3 (fr) à Ada Lovelace, bob."},
+		{"recorded first", withNames, locale.English, known, "Max Holm assigned 2 licenses of Office 365 E3 to Ada L., Bob Stone."},
+		{"nothing known", old, locale.English, Names{}, "max assigned 2 licenses of o365 to ada, bob."},
+		{"recorded, nothing known", withNames, locale.Swedish, Names{}, "max tilldelade 2 licenser för o365 till Ada L., Bob Stone."},
+		{"the event's actor name wins", &commercev1.Event{Type: commercev1.Event_QUANTITY_CHANGED, Actor: "organizations/acme/users/max", ActorDisplayName: "Max H.",
+			Resource: "organizations/acme/subscriptions/s-2", Metadata: map[string]string{MetaFrom: "2", MetaTo: "5"}}, locale.English, known,
+			"Max H. changed the number of licenses of Visio Plan 2 from 2 to 5."},
+		{"take-over target by product", &commercev1.Event{Type: commercev1.Event_SUBSCRIPTION_TAKEN_OVER, Actor: "organizations/acme/users/ada",
+			Metadata: map[string]string{MetaProductDisplayName: "Office 365 E3", MetaTarget: "organizations/acme/subscriptions/s-2"}}, locale.English, known,
+			"Ada Lovelace took over Office 365 E3 and moved its users to Visio Plan 2."},
+		{"take-over target by id", &commercev1.Event{Type: commercev1.Event_SUBSCRIPTION_TAKEN_OVER, Actor: "organizations/acme/users/ada",
+			Metadata: map[string]string{MetaProductDisplayName: "Office 365 E3", MetaTarget: "organizations/acme/subscriptions/s-9"}}, locale.English, known,
+			"Ada Lovelace took over Office 365 E3 and moved its users to s-9."},
+		{"unreadable recorded names", &commercev1.Event{Type: commercev1.Event_LICENSES_UNASSIGNED, Metadata: map[string]string{
+			MetaUsers: "organizations/acme/users/max", MetaUserDisplayNames: "not json"}}, locale.English, known,
+			"The system unassigned 1 license from Max Holm."},
+	}
+	for _, c := range cases {
+		if got := DescribeNamed(c.e, c.lang, c.names); got != c.want {
+			t.Errorf("%s:\n got %q\nwant %q", c.name, got, c.want)
 		}
 	}
 }

@@ -1,11 +1,12 @@
 package audit
 
 import (
-	"golang.org/x/text/message/catalog"
+	"encoding/json"
 	"strconv"
 	"strings"
 
 	"golang.org/x/text/language"
+	"golang.org/x/text/message/catalog"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
 	"github.com/selfserve/selfserve/services/kit/locale"
@@ -17,8 +18,10 @@ import (
 const (
 	MetaProductDisplayName = "product_display_name" // the product's display name
 	MetaProduct            = "product"              // the product, by display name or resource name
+	MetaSubscription       = "subscription"         // the subscription, by resource name
 	MetaCount              = "count"                // how many licenses (purchase, trial, assign, unassign)
 	MetaUsers              = "users"                // comma-separated user names (assign, unassign)
+	MetaUserDisplayNames   = "user_display_names"   // a JSON array of their display names, in the same order
 	MetaFrom               = "from"                 // the old quantity
 	MetaTo                 = "to"                   // the new quantity
 	MetaReason             = "reason"               // a cancellation reason, e.g. TOO_EXPENSIVE
@@ -240,12 +243,54 @@ func sentenceKey(kind string, variant int) string {
 // msg is a catalog text in language i of locale.Supported.
 func msg(i int, key string) string { return messages.Sprintf(locale.Supported[i], key) }
 
+// Names names, in a reader's language, the people, products and
+// subscriptions events refer to by resource name. Each answers "" for what it
+// does not know; a nil func knows nothing.
+type Names struct {
+	// User is the display name of organizations/{org}/users/{user}.
+	User func(user string) string
+	// Product is the display name of products/{product}.
+	Product func(product string, lang language.Tag) string
+	// Subscription is the display name of the product of
+	// organizations/{org}/subscriptions/{subscription}.
+	Subscription func(subscription string, lang language.Tag) string
+}
+
+func (n Names) user(name string) string {
+	if n.User == nil || name == "" {
+		return ""
+	}
+	return strings.TrimSpace(n.User(name))
+}
+
+func (n Names) product(name string, lang language.Tag) string {
+	if n.Product == nil || name == "" {
+		return ""
+	}
+	return strings.TrimSpace(n.Product(name, lang))
+}
+
+func (n Names) subscription(name string, lang language.Tag) string {
+	if n.Subscription == nil || name == "" {
+		return ""
+	}
+	return strings.TrimSpace(n.Subscription(name, lang))
+}
+
 // Describe writes the sentence that tells a reader in lang (one of
 // locale.Supported; others are matched to one) what an event was, filled in
 // from its metadata as far as it goes.
 func Describe(e *commercev1.Event, lang language.Tag) string {
+	return DescribeNamed(e, lang, Names{})
+}
+
+// DescribeNamed is Describe naming people, products and subscriptions by
+// their display names: those the event carries, else those names gives.
+// Whoever has no known display name is named by id alone (a user's id, a
+// product's id), never a resource name next to a name.
+func DescribeNamed(e *commercev1.Event, lang language.Tag, names Names) string {
 	i := langIndex(lang)
-	values := fill(e, i)
+	values := fill(e, i, names)
 	kind, n := e.GetType().String(), len(sentences[e.GetType()])
 	if n == 0 {
 		kind, n = commercev1.Event_TYPE_UNSPECIFIED.String(), len(sentences[commercev1.Event_TYPE_UNSPECIFIED])
@@ -264,21 +309,28 @@ func Describe(e *commercev1.Event, lang language.Tag) string {
 func langIndex(lang language.Tag) int { return locale.Index(locale.Match(lang.String())) }
 
 // fill gives the placeholder values an event has; absent ones are left out.
-func fill(e *commercev1.Event, i int) map[string]string {
+func fill(e *commercev1.Event, i int, known Names) map[string]string {
 	md := e.GetMetadata()
-	v := map[string]string{"actor": actor(e, i)}
+	lang := locale.Supported[i]
+	v := map[string]string{"actor": actor(e, i, known)}
 	set := func(k, s string) {
 		if s = strings.TrimSpace(s); s != "" {
 			v[k] = s
 		}
 	}
-	// The product says more to a reader than a resource name.
-	for _, s := range []string{md[MetaProductDisplayName], md[MetaProduct], e.GetResource()} {
+	// The product says more to a reader than a resource name: the catalog's
+	// name in the reader's language, the one the event recorded, the name of
+	// the subscription's product, the product's id; else the id of the
+	// resource the event happened to.
+	product := strings.TrimSpace(md[MetaProduct])
+	sub := strings.TrimSpace(md[MetaSubscription])
+	for _, s := range []string{known.product(product, lang), md[MetaProductDisplayName], known.subscription(sub, lang),
+		known.subscription(e.GetResource(), lang), productID(product), resourceID(e.GetResource())} {
 		if _, ok := v["item"]; !ok {
 			set("item", s)
 		}
 	}
-	users := userList(md[MetaUsers])
+	users := userList(md[MetaUsers], md[MetaUserDisplayNames], known)
 	set("users", strings.Join(users, msg(i, "list separator")))
 	if n, err := strconv.Atoi(strings.TrimSpace(md[MetaCount])); err == nil && n >= 0 {
 		set("licenses", licenses(n, i))
@@ -293,18 +345,42 @@ func fill(e *commercev1.Event, i int) map[string]string {
 	if key := "onoff " + strings.ToLower(strings.TrimSpace(md[MetaAutoRenew])); messages.Has(key) {
 		set("onoff", msg(i, key))
 	}
-	set("target", md[MetaTarget])
+	target := strings.TrimSpace(md[MetaTarget])
+	if name := known.subscription(target, lang); name != "" {
+		set("target", name)
+	} else {
+		set("target", resourceID(target))
+	}
 	set("card", card(md[MetaBrand], md[MetaLast4], i))
 	return v
+}
+
+// resourceID is the last id of a resource name (a subscription's, a billing
+// profile's): what the feed shows of a resource it knows no name of.
+func resourceID(name string) string {
+	return name[strings.LastIndexByte(name, '/')+1:]
+}
+
+// productID is the id of products/{product}; any other value as it came (a
+// source may have recorded a display name).
+func productID(s string) string {
+	if ids, ok := names.Match(s, ProductPattern); ok {
+		return ids[0]
+	}
+	return s
 }
 
 // licenses is "n licenses" in language i, in the plural form its rules
 // give n (French counts 0 and 1 as singular).
 func licenses(n, i int) string { return messages.Sprintf(locale.Supported[i], "licenses", n) }
 
-// actor is who did it: the display name, else the user's id, else the system.
-func actor(e *commercev1.Event, i int) string {
+// actor is who did it: the display name the event carries, else the one
+// known, else the user's id, else the system.
+func actor(e *commercev1.Event, i int, known Names) string {
 	if d := strings.TrimSpace(e.GetActorDisplayName()); d != "" {
+		return d
+	}
+	if d := known.user(e.GetActor()); d != "" {
 		return d
 	}
 	if ids, ok := names.Match(e.GetActor(), UserPattern); ok {
@@ -313,17 +389,36 @@ func actor(e *commercev1.Event, i int) string {
 	return msg(i, "system")
 }
 
-// userList reads a comma-separated list of user names, showing each by id.
-func userList(s string) []string {
+// userList reads a comma-separated list of user names, showing each by its
+// display name: the one recorded beside it (displayNames, a JSON array in the
+// same order), else the one known, else its id alone.
+func userList(s, displayNames string, known Names) []string {
+	var recorded []string
+	if displayNames != "" {
+		_ = json.Unmarshal([]byte(displayNames), &recorded) // unreadable: none recorded
+	}
 	var out []string
+	n := 0
 	for _, u := range strings.Split(s, ",") {
 		u = strings.TrimSpace(u)
-		if ids, ok := names.Match(u, UserPattern); ok {
-			u = ids[1]
+		if u == "" {
+			continue
 		}
-		if u != "" {
-			out = append(out, u)
+		name := ""
+		if n < len(recorded) {
+			name = strings.TrimSpace(recorded[n])
 		}
+		n++
+		if name == "" {
+			name = known.user(u)
+		}
+		if name == "" {
+			name = u
+			if ids, ok := names.Match(u, UserPattern); ok {
+				name = ids[1]
+			}
+		}
+		out = append(out, name)
 	}
 	return out
 }

@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 
+	"golang.org/x/text/language"
+
 	"github.com/selfserve/selfserve/services/kit/kv"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
@@ -67,6 +69,10 @@ func (a *Audit) RecordEvents(ctx context.Context, req *commercev1.RecordEventsRe
 type Events struct {
 	commercev1.UnimplementedEventServiceServer
 	Store *store.Store
+	// UserDisplayName names a user of the directory ("" when unknown), so
+	// that every event names people alike, whether its source knew the
+	// name or not. Nil: people without a recorded name are named by id.
+	UserDisplayName func(ctx context.Context, user string) string
 }
 
 // ListEvents lists an organization's events, newest first, each described in
@@ -100,8 +106,64 @@ func (s *Events) ListEvents(ctx context.Context, req *commercev1.ListEventsReque
 		return nil, err
 	}
 	lang := locale.FromContext(ctx)
+	known := s.names(ctx, org)
 	for _, e := range resp.Events {
-		e.Description = audit.Describe(e, lang)
+		e.Description = audit.DescribeNamed(e, lang, known)
+		if e.ActorDisplayName == "" && e.Actor != "" {
+			e.ActorDisplayName = known.User(e.Actor)
+		}
 	}
 	return resp, nil
+}
+
+// names tells the feed of org the display names of its users, of the
+// catalog's products (in the reader's language) and of its subscriptions
+// (their product's), each looked up once a request; nothing of another
+// organization is named.
+func (s *Events) names(ctx context.Context, org string) audit.Names {
+	users := map[string]string{}
+	user := func(name string) string {
+		if d, ok := users[name]; ok {
+			return d
+		}
+		d := ""
+		if ids, ok := names.Match(name, audit.UserPattern); ok && ids[0] == org && s.UserDisplayName != nil {
+			d = s.UserDisplayName(ctx, name)
+		}
+		users[name] = d
+		return d
+	}
+	product := func(name string, lang language.Tag) string {
+		ids, ok := names.Match(name, audit.ProductPattern)
+		if !ok {
+			return ""
+		}
+		var d string
+		_ = s.Store.DB.View(func(tx kv.Tx) error {
+			if p, err := store.GetProduct(tx, ids[0]); err == nil {
+				d = p.DisplayName(lang)
+			}
+			return nil
+		})
+		return d
+	}
+	subscription := func(name string, lang language.Tag) string {
+		ids, ok := names.Match(name, audit.SubscriptionPattern)
+		if !ok || ids[0] != org {
+			return ""
+		}
+		var sub *commercev1.Subscription
+		_ = s.Store.DB.View(func(tx kv.Tx) (err error) {
+			sub, _, err = store.GetSubscription(tx, ids[0], ids[1])
+			return err
+		})
+		if sub == nil {
+			return ""
+		}
+		if d := product(sub.GetProduct(), lang); d != "" {
+			return d
+		}
+		return sub.GetProductDisplayName()
+	}
+	return audit.Names{User: user, Product: product, Subscription: subscription}
 }

@@ -408,7 +408,7 @@ func (s *Service) ConvertTrial(ctx context.Context, req *commercev1.ConvertTrial
 			return errs.New(errs.SubscriptionNotActive, "%s is %s", c.sub.GetName(), st).With("state", st.String())
 		}
 		if req.GetQuantity() < assigned {
-			return errs.New(errs.BelowAssignedLicenses, "%d licenses are assigned", assigned).With("assigned", fmt.Sprint(assigned))
+			return errs.Counted(errs.BelowAssignedLicenses, errs.LicensesAssigned, int(assigned), int(req.GetQuantity())).With("assigned", fmt.Sprint(assigned))
 		}
 		amount, err := terms.Full(unit, req.GetQuantity())
 		if err != nil {

@@ -124,6 +124,16 @@ func (s *Service) user(ctx context.Context, name string) (*licensingv1.User, err
 	return u, nil
 }
 
+// UserDisplayName is the display name of a user of the directory; "" when
+// the directory does not answer.
+func (s *Service) UserDisplayName(ctx context.Context, name string) string {
+	u, err := s.user(ctx, name)
+	if err != nil {
+		return ""
+	}
+	return u.GetDisplayName()
+}
+
 // payers remembers billing profiles as billing described them (see payer).
 type payers struct {
 	mu sync.RWMutex

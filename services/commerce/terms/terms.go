@@ -96,7 +96,7 @@ func SetQuantity(current, total, assigned int32, unitMinor int64, termStart, ter
 		return QuantityChange{}, err
 	}
 	if total < assigned {
-		return QuantityChange{}, errs.New(errs.BelowAssignedLicenses, "%d licenses are assigned; the total cannot be %d", assigned, total).
+		return QuantityChange{}, errs.Counted(errs.BelowAssignedLicenses, errs.LicensesAssigned, int(assigned), int(total)).
 			With("assigned", strconv.Itoa(int(assigned)))
 	}
 	switch {

@@ -32,6 +32,10 @@ type Error struct {
 	Reason   Reason
 	Message  string // for developers, in English
 	Metadata map[string]string
+
+	// A counted error (Counted) says its sentence to the caller.
+	sentence Sentence
+	counts   []int
 }
 
 func (e *Error) Error() string { return e.Reason.Name + ": " + e.Message }
@@ -118,7 +122,11 @@ func Status(err error, domain string, lang language.Tag) *status.Status {
 func build(e *Error, domain string, lang language.Tag) *status.Status {
 	s := status.New(e.Reason.Code, e.Message)
 	info := &errdetails.ErrorInfo{Reason: e.Reason.Name, Domain: domain, Metadata: e.Metadata}
-	msg := &errdetails.LocalizedMessage{Locale: locale.Code(lang), Message: Localize(e.Reason, lang)}
+	text := Localize(e.Reason, lang)
+	if e.sentence != (Sentence{}) {
+		text = e.sentence.Format(lang, e.counts...)
+	}
+	msg := &errdetails.LocalizedMessage{Locale: locale.Code(lang), Message: text}
 	if d, err := s.WithDetails(info, msg); err == nil {
 		return d
 	}

@@ -80,6 +80,20 @@ func (c *Catalog) SetFormat(key string, formats [4]string) {
 // string, or a selection such as Plural. A nil message is a missing
 // translation, which Missing reports and which prints in English.
 func (c *Catalog) SetMessages(key string, msgs [4]catalog.Message) {
+	var seqs [4][]catalog.Message
+	for i, m := range msgs {
+		if m != nil {
+			seqs[i] = []catalog.Message{m}
+		}
+	}
+	c.SetSequences(key, seqs)
+}
+
+// SetSequences adds a message in each language, in the order of Supported,
+// as a sequence of x/text messages: variables (catalog.Var, say one Plural
+// per count) then the string that uses them as ${name}. An empty sequence is
+// a missing translation.
+func (c *Catalog) SetSequences(key string, msgs [4][]catalog.Message) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, dup := c.keys[key]; dup {
@@ -87,10 +101,10 @@ func (c *Catalog) SetMessages(key string, msgs [4]catalog.Message) {
 	}
 	var have [4]bool
 	for i, m := range msgs {
-		if m == nil {
+		if len(m) == 0 {
 			continue
 		}
-		if err := c.builder.Set(Supported[i], key, m); err != nil {
+		if err := c.builder.Set(Supported[i], key, m...); err != nil {
 			panic(fmt.Sprintf("locale: catalog %s: %q in %s: %v", c.name, key, Supported[i], err))
 		}
 		have[i] = true
@@ -103,6 +117,17 @@ func (c *Catalog) SetMessages(key string, msgs [4]catalog.Message) {
 // French 0 and 1 take the singular). Each form is a format.
 func Plural(arg int, one, other string) catalog.Message {
 	return plural.Selectf(arg, "%d", plural.One, one, plural.Other, other)
+}
+
+// PluralForm is the CLDR cardinal plural category of the whole number n in
+// lang: plural.One or plural.Other for the supported languages (English and
+// Swedish: one for 1; French: one for 0 and 1; Chinese: always other). It is
+// the rule Plural selects by.
+func PluralForm(lang language.Tag, n int) plural.Form {
+	if n < 0 {
+		n = -n
+	}
+	return plural.Cardinal.MatchPlural(lang, n, 0, 0, 0, 0)
 }
 
 // Sprintf prints the message key in lang (one of Supported, else English)

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/text/feature/plural"
 	"golang.org/x/text/message/catalog"
 )
 
@@ -64,4 +65,41 @@ func TestCatalog(t *testing.T) {
 		}
 	}()
 	c.Set("plain", [4]string{"again", "again", "again", "again"})
+}
+
+// TestPluralByLocale: Plural and PluralForm pick each language's form by the
+// CLDR rules, for the counts where the languages differ (0, 1) and where they
+// agree.
+func TestPluralByLocale(t *testing.T) {
+	c := NewCatalog("plural test")
+	c.SetMessages("days", [4]catalog.Message{
+		Plural(1, "%d day", "%d days"),
+		Plural(1, "%d jour", "%d jours"),
+		Plural(1, "%d dag", "%d dagar"),
+		catalog.String("%d 天"),
+	})
+	counts := []int{0, 1, 2, 5, 21}
+	want := map[string][5]string{
+		"en":    {"0 days", "1 day", "2 days", "5 days", "21 days"},
+		"fr":    {"0 jour", "1 jour", "2 jours", "5 jours", "21 jours"},
+		"sv":    {"0 dagar", "1 dag", "2 dagar", "5 dagar", "21 dagar"},
+		"zh-CN": {"0 天", "1 天", "2 天", "5 天", "21 天"},
+	}
+	one := map[string][5]bool{
+		"en":    {false, true, false, false, false},
+		"fr":    {true, true, false, false, false},
+		"sv":    {false, true, false, false, false},
+		"zh-CN": {false, false, false, false, false},
+	}
+	for _, lang := range Supported {
+		code := Code(lang)
+		for i, n := range counts {
+			if got := c.Sprintf(lang, "days", n); got != want[code][i] {
+				t.Errorf("%s %d: %q, want %q", code, n, got, want[code][i])
+			}
+			if got := PluralForm(lang, n) == plural.One; got != one[code][i] {
+				t.Errorf("PluralForm(%s, %d) is one: %v, want %v", code, n, got, one[code][i])
+			}
+		}
+	}
 }

@@ -36,7 +36,7 @@ func Users(org string, users []string) ([]string, error) {
 		return nil, errs.Field("users", "users must name 1 to %d users", MaxUsersPerCall)
 	}
 	if len(users) > MaxUsersPerCall {
-		return nil, errs.New(errs.TooManyUsers, "%d users in one call; at most %d", len(users), MaxUsersPerCall).
+		return nil, errs.Counted(errs.TooManyUsers, errs.UsersNamed, len(users), MaxUsersPerCall).
 			With("max", strconv.Itoa(MaxUsersPerCall)).With("count", strconv.Itoa(len(users)))
 	}
 	ids := make([]string, 0, len(users))
@@ -119,7 +119,7 @@ func Unassignable(p *licensingv1.Pool) error {
 func Room(p *licensingv1.Pool, n int) error {
 	available := int(p.GetTotalLicenses() - p.GetAssignedLicenses())
 	if n > available {
-		return errs.New(errs.NotEnoughLicenses, "%d users need a license and %d are available", n, available).
+		return errs.Counted(errs.NotEnoughLicenses, errs.LicensesNeeded, n, available).
 			With("available", strconv.Itoa(available)).With("requested", strconv.Itoa(n))
 	}
 	return nil
@@ -139,7 +139,7 @@ func Resize(p *licensingv1.Pool, total int32) error {
 		return err
 	}
 	if total < p.GetAssignedLicenses() {
-		return errs.New(errs.BelowAssignedLicenses, "%d licenses are assigned; the total cannot be %d", p.GetAssignedLicenses(), total).
+		return errs.Counted(errs.BelowAssignedLicenses, errs.LicensesAssigned, int(p.GetAssignedLicenses()), int(total)).
 			With("assigned", strconv.Itoa(int(p.GetAssignedLicenses())))
 	}
 	return nil

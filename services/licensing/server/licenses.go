@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -287,16 +288,24 @@ const maxEventValue = 1000
 func licenseEvent(tx kv.Tx, org string, typ commercev1.Event_Type, actor string, p *licensingv1.Pool, userIDs []string, now time.Time) *commercev1.Event {
 	// The feed keeps metadata values to 1,000 characters: name as many users
 	// as fit; count says how many there were.
-	var users []string
-	size := 0
+	// Their display names go beside them, so that the feed names people
+	// alike (an unknown one is "" and shown by id).
+	users, displayNames := []string(nil), []string{}
+	size, namesSize := 0, 2
 	for _, id := range userIDs {
 		u := names.Format(directory.UserPattern, org, id)
-		if size+len(u)+1 > maxEventValue {
+		d := ""
+		if du, err := store.GetUser(tx, org, id); err == nil {
+			d = du.GetDisplayName()
+		}
+		quoted, _ := json.Marshal(d)
+		if size+len(u)+1 > maxEventValue || namesSize+len(quoted)+1 > maxEventValue {
 			break
 		}
-		users = append(users, u)
-		size += len(u) + 1
+		users, displayNames = append(users, u), append(displayNames, d)
+		size, namesSize = size+len(u)+1, namesSize+len(quoted)+1
 	}
+	namesJSON, _ := json.Marshal(displayNames)
 	e := &commercev1.Event{
 		Name:       "organizations/" + org + "/events/" + directory.NewID("lic"),
 		Type:       typ,
@@ -304,10 +313,11 @@ func licenseEvent(tx kv.Tx, org string, typ commercev1.Event_Type, actor string,
 		Resource:   p.GetName(),
 		CreateTime: timestamppb.New(now),
 		Metadata: map[string]string{
-			"users":        strings.Join(users, ","),
-			"count":        strconv.Itoa(len(userIDs)),
-			"subscription": p.GetSubscription(),
-			"product":      p.GetProduct(),
+			"users":              strings.Join(users, ","),
+			"user_display_names": string(namesJSON),
+			"count":              strconv.Itoa(len(userIDs)),
+			"subscription":       p.GetSubscription(),
+			"product":            p.GetProduct(),
 		},
 	}
 	if ids, ok := names.Match(actor, directory.UserPattern); ok {
