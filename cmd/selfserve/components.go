@@ -18,6 +18,7 @@ import (
 	"github.com/selfserve/selfserve/services/gateway"
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/kv"
+	"github.com/selfserve/selfserve/services/kit/telemetry"
 	"github.com/selfserve/selfserve/services/licensing"
 )
 
@@ -96,6 +97,13 @@ func runComponent(ctx context.Context, name string, args []string, stderr io.Wri
 		defer stop()
 	}
 	clog := log.With("component", name)
+	shutdownTraces, err := telemetry.Setup(ctx, name)
+	if err != nil {
+		lis.Close()
+		unit.close()
+		return err
+	}
+	defer flushTraces(shutdownTraces, clog)
 	if cfg.MetricsAddr != "" {
 		stop, err := serveMetrics(cfg.MetricsAddr, clog)
 		if err != nil {

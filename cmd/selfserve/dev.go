@@ -21,6 +21,7 @@ import (
 	"github.com/selfserve/selfserve/services/billing"
 	"github.com/selfserve/selfserve/services/billing/invoicepdf"
 	"github.com/selfserve/selfserve/services/kit/serve"
+	"github.com/selfserve/selfserve/services/kit/telemetry"
 	"github.com/selfserve/selfserve/services/licensing"
 )
 
@@ -87,6 +88,15 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if sys.billing.CJKFont() == nil {
 		go devCJKFont(ctx, sys.billing, log)
 	}
+	shutdownTraces, err := telemetry.Setup(ctx, "selfserve")
+	if err != nil {
+		for _, u := range units {
+			u.close()
+		}
+		closeListeners()
+		return err
+	}
+	defer flushTraces(shutdownTraces, log)
 	if cfg.MetricsAddr != "" {
 		stop, err := serveMetrics(cfg.MetricsAddr, log)
 		if err != nil {

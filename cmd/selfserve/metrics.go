@@ -35,3 +35,12 @@ func serveMetrics(addr string, log *slog.Logger) (stop func(), err error) {
 		_ = srv.Shutdown(ctx)
 	}, nil
 }
+
+// flushTraces sends the spans still batched when a component stops.
+func flushTraces(shutdown func(context.Context) error, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := shutdown(ctx); err != nil {
+		log.Warn("traces not flushed", "err", err)
+	}
+}

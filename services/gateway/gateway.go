@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"google.golang.org/grpc"
 
 	"github.com/selfserve/selfserve/services/kit/serve"
@@ -88,7 +89,10 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		g.Close()
 		return nil, err
 	}
-	g.handler = logRequests(log, limitBody(mux, checkRequest(mux, mux), serve.MaxRequestBytes))
+	// The trace starts here (or goes on from the caller's traceparent), so
+	// that the request's log line and every call to a service are in it.
+	g.handler = otelhttp.NewHandler(logRequests(log, limitBody(mux, checkRequest(mux, mux), serve.MaxRequestBytes)), "gateway",
+		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/metrics" }))
 	return g, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -209,6 +210,9 @@ func routeName(next runtime.HandlerFunc) runtime.HandlerFunc {
 				}
 			})
 			*slot = name
+			// The request's span is named by its route, as OpenTelemetry's
+			// HTTP conventions ask: "POST /v1/{parent=organizations/*}/subscriptions:purchase".
+			trace.SpanFromContext(r.Context()).SetName(r.Method + " " + name)
 		}
 		next(w, r, params)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/locale"
 	"github.com/selfserve/selfserve/services/kit/metrics"
+	"github.com/selfserve/selfserve/services/kit/telemetry"
 )
 
 // Dial opens one long-lived client connection to a selfserve service; callers
@@ -28,6 +29,7 @@ func dial(addr string, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(16 << 20)),
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
 		grpc.WithResolvers(staticResolver{}),
+		grpc.WithStatsHandler(telemetry.ClientHandler()),
 		grpc.WithChainUnaryInterceptor(metrics.GRPCClient.UnaryClientInterceptor(), sendRequestID),
 		grpc.WithChainStreamInterceptor(metrics.GRPCClient.StreamClientInterceptor(), sendRequestIDStream),
 	}, opts...)...)

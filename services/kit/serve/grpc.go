@@ -24,6 +24,7 @@ import (
 	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/locale"
 	"github.com/selfserve/selfserve/services/kit/metrics"
+	"github.com/selfserve/selfserve/services/kit/telemetry"
 )
 
 // MaxRequestBytes bounds the size of one request message.
@@ -54,6 +55,8 @@ func NewServer(name, domain string, log *slog.Logger, signer *auth.Signer) *Serv
 		// (copies) its stack every time; beyond that many calls in flight,
 		// a call gets a goroutine of its own as before.
 		grpc.NumStreamWorkers(streamWorkers),
+		// A span of every call, child of the caller's (telemetry).
+		grpc.StatsHandler(telemetry.ServerHandler()),
 		grpc.ChainUnaryInterceptor(chain.recovery, metrics.GRPCServer.UnaryServerInterceptor(), chain.logging, chain.auth, chain.errors),
 		grpc.ChainStreamInterceptor(chain.streamRecovery, metrics.GRPCServer.StreamServerInterceptor(), chain.streamLogging, chain.streamAuth, chain.streamErrors),
 		// Without it grpc answers a method nobody registered with a bare
@@ -141,7 +144,7 @@ func (c interceptors) logging(ctx context.Context, req any, info *grpc.UnaryServ
 	ctx, rid := withCallID(ctx)
 	resp, err := handler(context.WithValue(ctx, callerKey{}, who), req)
 	if !public(info.FullMethod) {
-		c.logCall(info.FullMethod, rid, start, who, err)
+		c.logCall(ctx, info.FullMethod, rid, start, who, err)
 	}
 	return resp, err
 }
@@ -154,14 +157,14 @@ func withCallID(ctx context.Context) (context.Context, string) {
 	return WithRequestID(ctx, rid), rid
 }
 
-func (c interceptors) logCall(method, rid string, start time.Time, who *caller, err error) {
+func (c interceptors) logCall(ctx context.Context, method, rid string, start time.Time, who *caller, err error) {
 	code := status.Code(err)
 	level := slog.LevelInfo
 	switch code {
 	case codes.Internal, codes.Unknown, codes.DataLoss, codes.Unavailable:
 		level = slog.LevelError
 	}
-	if !c.log.Enabled(context.Background(), level) {
+	if !c.log.Enabled(ctx, level) {
 		return
 	}
 	attrs := make([]slog.Attr, 0, 8)
@@ -173,7 +176,7 @@ func (c interceptors) logCall(method, rid string, start time.Time, who *caller, 
 	if r := errs.ReasonOf(err); r != "" {
 		attrs = append(attrs, slog.String("reason", r))
 	}
-	c.log.LogAttrs(context.Background(), level, "rpc", attrs...)
+	c.log.LogAttrs(ctx, level, "rpc", attrs...)
 }
 
 func (c interceptors) auth(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -212,7 +215,7 @@ func (c interceptors) streamLogging(srv any, ss grpc.ServerStream, info *grpc.St
 	ctx, rid := withCallID(ss.Context())
 	err := handler(srv, withContext(ss, context.WithValue(ctx, callerKey{}, who)))
 	if !public(info.FullMethod) {
-		c.logCall(info.FullMethod, rid, start, who, err)
+		c.logCall(ctx, info.FullMethod, rid, start, who, err)
 	}
 	return err
 }
