@@ -44,7 +44,9 @@ func runComponent(ctx context.Context, name string, args []string, stderr io.Wri
 		f.pdf()
 	case "gateway":
 		f.addrs(true, true, true, true)
+		f.StringVar(&f.cfg.SigningKey, "signing-key", "", "the services' token signing key, if this machine has it: the rate limits then exempt operators and count callers by who they are (empty: by token)")
 	}
+	f.limits()
 	f.common()
 	cfg, err := f.parse(args)
 	if err != nil {
@@ -67,6 +69,16 @@ func runComponent(ctx context.Context, name string, args []string, stderr io.Wri
 		if sys.signer, err = cfg.signer(); err != nil {
 			lis.Close()
 			return err
+		}
+	} else if cfg.SigningKey != "" {
+		// The gateway only verifies: a key it made itself would verify nothing.
+		key, err := auth.LoadKey(cfg.SigningKey)
+		if err == nil {
+			sys.signer, err = auth.NewSigner(key)
+		}
+		if err != nil {
+			lis.Close()
+			return fmt.Errorf("--signing-key: %w", err)
 		}
 	}
 	sys.dial[name] = dialAddr(lis)
@@ -147,6 +159,7 @@ func (s *system) open(ctx context.Context, name string) (*unit, error) {
 		if err != nil {
 			return nil, fmt.Errorf("licensing: %w", err)
 		}
+		c.Limit(s.cfg.limiter())
 		return &unit{serve: c.Serve, close: c.Close}, nil
 	case "commerce":
 		c, err := commerce.Open(commerce.Config{DataDir: s.cfg.DataDir, Store: s.store, Clock: s.cfg.Clock, Seed: s.cfg.Seed,
@@ -154,6 +167,7 @@ func (s *system) open(ctx context.Context, name string) (*unit, error) {
 		if err != nil {
 			return nil, fmt.Errorf("commerce: %w", err)
 		}
+		c.Limit(s.cfg.limiter())
 		return &unit{serve: c.Serve, close: c.Close}, nil
 	case "billing":
 		c, err := billing.Open(billing.Config{DataDir: s.cfg.DataDir, Store: s.store, Clock: s.cfg.Clock, LicensingAddr: s.dial["licensing"],
@@ -162,9 +176,11 @@ func (s *system) open(ctx context.Context, name string) (*unit, error) {
 			return nil, fmt.Errorf("billing: %w", err)
 		}
 		s.billing = c
+		c.Limit(s.cfg.limiter())
 		return &unit{serve: c.Serve, close: c.Close}, nil
 	case "gateway":
-		g, err := gateway.New(ctx, gateway.Config{LicensingAddr: s.dial["licensing"], CommerceAddr: s.dial["commerce"], BillingAddr: s.dial["billing"], Logger: log})
+		g, err := gateway.New(ctx, gateway.Config{LicensingAddr: s.dial["licensing"], CommerceAddr: s.dial["commerce"], BillingAddr: s.dial["billing"], Logger: log,
+			Limits: s.cfg.limiter(), Signer: s.signer})
 		if err != nil {
 			return nil, err
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/kv"
+	"github.com/selfserve/selfserve/services/kit/ratelimit"
 	"github.com/selfserve/selfserve/services/kit/telemetry"
 )
 
@@ -36,6 +37,9 @@ type config struct {
 	Store           string
 	EtcdEndpoints   string
 	EtcdDialTimeout time.Duration
+	// rate limits
+	OrgRate, CallerRate   float64
+	OrgBurst, CallerBurst int
 	// token
 	Operator bool
 	TTL      time.Duration
@@ -90,6 +94,19 @@ func (f *flagSet) pdf() {
 	f.StringVar(&f.cfg.CJKFont, "cjk-font", "", "TrueType font (.ttf, .ttc) with Chinese and Latin glyphs for Chinese invoice PDFs (default: the first found of fonts-wqy-microhei, fonts-wqy-zenhei, fonts-arphic-uming)")
 }
 
+// limits declares the token buckets of a serving component.
+func (f *flagSet) limits() {
+	f.Float64Var(&f.cfg.OrgRate, "rate-limit-org", ratelimit.DefaultOrgRate, "requests a second each organization may make of this component (0: no limit)")
+	f.IntVar(&f.cfg.OrgBurst, "rate-limit-org-burst", ratelimit.DefaultOrgBurst, "requests an organization may make at once, above its rate")
+	f.Float64Var(&f.cfg.CallerRate, "rate-limit-caller", ratelimit.DefaultCallerRate, "requests a second each caller (a user's token) may make of this component (0: no limit)")
+	f.IntVar(&f.cfg.CallerBurst, "rate-limit-caller-burst", ratelimit.DefaultCallerBurst, "requests a caller may make at once, above its rate")
+}
+
+// limiter is the component's token buckets (nil when both rates are 0).
+func (c *config) limiter() *ratelimit.Limiter {
+	return ratelimit.New(ratelimit.Config{OrgRate: c.OrgRate, OrgBurst: c.OrgBurst, CallerRate: c.CallerRate, CallerBurst: c.CallerBurst})
+}
+
 func (f *flagSet) common() {
 	f.StringVar(&f.cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&f.cfg.MetricsAddr, "metrics-addr", "", "address to serve GET /metrics on, in Prometheus's text format (empty: none; the gateway also answers it on its own address)")
@@ -136,6 +153,9 @@ func (f *flagSet) parse(args []string) (*config, error) {
 		}
 	default:
 		return nil, fmt.Errorf("--store must be bbolt or etcd, not %q", c.Store)
+	}
+	if c.OrgRate < 0 || c.CallerRate < 0 || c.OrgBurst < 0 || c.CallerBurst < 0 {
+		return nil, fmt.Errorf("--rate-limit-* must not be negative")
 	}
 	if c.Clock != "" && c.Clock != "system" && c.Clock != "manual" {
 		return nil, fmt.Errorf("--clock must be system or manual, not %q", c.Clock)

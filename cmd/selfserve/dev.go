@@ -36,6 +36,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f.addrs(true, true, true, true)
 	f.service(true)
 	f.pdf()
+	f.limits()
 	f.common()
 	cfg, err := f.parse(args)
 	if err != nil {

@@ -76,7 +76,9 @@ func startDev(t *testing.T, bin, dataDir string, extra ...string) *running {
 	args := append([]string{"dev", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0",
 		"--licensing-addr", "127.0.0.1:0", "--commerce-addr", "127.0.0.1:0", "--billing-addr", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "SELFSERVE_LOG_LEVEL=warn")
+	// Tests drive calls faster than anyone would: no rate limits unless a
+	// test asks for them with the flags (which win over the environment).
+	cmd.Env = append(os.Environ(), "SELFSERVE_LOG_LEVEL=warn", "SELFSERVE_RATE_LIMIT_ORG=0", "SELFSERVE_RATE_LIMIT_CALLER=0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -62,6 +62,9 @@ func handleError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler
 	if s.Code() == codes.Unauthenticated {
 		w = challenge(w, errs.ReasonOf(out))
 	}
+	if v := retryAfter(s); v != "" {
+		w.Header().Set("Retry-After", v)
+	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, out)
 }
 

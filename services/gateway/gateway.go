@@ -20,6 +20,8 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"google.golang.org/grpc"
 
+	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/ratelimit"
 	"github.com/selfserve/selfserve/services/kit/serve"
 )
 
@@ -27,6 +29,11 @@ import (
 type Config struct {
 	LicensingAddr, CommerceAddr, BillingAddr string // host:port of the three gRPC services
 	Logger                                   *slog.Logger
+	// Limits are the edge's token buckets per organization and per caller
+	// (nil: none). Signer, when set, verifies tokens for them, so that
+	// operators are exempt and callers are counted by who they are.
+	Limits *ratelimit.Limiter
+	Signer *auth.Signer
 }
 
 // Gateway is the JSON edge over one long-lived connection per service.
@@ -91,7 +98,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	// The trace starts here (or goes on from the caller's traceparent), so
 	// that the request's log line and every call to a service are in it.
-	g.handler = otelhttp.NewHandler(logRequests(log, limitBody(mux, checkRequest(mux, mux), serve.MaxRequestBytes)), "gateway",
+	g.handler = otelhttp.NewHandler(logRequests(log, rateLimit(mux, cfg.Limits, cfg.Signer, limitBody(mux, checkRequest(mux, mux), serve.MaxRequestBytes))), "gateway",
 		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/metrics" }))
 	return g, nil
 }

@@ -44,6 +44,7 @@ var (
 	Canceled           = Reason{"CANCELLED", codes.Canceled}
 	DeadlineExceeded   = Reason{"DEADLINE_EXCEEDED", codes.DeadlineExceeded}
 	ResourceExhausted  = Reason{"RESOURCE_EXHAUSTED", codes.ResourceExhausted}
+	RateLimited        = Reason{"RATE_LIMITED", codes.ResourceExhausted}
 	FailedPrecondition = Reason{"FAILED_PRECONDITION", codes.FailedPrecondition}
 	Aborted            = Reason{"ABORTED", codes.Aborted}
 	Unknown            = Reason{"UNKNOWN", codes.Unknown}
@@ -266,6 +267,12 @@ var messages = map[Reason][4]string{
 		"La requête est trop volumineuse ou trop fréquente.",
 		"Begäran är för stor eller för frekvent.",
 		"请求过大或过于频繁。",
+	},
+	RateLimited: {
+		"Too many requests: wait a moment, then try again.",
+		"Trop de requêtes : patientez un instant, puis réessayez.",
+		"För många förfrågningar: vänta en stund och försök sedan igen.",
+		"请求过于频繁：请稍候再试。",
 	},
 	FailedPrecondition: {
 		"The request cannot be done in the current state.",

@@ -10,8 +10,10 @@ import (
 	"net"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -19,11 +21,13 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/locale"
 	"github.com/selfserve/selfserve/services/kit/metrics"
+	"github.com/selfserve/selfserve/services/kit/ratelimit"
 	"github.com/selfserve/selfserve/services/kit/telemetry"
 )
 
@@ -41,13 +45,20 @@ type Server struct {
 	Health *health.Server
 	name   string
 	log    *slog.Logger
+	limits *atomic.Pointer[ratelimit.Limiter]
 }
+
+// Limit sets the token buckets that every authenticated call of a person
+// must pass (per organization and per caller); operators and services are
+// never limited. nil, the default, limits nothing.
+func (s *Server) Limit(l *ratelimit.Limiter) { s.limits.Store(l) }
 
 // NewServer returns a server whose errors carry domain (e.g.
 // "licensing.selfserve") and whose callers are verified with signer.
 // Register the services, then call Serve.
 func NewServer(name, domain string, log *slog.Logger, signer *auth.Signer) *Server {
-	chain := interceptors{domain: domain, log: log, signer: signer}
+	limits := &atomic.Pointer[ratelimit.Limiter]{}
+	chain := interceptors{domain: domain, log: log, signer: signer, limits: limits}
 	s := grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		// Calls run on long-lived goroutines whose stacks have grown to what
@@ -66,7 +77,7 @@ func NewServer(name, domain string, log *slog.Logger, signer *auth.Signer) *Serv
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(s, h)
 	reflection.Register(s)
-	return &Server{Server: s, Health: h, name: name, log: log}
+	return &Server{Server: s, Health: h, name: name, log: log, limits: limits}
 }
 
 // Serve serves on lis until ctx is done, then stops gracefully, waiting at
@@ -106,6 +117,26 @@ type interceptors struct {
 	domain string
 	log    *slog.Logger
 	signer *auth.Signer
+	limits *atomic.Pointer[ratelimit.Limiter]
+}
+
+// limit passes a caller's call through the rate limits, or refuses it as
+// RATE_LIMITED with how long to wait, in ErrorInfo's retry_after and a
+// RetryInfo.
+func (c interceptors) limit(ctx context.Context, id *auth.Identity) error {
+	l := c.limits.Load()
+	if l == nil || id.IsInternal() {
+		return nil
+	}
+	ok, wait := l.Allow(id.Org, id.Org+"/"+id.Subject)
+	if ok {
+		return nil
+	}
+	st := errs.Status(ratelimit.Refuse(wait), c.domain, locale.FromContext(ctx))
+	if withRetry, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Duration(ratelimit.RetrySeconds(wait)) * time.Second)}); err == nil {
+		st = withRetry
+	}
+	return st.Err()
 }
 
 // public methods need no token: probes and discovery.
@@ -190,6 +221,9 @@ func (c interceptors) auth(ctx context.Context, req any, info *grpc.UnaryServerI
 	if who, ok := ctx.Value(callerKey{}).(*caller); ok {
 		who.id = id
 	}
+	if err := c.limit(ctx, id); err != nil {
+		return nil, err
+	}
 	return handler(auth.WithIdentity(ctx, id), req)
 }
 
@@ -204,6 +238,9 @@ func (c interceptors) streamAuth(srv any, ss grpc.ServerStream, info *grpc.Strea
 	}
 	if who, ok := ctx.Value(callerKey{}).(*caller); ok {
 		who.id = id
+	}
+	if err := c.limit(ctx, id); err != nil {
+		return err
 	}
 	return handler(srv, withContext(ss, auth.WithIdentity(ctx, id)))
 }
