@@ -2,6 +2,9 @@ module github.com/selfserve/selfserve
 
 go 1.26.7
 
+// npm's packages of the OpenAPI linters: no Go package of ours.
+ignore ./tools/openapi-lint/node_modules
+
 require (
 	github.com/compose-spec/compose-go/v2 v2.16.2
 	golang.org/x/mod v0.41.0
