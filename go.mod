@@ -2,6 +2,9 @@ module github.com/selfserve/selfserve
 
 go 1.26.7
 
+// npm's packages of the OpenAPI linters: no Go package of ours.
+ignore ./tools/openapi-lint/node_modules
+
 require (
 	github.com/compose-spec/compose-go/v2 v2.16.2
 	golang.org/x/mod v0.41.0
@@ -84,7 +87,7 @@ require (
 	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/rs/cors v1.11.1 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
-	github.com/santhosh-tekuri/jsonschema/v6 v6.0.1 // indirect
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/segmentio/asm v1.2.1 // indirect
 	github.com/segmentio/encoding v0.5.4 // indirect
 	github.com/sirupsen/logrus v1.10.2 // indirect
@@ -110,7 +113,7 @@ require (
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.28.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	go.yaml.in/yaml/v4 v4.0.0-rc.4 // indirect
+	go.yaml.in/yaml/v4 v4.0.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/exp v0.0.0-20260908205506-85c1c2202aba // indirect
 	golang.org/x/image v0.46.0 // indirect
@@ -138,6 +141,7 @@ tool (
 )
 
 require (
+	github.com/getkin/kin-openapi v0.153.0
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.31.0
 	github.com/selfserve/selfserve/gen v0.0.0-00010101000000-000000000000
 	github.com/selfserve/selfserve/services/billing v0.0.0-00010101000000-000000000000
