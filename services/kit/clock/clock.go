@@ -26,8 +26,14 @@ var ErrBackwards = errors.New("a clock never goes back in time")
 // Manual is a clock that moves only when told. Its position is saved through
 // persist before a move takes effect, so a restarted service never goes back
 // in time.
+//
+// A move holds its own lock (moves go one at a time) and never the lock Now
+// takes while it saves: persist writes to the store, and a store transaction
+// in flight may be reading the clock, so holding both would let the two wait
+// on each other.
 type Manual struct {
-	mu      sync.RWMutex
+	moving  sync.Mutex   // one move at a time
+	mu      sync.RWMutex // guards now
 	now     time.Time
 	persist func(time.Time) error
 }
@@ -49,30 +55,36 @@ func (m *Manual) Advance(d time.Duration) (time.Time, error) {
 	if d < 0 {
 		return m.Now(), ErrBackwards
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.set(m.now.Add(d))
+	m.moving.Lock()
+	defer m.moving.Unlock()
+	return m.set(m.Now().Add(d))
 }
 
 // AdvanceTo moves the clock to t when t is later; an earlier t moves nothing,
 // so a repeated call is harmless.
 func (m *Manual) AdvanceTo(t time.Time) (time.Time, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !t.After(m.now) {
-		return m.now, nil
+	m.moving.Lock()
+	defer m.moving.Unlock()
+	if now := m.Now(); !t.After(now) {
+		return now, nil
 	}
 	return m.set(t.UTC())
 }
 
+// set saves t, then moves the clock there (unless another replica's move,
+// observed meanwhile, already took it further). The caller holds moving.
 func (m *Manual) set(t time.Time) (time.Time, error) {
 	if m.persist != nil {
 		if err := m.persist(t); err != nil {
-			return m.now, err
+			return m.Now(), err
 		}
 	}
-	m.now = t
-	return t, nil
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t.After(m.now) {
+		m.now = t
+	}
+	return m.now, nil
 }
 
 // Observe moves the clock to t when t is later, without saving it: the
