@@ -129,6 +129,7 @@ func setProductPolicy(h *catalogHarness, ctx context.Context, org, product strin
 func setDefaultPolicy(h *catalogHarness, ctx context.Context, org string, v commercev1.ProductPolicy_Value, requestID string) (*commercev1.SelfServiceSettings, error) {
 	return h.catalog.UpdateSelfServiceSettings(ctx, &commercev1.UpdateSelfServiceSettingsRequest{
 		SelfServiceSettings: &commercev1.SelfServiceSettings{Name: "organizations/" + org + "/selfServiceSettings", DefaultPolicy: v},
+		UpdateMask:          &fieldmaskpb.FieldMask{Paths: []string{"defaultPolicy"}},
 		RequestId:           requestID,
 	})
 }
@@ -354,6 +355,26 @@ func TestCatalogPolicies(t *testing.T) {
 		UpdateMask:          &fieldmaskpb.FieldMask{Paths: []string{"value"}},
 	})
 	wantErr(t, err, codes.InvalidArgument, "INVALID_FIELD", "update_mask")
+	// Without a mask only populated fields change: an unset value, nothing;
+	// an empty mask changes nothing either.
+	before, err := h.catalog.GetSelfServiceSettings(globalAdmin, &commercev1.GetSelfServiceSettingsRequest{Name: "organizations/acme/selfServiceSettings"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mask := range []*fieldmaskpb.FieldMask{nil, {}} {
+		got, err := h.catalog.UpdateSelfServiceSettings(globalAdmin, &commercev1.UpdateSelfServiceSettingsRequest{
+			SelfServiceSettings: &commercev1.SelfServiceSettings{Name: "organizations/acme/selfServiceSettings"}, UpdateMask: mask})
+		if err != nil || got.GetDefaultPolicy() != before.GetDefaultPolicy() {
+			t.Fatalf("mask %v changing nothing: %v %v, want %v", mask, got, err, before.GetDefaultPolicy())
+		}
+		pol, err := h.catalog.UpdateProductPolicy(globalAdmin, &commercev1.UpdateProductPolicyRequest{
+			ProductPolicy: &commercev1.ProductPolicy{Name: "organizations/acme/productPolicies/formwise", Value: commercev1.ProductPolicy_Value(9)}, UpdateMask: mask})
+		if mask == nil {
+			wantErr(t, err, codes.InvalidArgument, "INVALID_FIELD", "product_policy.value") // populated, so checked
+		} else if err != nil {
+			t.Fatalf("empty mask on a policy: %v %v", pol, err)
+		}
+	}
 	// Output-only fields in the mask are ignored (AIP-203).
 	got, err = h.catalog.UpdateProductPolicy(globalAdmin, &commercev1.UpdateProductPolicyRequest{
 		ProductPolicy: &commercev1.ProductPolicy{Name: "organizations/acme/productPolicies/formwise", Value: commercev1.ProductPolicy_DISABLED, Inherited: true},

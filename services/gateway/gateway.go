@@ -98,7 +98,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	// The trace starts here (or goes on from the caller's traceparent), so
 	// that the request's log line and every call to a service are in it.
-	g.handler = otelhttp.NewHandler(logRequests(log, rateLimit(mux, cfg.Limits, cfg.Signer, limitBody(mux, checkRequest(mux, mux), serve.MaxRequestBytes))), "gateway",
+	g.handler = otelhttp.NewHandler(logRequests(log, rateLimit(mux, cfg.Limits, cfg.Signer, limitBody(mux, checkRequest(mux, bodyMask(mux, mux)), serve.MaxRequestBytes))), "gateway",
 		otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/metrics" }))
 	return g, nil
 }

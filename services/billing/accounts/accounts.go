@@ -12,6 +12,7 @@ import (
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/masks"
 	"golang.org/x/text/language"
 )
 
@@ -165,8 +166,17 @@ func MayChange(id *auth.Identity, account *billingv1.BillingAccount) error {
 	return errs.Denied("only the owner of a billing account may change it; admins read it")
 }
 
-// ProfileFields are the paths an update of a billing profile may name.
+// ProfileFields are the fields an update of a billing profile may change.
 var ProfileFields = []string{"display_name", "payment_method", "backup_payment_method", "bill_to", "po_number", "invoice_email_enabled"}
+
+// ProfileMask is what an update mask of a billing profile may name.
+var ProfileMask = masks.Spec{Updatable: ProfileFields, Ignored: []string{"name", "create_time", "update_time"}}
+
+// PaymentMethodMask is what an update mask of a payment method may name: a
+// card's editable fields (its number and security code are checked, never
+// changed or kept).
+var PaymentMethodMask = masks.Spec{Updatable: []string{"card"},
+	Ignored: []string{"name", "create_time", "update_time", "card.brand", "card.last4"}}
 
 // UpdateProfile applies the fields of in named by paths to a copy of
 // stored. accountName is the profile's account: payment methods must be of
@@ -175,7 +185,7 @@ func UpdateProfile(stored, in *billingv1.BillingProfile, paths []string, account
 	out := &billingv1.BillingProfile{
 		Name: stored.GetName(), DisplayName: stored.GetDisplayName(), PaymentMethod: stored.GetPaymentMethod(),
 		BackupPaymentMethod: stored.GetBackupPaymentMethod(), BillTo: stored.GetBillTo(), PoNumber: stored.GetPoNumber(),
-		InvoiceEmailEnabled: stored.GetInvoiceEmailEnabled(), CreateTime: stored.GetCreateTime(),
+		InvoiceEmailEnabled: stored.GetInvoiceEmailEnabled(), CreateTime: stored.GetCreateTime(), UpdateTime: stored.GetUpdateTime(),
 	}
 	method := func(field, name string) (string, error) {
 		if name == "" {

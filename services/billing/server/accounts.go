@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 
-	"github.com/selfserve/selfserve/services/kit/kv"
 	"google.golang.org/protobuf/proto"
 
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
@@ -15,6 +14,8 @@ import (
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/idem"
+	"github.com/selfserve/selfserve/services/kit/kv"
+	"github.com/selfserve/selfserve/services/kit/masks"
 	"github.com/selfserve/selfserve/services/kit/names"
 	"github.com/selfserve/selfserve/services/kit/page"
 )
@@ -164,7 +165,8 @@ func (s *Accounts) ListBillingProfiles(ctx context.Context, req *billingv1.ListB
 }
 
 // UpdateBillingProfile changes the fields of a profile its update mask names
-// (all updatable fields without one): the payment method is replaced, not
+// (without one, the fields the request populates; a nested path such as
+// bill_to.city changes that part only): the payment method is replaced, not
 // merged. The owner only.
 func (s *Accounts) UpdateBillingProfile(ctx context.Context, req *billingv1.UpdateBillingProfileRequest) (*billingv1.BillingProfile, error) {
 	in := req.GetBillingProfile()
@@ -173,9 +175,9 @@ func (s *Accounts) UpdateBillingProfile(ctx context.Context, req *billingv1.Upda
 		return nil, err
 	}
 	org, acct, prof := ids[0], ids[1], ids[2]
-	paths := accounts.ProfileFields
-	if m := req.GetUpdateMask(); m != nil && len(m.GetPaths()) > 0 {
-		paths = m.GetPaths()
+	paths, err := accounts.ProfileMask.Paths(req.GetUpdateMask(), in)
+	if err != nil {
+		return nil, err
 	}
 	rid, err := idem.RequestID(ctx, req.GetRequestId())
 	if err != nil {
@@ -198,9 +200,13 @@ func (s *Accounts) UpdateBillingProfile(ctx context.Context, req *billingv1.Upda
 			return err
 		}
 		exists := func(name string) bool { return store.PaymentToken(tx, name) != "" }
-		p, err := accounts.UpdateProfile(stored, in, paths, a.GetName(), exists)
+		p, err := accounts.UpdateProfile(stored, masks.Apply(paths, stored, in), masks.Top(paths), a.GetName(), exists)
 		if err != nil {
 			return err
+		}
+		if proto.Equal(p, stored) { // nothing to change: nothing written, updateTime kept
+			proto.Merge(resp, stored)
+			return nil
 		}
 		if err := store.PutProfile(tx, org, acct, prof, p, now); err != nil {
 			return err

@@ -228,6 +228,16 @@ func (s *Accounts) UpdatePaymentMethod(ctx context.Context, req *billingv1.Updat
 	if _, err := names.Parse("payment_method.name", in.GetName(), accounts.PaymentMethodPattern); err != nil {
 		return nil, err
 	}
+	// A mask names the card's fields to change (card, card.exp_month, ...);
+	// without one, the fields the request populates do.
+	var paths []string
+	if mask := req.GetUpdateMask(); mask != nil {
+		var err error
+		if paths, err = accounts.PaymentMethodMask.Paths(mask, in); err != nil {
+			return nil, err
+		}
+	}
+	unchanged := req.GetUpdateMask() != nil && len(paths) == 0
 	caller := auth.FromContext(ctx)
 	rid, err := idem.RequestID(ctx, req.GetRequestId())
 	if err != nil {
@@ -243,6 +253,10 @@ func (s *Accounts) UpdatePaymentMethod(ctx context.Context, req *billingv1.Updat
 		if err := accounts.MayChange(caller, a); err != nil {
 			return err
 		}
+		if unchanged { // an empty mask, or only ignored paths: nothing to check or change
+			proto.Merge(resp, m)
+			return nil
+		}
 		stored := m.GetCard()
 		if stored == nil {
 			return errs.Field("payment_method.card", "only cards can be edited; add a new payment method instead")
@@ -251,8 +265,8 @@ func (s *Accounts) UpdatePaymentMethod(ctx context.Context, req *billingv1.Updat
 		if edit == nil {
 			return errs.Field("payment_method.card", "payment_method.card is required")
 		}
-		if mask := req.GetUpdateMask(); mask != nil {
-			edit = maskedCardEdit(edit, stored, mask.GetPaths())
+		if paths != nil {
+			edit = maskedCardEdit(edit, stored, paths)
 		}
 		card, err := cards.ValidateEdit(stored, edit, now)
 		if err != nil {

@@ -3,12 +3,9 @@ package server
 import (
 	"context"
 	"errors"
-	"slices"
 	"time"
 
-	"github.com/selfserve/selfserve/services/kit/kv"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
@@ -19,7 +16,9 @@ import (
 	"github.com/selfserve/selfserve/services/kit/clock"
 	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/idem"
+	"github.com/selfserve/selfserve/services/kit/kv"
 	"github.com/selfserve/selfserve/services/kit/locale"
+	"github.com/selfserve/selfserve/services/kit/masks"
 	"github.com/selfserve/selfserve/services/kit/names"
 	"github.com/selfserve/selfserve/services/kit/page"
 )
@@ -139,28 +138,12 @@ func policyAdmin(caller *auth.Identity, org, name string) error {
 	return nil
 }
 
-// checkPolicyMask checks an update mask that may name only field (or "*"):
-// without a mask, or with an empty one, field is updated. Output-only fields
-// are ignored, as AIP-203 asks; any other path is INVALID_ARGUMENT.
-func checkPolicyMask(mask *fieldmaskpb.FieldMask, field string, outputOnly ...string) error {
-	if len(mask.GetPaths()) == 0 {
-		return nil
-	}
-	named := false
-	for _, p := range mask.GetPaths() {
-		switch {
-		case p == field || p == "*":
-			named = true
-		case slices.Contains(outputOnly, p):
-		default:
-			return errs.Field("update_mask", "update_mask may only name %s, not %q", field, p)
-		}
-	}
-	if !named {
-		return errs.Field("update_mask", "update_mask must name %s", field)
-	}
-	return nil
-}
+// The update masks of a product's policy and of the organization's
+// settings: one field each.
+var (
+	policyMask   = masks.Spec{Updatable: []string{"value"}, Ignored: []string{"name", "product", "inherited"}}
+	settingsMask = masks.Spec{Updatable: []string{"default_policy"}, Ignored: []string{"name"}}
+)
 
 // policyChanged records a POLICY_CHANGED event in the feed inside tx.
 func policyChanged(tx kv.Tx, org string, caller *auth.Identity, resource string, meta map[string]string, now time.Time) error {
@@ -196,11 +179,15 @@ func (c *Catalog) UpdateProductPolicy(ctx context.Context, req *commercev1.Updat
 	if err := policyAdmin(caller, org, in.GetName()); err != nil {
 		return nil, err
 	}
-	if err := checkPolicyMask(req.GetUpdateMask(), "value", "name", "product", "inherited"); err != nil {
+	paths, err := policyMask.Paths(req.GetUpdateMask(), in)
+	if err != nil {
 		return nil, err
 	}
+	// Without a mask, a value of VALUE_UNSPECIFIED is not populated and
+	// changes nothing; named in a mask, it resets the policy to inherit.
+	change := masks.Named(paths, "value")
 	value := in.GetValue()
-	if value != commercev1.ProductPolicy_VALUE_UNSPECIFIED && !catalog.Settable(value) {
+	if change && value != commercev1.ProductPolicy_VALUE_UNSPECIFIED && !catalog.Settable(value) {
 		return nil, errs.Field("product_policy.value", "product_policy.value must be ENABLED, ONLY_TRIALS_WITHOUT_PAYMENT_METHOD or DISABLED (or VALUE_UNSPECIFIED to inherit the default)")
 	}
 	rid, err := idem.RequestID(ctx, req.GetRequestId())
@@ -221,7 +208,9 @@ func (c *Catalog) UpdateProductPolicy(ctx context.Context, req *commercev1.Updat
 		if err != nil {
 			return err
 		}
-		if err := store.SetPolicy(tx, org, product, value); err != nil {
+		if !change {
+			value = old
+		} else if err := store.SetPolicy(tx, org, product, value); err != nil {
 			return err
 		}
 		pol, err := policyOf(tx, org, product)
@@ -292,11 +281,13 @@ func (c *Catalog) UpdateSelfServiceSettings(ctx context.Context, req *commercev1
 	if err := policyAdmin(caller, org, in.GetName()); err != nil {
 		return nil, err
 	}
-	if err := checkPolicyMask(req.GetUpdateMask(), "default_policy", "name"); err != nil {
+	paths, err := settingsMask.Paths(req.GetUpdateMask(), in)
+	if err != nil {
 		return nil, err
 	}
+	change := masks.Named(paths, "default_policy")
 	value := in.GetDefaultPolicy()
-	if !catalog.Settable(value) {
+	if change && !catalog.Settable(value) {
 		return nil, errs.Field("self_service_settings.default_policy", "self_service_settings.default_policy must be ENABLED, ONLY_TRIALS_WITHOUT_PAYMENT_METHOD or DISABLED")
 	}
 	rid, err := idem.RequestID(ctx, req.GetRequestId())
@@ -310,7 +301,9 @@ func (c *Catalog) UpdateSelfServiceSettings(ctx context.Context, req *commercev1
 		if err != nil {
 			return err
 		}
-		if err := store.SetDefaultPolicy(tx, org, value); err != nil {
+		if !change {
+			value = old
+		} else if err := store.SetDefaultPolicy(tx, org, value); err != nil {
 			return err
 		}
 		name := catalog.SettingsName(org)
