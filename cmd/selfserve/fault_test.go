@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -368,10 +369,8 @@ func verifyLoad(t *testing.T, bin string, cl *client, checkArgs []string, maxTok
 		byName[name] = key
 	}
 	t.Logf("replays took %s; not 200 by status: %v", time.Since(replayStart).Round(time.Millisecond), unanswered)
-	_, all := cl.do("GET", "/v1/organizations/contoso/subscriptions?pageSize=1000", maxTok, "", "", 15*time.Second)
 	existing := 0
-	list, _ := all["subscriptions"].([]any)
-	for _, x := range list {
+	for _, x := range listAll(cl, maxTok, "/v1/organizations/contoso/subscriptions?", "subscriptions") {
 		name := x.(map[string]any)["name"].(string)
 		existing++
 		if _, ok := byName[name]; !ok {
@@ -397,10 +396,8 @@ func verifyLoad(t *testing.T, bin string, cl *client, checkArgs []string, maxTok
 // purchaseCharges counts the PURCHASE lines of the account's invoices that
 // are not void, per subscription.
 func purchaseCharges(cl *client, tok, account string) map[string]int {
-	_, invs := cl.do("GET", "/v1/"+account+"/invoices?period=CUSTOM&startTime=1970-01-01T00:00:00Z&endTime=2200-01-01T00:00:00Z&pageSize=1000", tok, "", "", 15*time.Second)
 	charged := map[string]int{}
-	list, _ := invs["invoices"].([]any)
-	for _, i := range list {
+	for _, i := range listAll(cl, tok, "/v1/"+account+"/invoices?period=CUSTOM&startTime=1970-01-01T00:00:00Z&endTime=2200-01-01T00:00:00Z", "invoices") {
 		inv := i.(map[string]any)
 		if inv["status"] == "VOID" {
 			continue
@@ -412,6 +409,26 @@ func purchaseCharges(cl *client, tok, account string) map[string]int {
 		}
 	}
 	return charged
+}
+
+// listAll reads every page of a list (path ends in ? or a query) and
+// returns the items under field.
+func listAll(cl *client, tok, path, field string) []any {
+	var out []any
+	token := ""
+	for range 1000 { // pages of 1000: far more than any load makes
+		sep := "&"
+		if strings.HasSuffix(path, "?") {
+			sep = ""
+		}
+		_, page := cl.do("GET", path+sep+"pageSize=1000&pageToken="+url.QueryEscape(token), tok, "", "", 15*time.Second)
+		items, _ := page[field].([]any)
+		out = append(out, items...)
+		if token, _ = page["nextPageToken"].(string); token == "" {
+			break
+		}
+	}
+	return out
 }
 
 func tail(s string, n int) string {
