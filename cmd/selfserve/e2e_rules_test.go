@@ -209,3 +209,46 @@ func TestEndToEndCancellationReasonsAndClouds(t *testing.T) {
 		t.Fatalf("admin centers: %v / %v", global["adminCenterUri"], china["adminCenterUri"])
 	}
 }
+
+// TestEndToEndScheduledReductionKeepsAssignedUsers: users assigned after a
+// reduction was scheduled keep their licenses: at renewal the reduction goes
+// down to the assigned count, no further (API.md §4: never below it), the
+// pool and the charge agree, and the subscription takes changes again.
+func TestEndToEndScheduledReductionKeepsAssignedUsers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	s := &shop{t: t, r: startDev(t, binary(t), t.TempDir(), "--clock", "manual")}
+	maxTok := s.r.tokens["contoso/max"]
+	plain, _, _, _, unit := s.products(maxTok)
+	profile, account := s.wallet(maxTok, "4242424242424242")
+	t0 := s.now()
+	sub := s.ok("POST", "/v1/organizations/contoso/subscriptions:purchase", maxTok, buy(plain, profile, 3, ""))
+	name := sub["name"].(string)
+	pool := "/v1/organizations/contoso/licenses/" + name[len("organizations/contoso/subscriptions/"):]
+
+	s.advanceTo(t0.Add(9 * 24 * time.Hour))
+	if v := s.ok("POST", "/v1/"+name+":setQuantity", maxTok, `{"totalLicenses":1}`); v["quantity"] != float64(3) || v["scheduledQuantity"] != float64(1) {
+		t.Fatalf("scheduled reduction: %v", v)
+	}
+	if p := s.ok("POST", pool+":assign", maxTok, `{"users":["organizations/contoso/users/max","organizations/contoso/users/nora"]}`); p["assignedLicenses"] != float64(2) {
+		t.Fatalf("assign after the reduction was scheduled: %v", p)
+	}
+	s.advanceTo(stamp(sub, "endTime").Add(time.Minute))
+	renewed := s.wantState(name, maxTok, "ACTIVE")
+	if renewed["quantity"] != float64(2) || renewed["scheduledQuantity"] != nil {
+		t.Fatalf("renewal with 2 assigned and 1 scheduled: %v", renewed)
+	}
+	if p := s.ok("GET", pool, maxTok, ""); p["totalLicenses"] != float64(2) || p["assignedLicenses"] != float64(2) {
+		t.Fatalf("pool after the renewal: %v", p)
+	}
+	typ, st, total := s.lastInvoice(account, maxTok)
+	if typ != "RENEW" || st != "PAID" {
+		t.Fatalf("renewal invoice: %s %s %s", typ, st, total)
+	}
+	t.Logf("renewed at 2 licenses of %d minor units each: invoice total %s", unit, total)
+	// Nothing is left pending: the next change goes through at once.
+	if v := s.ok("POST", "/v1/"+name+":setQuantity", maxTok, `{"totalLicenses":4}`); v["quantity"] != float64(4) {
+		t.Fatalf("a change after the renewal: %v", v)
+	}
+}

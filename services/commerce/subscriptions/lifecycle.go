@@ -14,6 +14,7 @@ import (
 	"github.com/selfserve/selfserve/services/commerce/store"
 	"github.com/selfserve/selfserve/services/commerce/terms"
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/names"
 )
 
@@ -39,7 +40,11 @@ func (s *Service) RunDue(ctx context.Context, now time.Time) error {
 			break
 		}
 		for _, d := range due {
-			if err := s.step(d[0], d[1], now); err != nil {
+			floor, err := s.renewalFloor(ctx, d[0], d[1], now)
+			if err != nil {
+				return err
+			}
+			if err := s.step(d[0], d[1], now, floor); err != nil {
 				return err
 			}
 		}
@@ -47,8 +52,34 @@ func (s *Service) RunDue(ctx context.Context, now time.Time) error {
 	return s.DrivePending(ctx)
 }
 
-// step applies the lifecycle step of one subscription due by now.
-func (s *Service) step(org, id string, now time.Time) error {
+// renewalFloor is, for a subscription about to renew with a reduction
+// scheduled, the number of its licenses assigned now: the reduction never
+// takes the quantity below it (API.md §4), however many users were assigned
+// since it was scheduled. 0 for any other.
+func (s *Service) renewalFloor(ctx context.Context, org, id string, now time.Time) (int32, error) {
+	renews := false
+	err := s.Store.DB.View(func(tx kv.Tx) error {
+		sub, m, err := store.GetSubscription(tx, org, id)
+		if err != nil {
+			return err
+		}
+		kind, at := terms.Next(sub, m.DisabledAt, m.TrialNeedsPayment)
+		renews = kind == terms.Renew && !at.After(now) && !m.Hidden && sub.ScheduledQuantity != nil
+		return nil
+	})
+	if err != nil || !renews {
+		return 0, err
+	}
+	n, err := s.assigned(ctx, org, id)
+	if errs.ReasonOf(err) == errs.ResourceNotFound.Name {
+		return 0, nil
+	}
+	return n, err
+}
+
+// step applies the lifecycle step of one subscription due by now; floor is
+// the least quantity a scheduled reduction may leave (renewalFloor).
+func (s *Service) step(org, id string, now time.Time, floor int32) error {
 	return s.Store.DB.Update(func(tx kv.Tx) error {
 		sub, m, err := store.GetSubscription(tx, org, id)
 		if err != nil {
@@ -67,7 +98,7 @@ func (s *Service) step(org, id string, now time.Time) error {
 		c := &changeCtx{org: org, id: id, caller: system, sub: sub, meta: m, now: at}
 		switch kind {
 		case terms.Renew:
-			err = renew(tx, c)
+			err = renew(tx, c, floor)
 		case terms.Convert:
 			err = convertAtTrialEnd(tx, c)
 		case terms.Expire:
@@ -102,12 +133,14 @@ func disable(c *changeCtx, at time.Time) {
 // renew starts the next term at the end of this one, charged in full at the
 // scheduled quantity if a reduction waits; a failed charge leaves the
 // invoice PAST_DUE (billing retries it).
-func renew(tx kv.Tx, c *changeCtx) error {
+func renew(tx kv.Tx, c *changeCtx, floor int32) error {
 	start := c.sub.GetEndTime().AsTime()
 	end := terms.End(start, c.sub.GetBillingFrequency())
 	previous := c.sub.GetQuantity()
 	if q := c.sub.ScheduledQuantity; q != nil {
-		c.sub.Quantity, c.sub.ScheduledQuantity = *q, nil
+		// Users assigned since the reduction was scheduled keep their
+		// licenses: it goes as far as the assigned count, no further.
+		c.sub.Quantity, c.sub.ScheduledQuantity = min(previous, max(*q, floor)), nil
 	}
 	amount, err := terms.Full(c.sub.GetUnitPrice().GetAmountMinor(), c.sub.GetQuantity())
 	if err != nil {
