@@ -36,6 +36,7 @@ func runComponent(ctx context.Context, name string, args []string, stderr io.Wri
 		f.store()
 		f.addrs(false, true, true, true)
 		f.service(true)
+		f.webhooks()
 	case "billing":
 		f.dataDir()
 		f.store()
@@ -163,7 +164,8 @@ func (s *system) open(ctx context.Context, name string) (*unit, error) {
 		return &unit{serve: c.Serve, close: c.Close}, nil
 	case "commerce":
 		c, err := commerce.Open(commerce.Config{DataDir: s.cfg.DataDir, Store: s.store, Clock: s.cfg.Clock, Seed: s.cfg.Seed,
-			LicensingAddr: s.dial["licensing"], BillingAddr: s.dial["billing"], Signer: s.signer, Logger: log})
+			LicensingAddr: s.dial["licensing"], BillingAddr: s.dial["billing"], Signer: s.signer, Logger: log,
+			WebhooksAllowPrivate: s.cfg.WebhooksAllowPrivate})
 		if err != nil {
 			return nil, fmt.Errorf("commerce: %w", err)
 		}

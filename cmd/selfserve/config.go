@@ -40,6 +40,9 @@ type config struct {
 	// rate limits
 	OrgRate, CallerRate   float64
 	OrgBurst, CallerBurst int
+	// WebhooksAllowPrivate lets webhooks reach loopback and private
+	// addresses over http (commerce).
+	WebhooksAllowPrivate bool
 	// token
 	Operator bool
 	TTL      time.Duration
@@ -88,6 +91,11 @@ func (f *flagSet) service(seed bool) {
 	if seed {
 		f.BoolVar(&f.cfg.Seed, "seed", true, "seed the catalog and the demo organizations on first start")
 	}
+}
+
+// webhooks declares commerce's webhook flags.
+func (f *flagSet) webhooks() {
+	f.BoolVar(&f.cfg.WebhooksAllowPrivate, "webhooks-allow-private", false, "let webhook endpoints be http URLs and resolve to loopback, private or link-local addresses (tests, closed networks); refused otherwise")
 }
 
 func (f *flagSet) pdf() {

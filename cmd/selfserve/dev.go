@@ -35,6 +35,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f.dataDir()
 	f.addrs(true, true, true, true)
 	f.service(true)
+	f.webhooks()
 	f.pdf()
 	f.limits()
 	f.common()

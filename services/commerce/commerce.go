@@ -1,6 +1,6 @@
 // Package commerce is the commerce component: the catalog, self-service
-// policies, subscriptions and their lifecycle, and the organization's audit
-// feed, served over gRPC from its own bbolt store.
+// policies, subscriptions and their lifecycle, the organization's audit
+// feed and its webhooks, served over gRPC from its own bbolt store.
 package commerce
 
 import (
@@ -14,6 +14,8 @@ import (
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	"github.com/selfserve/selfserve/services/commerce/subscriptions"
+	"github.com/selfserve/selfserve/services/commerce/webhooks"
+	"github.com/selfserve/selfserve/services/kit/webhook"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
 	"github.com/selfserve/selfserve/services/commerce/catalog"
@@ -38,6 +40,9 @@ type Config struct {
 	BillingAddr   string // the billing service it calls
 	Signer        *auth.Signer
 	Logger        *slog.Logger
+	// WebhooksAllowPrivate lets webhook endpoints be http URLs on loopback
+	// and private addresses: for tests and closed networks.
+	WebhooksAllowPrivate bool
 }
 
 // Component is a ready-to-serve commerce service.
@@ -46,6 +51,8 @@ type Component struct {
 	Store *store.Store
 	// Subscriptions runs the subscriptions; nil without licensing and billing.
 	Subscriptions *subscriptions.Service
+	// Webhooks sends the feed's events to the organizations' endpoints.
+	Webhooks *webhooks.Sender
 
 	conns []*grpc.ClientConn
 }
@@ -77,7 +84,15 @@ func Open(cfg Config) (*Component, error) {
 	// Payment events wait in the inbox for the subscriptions' lifecycle.
 	commercev1.RegisterPaymentEventServiceServer(svc, &server.Payments{Store: st})
 	commercev1.RegisterCatalogServiceServer(svc, &server.Catalog{Store: st, Clock: svc.Clock})
-	c := &Component{Service: svc, Store: st}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	policy := webhook.Policy{AllowPrivate: cfg.WebhooksAllowPrivate}
+	sender := &webhooks.Sender{Store: st, Client: policy.Client(), Describe: events.DescribeForWebhook, Log: log}
+	commercev1.RegisterWebhookServiceServer(svc, &server.Webhooks{Store: st, Clock: svc.Clock, Policy: policy, Notify: sender.Notify})
+	svc.Go(func(ctx context.Context) { sender.Run(ctx, time.Second) })
+	c := &Component{Service: svc, Store: st, Webhooks: sender}
 	if cfg.LicensingAddr == "" || cfg.BillingAddr == "" {
 		// Without the services it calls, commerce serves its catalog and
 		// feed only (as some tests run it); subscriptions answer
@@ -92,10 +107,6 @@ func Open(cfg Config) (*Component, error) {
 			return nil, err
 		}
 		c.conns = append(c.conns, conn)
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
 	}
 	c.Subscriptions = &subscriptions.Service{
 		Store: st, Clock: svc.Clock, Log: log,

@@ -47,6 +47,7 @@ func newMux(ctx context.Context, b backends) (*runtime.ServeMux, error) {
 		{b.commerce, commercev1.RegisterCatalogServiceHandler},
 		{b.commerce, commercev1.RegisterSubscriptionServiceHandler},
 		{b.commerce, commercev1.RegisterEventServiceHandler},
+		{b.commerce, commercev1.RegisterWebhookServiceHandler},
 		{b.billing, billingv1.RegisterBillingAccountServiceHandler},
 		{b.billing, billingv1.RegisterInvoiceServiceHandler},
 	}

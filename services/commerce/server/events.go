@@ -105,15 +105,28 @@ func (s *Events) ListEvents(ctx context.Context, req *commercev1.ListEventsReque
 	if err != nil {
 		return nil, err
 	}
-	lang := locale.FromContext(ctx)
+	s.describe(ctx, org, locale.FromContext(ctx), resp.Events...)
+	return resp, nil
+}
+
+// describe fills the description (in lang) and the actor's display name of
+// events of org.
+func (s *Events) describe(ctx context.Context, org string, lang language.Tag, events ...*commercev1.Event) {
 	known := s.names(ctx, org)
-	for _, e := range resp.Events {
+	for _, e := range events {
 		e.Description = audit.DescribeNamed(e, lang, known)
 		if e.ActorDisplayName == "" && e.Actor != "" {
 			e.ActorDisplayName = known.User(e.Actor)
 		}
 	}
-	return resp, nil
+}
+
+// DescribeForWebhook fills an event's description, in English, and its
+// actor's display name, as the feed shows them: what a webhook sends.
+func (s *Events) DescribeForWebhook(ctx context.Context, e *commercev1.Event) {
+	if ids, ok := names.Match(e.GetName(), audit.EventPattern); ok {
+		s.describe(ctx, ids[0], locale.English, e)
+	}
 }
 
 // names tells the feed of org the display names of its users, of the

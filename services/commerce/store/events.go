@@ -24,7 +24,8 @@ func eventKey(org string, e *commercev1.Event, id string) []byte {
 
 // InsertEvent records an event inside tx, unless an event of the same name
 // was recorded before; it tells whether the event is new. The event is checked
-// with audit.Normalize and stored without its description. Commerce features
+// with audit.Normalize and stored without its description, and marked for
+// the organization's webhooks (see FanOut). Commerce features
 // call it in the transaction of the change the event tells of.
 func InsertEvent(tx kv.Tx, e *commercev1.Event) (bool, error) {
 	e, err := audit.Normalize("event", e)
@@ -45,6 +46,9 @@ func InsertEvent(tx kv.Tx, e *commercev1.Event) (bool, error) {
 		return false, err
 	}
 	if err := tx.Bucket(Events).Put(key, v); err != nil {
+		return false, err
+	}
+	if err := markForWebhooks(tx, key); err != nil {
 		return false, err
 	}
 	return true, index.Put([]byte(e.GetName()), key)

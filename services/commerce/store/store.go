@@ -23,8 +23,8 @@ var (
 	// subscriptions have not acted on yet, in arrival order
 	PaymentInbox = []byte("payment_inbox")
 
-	buckets = [][]byte{Events, EventNames, PaymentEvents, PaymentInbox, Products, ProductPolicies, SelfServiceSettings, Subscriptions, SubscriptionMeta, SubscriptionOwners,
-		LifecycleDue, PendingSteps, Orders, TrialsUsed, idem.Bucket}
+	buckets = append([][]byte{Events, EventNames, PaymentEvents, PaymentInbox, Products, ProductPolicies, SelfServiceSettings, Subscriptions, SubscriptionMeta, SubscriptionOwners,
+		LifecycleDue, PendingSteps, Orders, TrialsUsed, idem.Bucket}, webhookBuckets...)
 )
 
 // Store is the commerce store.

@@ -81,6 +81,12 @@ var (
 		Namespace: Namespace, Name: "license_assignments_total",
 		Help: "Users assigned or unassigned a license by licensing, by operation (assign, unassign).",
 	}, []string{"op"})
+	// WebhookAttempts counts webhook delivery attempts by outcome
+	// (delivered, retry, failed).
+	WebhookAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "webhook_attempts_total",
+		Help: "Webhook delivery attempts made by commerce, by outcome (delivered, retry: to be tried again, failed: given up).",
+	}, []string{"outcome"})
 )
 
 func init() {
@@ -90,7 +96,7 @@ func init() {
 		GRPCServer, GRPCClient,
 		HTTPRequests, HTTPDuration,
 		StoreCommit, StoreCommitCalls,
-		Purchases, Charges, Assignments,
+		Purchases, Charges, Assignments, WebhookAttempts,
 		gauges,
 	)
 }
@@ -123,6 +129,8 @@ var (
 		"Size of a service's store: the bbolt file's data, or the etcd keys under the service's prefix.", []string{"store", "backend"}, nil)
 	OutboxPending = prometheus.NewDesc(Namespace+"_outbox_pending",
 		"Messages written to an outbox and not yet acknowledged by their receiver.", []string{"store", "outbox"}, nil)
+	WebhooksQueued = prometheus.NewDesc(Namespace+"_webhook_deliveries_queued",
+		"Webhook deliveries queued and not yet delivered or given up, with the events not yet fanned out to endpoints.", []string{"store"}, nil)
 	PendingSteps = prometheus.NewDesc(Namespace+"_pending_steps",
 		"Subscriptions with cross-service steps (charges, pool changes) written and not yet carried out.", []string{"store"}, nil)
 )
