@@ -33,6 +33,7 @@ type harness struct {
 	events commercev1.EventServiceClient
 	audit  commercev1.AuditServiceClient
 	pay    commercev1.PaymentEventServiceClient
+	hooks  commercev1.WebhookServiceClient
 	comp   *commerce.Component
 	stop   func()
 }
@@ -65,7 +66,7 @@ func serve(t *testing.T, dataDir string, signer *auth.Signer) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{signer: signer, events: commercev1.NewEventServiceClient(conn), audit: commercev1.NewAuditServiceClient(conn),
-		pay: commercev1.NewPaymentEventServiceClient(conn), comp: c}
+		pay: commercev1.NewPaymentEventServiceClient(conn), hooks: commercev1.NewWebhookServiceClient(conn), comp: c}
 	var once bool
 	h.stop = func() {
 		if once {
