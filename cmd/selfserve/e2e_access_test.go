@@ -214,8 +214,25 @@ func TestEndToEndAccessMatrix(t *testing.T) {
 		return s.ok("POST", "/v1/organizations/contoso/subscriptions:purchase", token, buy(plain, profile, qty, ""))["name"].(string)
 	}
 
+	// ada's webhook endpoint, for purchases: the first one makes a delivery
+	// to redeliver. (No one answers at that address; attempts just fail.)
+	hookURL := "https://93.184.215.14/selfserve"
+	newHook := func() string {
+		return s.ok("POST", "/v1/organizations/contoso/webhooks", adaTok, fmt.Sprintf(`{"url":%q,"eventTypes":["SUBSCRIPTION_PURCHASED"]}`, hookURL))["name"].(string)
+	}
+	hook := newHook()
+
 	// max's SELF_SERVICE subscription, max assigned; its first invoice.
 	mine := purchase(maxTok, maxProfile, 5)
+	var delivery string
+	for deadline := time.Now().Add(10 * time.Second); delivery == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if ds, _ := s.ok("GET", "/v1/"+hook+"/deliveries", adaTok, "")["deliveries"].([]any); len(ds) > 0 {
+			delivery = ds[0].(map[string]any)["name"].(string)
+		}
+	}
+	if delivery == "" {
+		t.Fatal("the purchase made no webhook delivery in 10 s")
+	}
 	s.ok("POST", "/v1/"+pool(mine)+":assign", maxTok, `{"users":["organizations/contoso/users/max"]}`)
 	invoice := s.invoices(maxAccount, maxTok)[0]["name"].(string)
 	// Another of max's, to cancel once its 7 days of grace are over (it then
@@ -399,6 +416,21 @@ func TestEndToEndAccessMatrix(t *testing.T) {
 		}},
 		// "admins, GLOBAL_READER".
 		{rule: "EventService.ListEvents", method: "GET", want: "U A A A A A D D D H H", call: fixed("/v1/organizations/contoso/events", "")},
+
+		// Webhooks: "GLOBAL_ADMIN, BILLING_ADMIN (operators read)". Each
+		// allowed delete removes a fresh endpoint.
+		{rule: "WebhookService.CreateWebhook", method: "POST", want: "U D A A D D D D D H H",
+			call: fixed("/v1/organizations/contoso/webhooks", fmt.Sprintf(`{"url":%q,"eventTypes":["SUBSCRIPTION_RENEWED"]}`, hookURL))},
+		{rule: "WebhookService.ListWebhooks", method: "GET", want: "U A A A D D D D D H H", call: fixed("/v1/organizations/contoso/webhooks", "")},
+		{rule: "WebhookService.GetWebhook", method: "GET", want: "U A A A D D D D D H H", call: fixed("/v1/"+hook, "")},
+		{rule: "WebhookService.ListWebhookDeliveries", method: "GET", want: "U A A A D D D D D H H", call: fixed("/v1/"+hook+"/deliveries", "")},
+		{rule: "WebhookService.RedeliverWebhookDelivery", method: "POST", want: "U D A A D D D D D H H", call: fixed("/v1/"+delivery+":redeliver", `{}`)},
+		{rule: "WebhookService.DeleteWebhook", method: "DELETE", want: "U D A A D D D D D H H", call: func(who string) (string, string) {
+			if who == "contoso/ada" || who == "contoso/bruno" {
+				return "/v1/" + newHook(), ""
+			}
+			return "/v1/" + hook, ""
+		}},
 
 		// --- Billing. Accounts: "members (owner = caller)" create; "owner;
 		// BILLING_ADMIN, GLOBAL_ADMIN, GLOBAL_READER read-only". A guest's
