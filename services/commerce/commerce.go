@@ -13,6 +13,7 @@ import (
 
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
+	"github.com/selfserve/selfserve/services/commerce/steps"
 	"github.com/selfserve/selfserve/services/commerce/subscriptions"
 	"github.com/selfserve/selfserve/services/commerce/webhooks"
 	"github.com/selfserve/selfserve/services/kit/webhook"
@@ -108,10 +109,12 @@ func Open(cfg Config) (*Component, error) {
 		}
 		c.conns = append(c.conns, conn)
 	}
+	pools, charges := licensingv1.NewPoolServiceClient(c.conns[0]), billingv1.NewChargeServiceClient(c.conns[1])
 	c.Subscriptions = &subscriptions.Service{
 		Store: st, Clock: svc.Clock, Log: log,
-		Pools: licensingv1.NewPoolServiceClient(c.conns[0]), Licenses: licensingv1.NewLicensingServiceClient(c.conns[0]),
-		Directory: licensingv1.NewDirectoryServiceClient(c.conns[0]), Charges: billingv1.NewChargeServiceClient(c.conns[1]),
+		Pools: pools, Licenses: licensingv1.NewLicensingServiceClient(c.conns[0]),
+		Directory: licensingv1.NewDirectoryServiceClient(c.conns[0]), Charges: charges,
+		Steps: &steps.Engine{Store: st, Clock: svc.Clock, Charges: charges, Pools: pools},
 	}
 	events.UserDisplayName = c.Subscriptions.UserDisplayName
 	commercev1.RegisterSubscriptionServiceServer(svc, &server.Subscriptions{Service: c.Subscriptions})

@@ -103,7 +103,7 @@ func encodeMeta(m *Meta) ([]byte, error) {
 
 func encodeStep(s *Step) ([]byte, error) {
 	b := make([]byte, 0, 128)
-	b = appendString(b, stepKind, s.Kind)
+	b = appendString(b, stepKind, string(s.Kind))
 	b = appendString(b, stepKey, s.Key)
 	b = appendString(b, stepProfile, s.Profile)
 	for i := range s.Lines {
@@ -198,7 +198,9 @@ func decodeStep(v []byte, s *Step) error {
 		var n int64
 		switch num {
 		case stepKind:
-			s.Kind, err = f.string()
+			var k string
+			k, err = f.string()
+			s.Kind = StepKind(k)
 		case stepKey:
 			s.Key, err = f.string()
 		case stepProfile:

@@ -42,23 +42,40 @@ type Line struct {
 	Amount       int64             `json:"amount"`
 }
 
+// StepKind says what a Step does; its value is what the store holds.
+type StepKind string
+
+// The kinds of Step.
+const (
+	StepCharge     StepKind = "charge"      // billing's Charge
+	StepCreatePool StepKind = "create_pool" // licensing's CreatePool
+	StepResizePool StepKind = "resize_pool" // licensing's ResizePool
+	StepPoolState  StepKind = "pool_state"  // licensing's SetPoolState
+	StepDeletePool StepKind = "delete_pool" // licensing's DeletePool
+	StepTransfer   StepKind = "transfer"    // licensing's TransferAssignments
+	StepEvent      StepKind = "event"       // the audit event, written here when the steps before it are done
+)
+
+// Remote tells whether a step is a call to another service.
+func (k StepKind) Remote() bool { return k != StepEvent }
+
 // Step is one cross-service call a change still has to make, recorded with
 // the change before it is sent and removed once acknowledged.
 type Step struct {
-	Kind      string `json:"kind"` // charge, create_pool, resize_pool, pool_state, delete_pool, transfer
-	Key       string `json:"key,omitempty"`
-	Profile   string `json:"profile,omitempty"`
-	Lines     []Line `json:"lines,omitempty"`
-	PastDue   bool   `json:"past_due,omitempty"` // a failed charge leaves the invoice PAST_DUE instead of undoing the change
-	Order     uint64 `json:"order,omitempty"`    // the order the invoice belongs to
-	Total     int32  `json:"total,omitempty"`
-	State     int32  `json:"state,omitempty"`
-	Version   int64  `json:"version,omitempty"`
-	Target    string `json:"target,omitempty"`
-	Actor     string `json:"actor,omitempty"`
-	Channel   int32  `json:"channel,omitempty"`
-	Product   string `json:"product,omitempty"`
-	Purchaser string `json:"purchaser,omitempty"`
+	Kind      StepKind `json:"kind"`
+	Key       string   `json:"key,omitempty"`
+	Profile   string   `json:"profile,omitempty"`
+	Lines     []Line   `json:"lines,omitempty"`
+	PastDue   bool     `json:"past_due,omitempty"` // a failed charge leaves the invoice PAST_DUE instead of undoing the change
+	Order     uint64   `json:"order,omitempty"`    // the order the invoice belongs to
+	Total     int32    `json:"total,omitempty"`
+	State     int32    `json:"state,omitempty"`
+	Version   int64    `json:"version,omitempty"`
+	Target    string   `json:"target,omitempty"`
+	Actor     string   `json:"actor,omitempty"`
+	Channel   int32    `json:"channel,omitempty"`
+	Product   string   `json:"product,omitempty"`
+	Purchaser string   `json:"purchaser,omitempty"`
 	// event steps: the audit event written when the change completes
 	EventType int32             `json:"event_type,omitempty"`
 	ActorName string            `json:"actor_name,omitempty"`
@@ -234,6 +251,9 @@ func Due(tx kv.Tx, now time.Time, limit int) ([][2]string, error) {
 	}
 	return out, nil
 }
+
+// CountPendingSteps counts the subscriptions with steps to send.
+func CountPendingSteps(tx kv.Tx) int { return kv.Count(tx.Bucket(PendingSteps)) }
 
 // WithPendingSteps lists up to limit subscriptions with steps to send.
 func WithPendingSteps(tx kv.Tx, limit int) ([][2]string, error) {

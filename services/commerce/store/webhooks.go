@@ -41,7 +41,7 @@ var (
 	// webhook_deliveries: {org}\0{webhook}\0{delivery} → WebhookDelivery;
 	// delivery ids are "d", the time it was queued and a sequence number, in hex
 	webhookDeliveries = []byte("webhook_deliveries")
-	// webhook_queue: {org}\0{webhook}\0{resource}\0{event time, 8 bytes}{delivery}
+	// webhook_queue: {org}\0{webhook}\0{resource}\0{queued time, 16 hex digits}{delivery}
 	// → queueEntry; the deliveries still to be sent
 	webhookQueue = []byte("webhook_queue")
 	// webhook_log_sizes: {org}\0{webhook} → how many deliveries its log holds
@@ -254,9 +254,10 @@ func queueDelivery(tx kv.Tx, org string, w *commercev1.Webhook, e *commercev1.Ev
 // its resource at the same endpoint.
 func queueKey(org, webhook string, d *commercev1.WebhookDelivery) []byte {
 	k := kv.Prefix(org, webhook, d.GetResource())
-	// The time it was queued: events are fanned out in the order they were
-	// recorded.
-	k = binary.BigEndian.AppendUint64(k, uint64(d.GetCreateTime().AsTime().UnixNano()))
+	// The time it was queued (events are fanned out in the order they were
+	// recorded), in fixed-width hex: the key's last 0 byte stays the one
+	// that ends the resource.
+	k = fmt.Appendf(k, "%016x", uint64(d.GetCreateTime().AsTime().UnixNano()))
 	return append(k, idOf(d.GetName())...)
 }
 
@@ -377,10 +378,10 @@ func DueDeliveries(tx kv.Tx, now time.Time, limit int) ([]QueueRef, error) {
 		}
 		parts := kv.Split(c)
 		tail := k[len(c):]
-		if len(parts) < 3 || len(tail) < 8 {
+		if len(parts) < 3 || len(tail) <= 16 {
 			return false, fmt.Errorf("webhook queue key %q", k)
 		}
-		out = append(out, QueueRef{Key: bytes.Clone(k), Org: parts[0], Webhook: parts[1], Delivery: string(tail[8:])})
+		out = append(out, QueueRef{Key: bytes.Clone(k), Org: parts[0], Webhook: parts[1], Delivery: string(tail[16:])})
 		return len(out) < limit, nil
 	})
 	return out, err

@@ -93,7 +93,7 @@ func (c *changeCtx) event(typ commercev1.Event_Type, meta map[string]string) sto
 // language, the product named as the catalog names it in each.
 func (c *changeCtx) chargeStep(tx kv.Tx, order uint64, typ billingv1.LineItem_Type, text terms.Line, qty int32, start, end time.Time, amount int64, pastDue bool) store.Step {
 	descs := terms.Describe(text, productNames(tx, c.sub))
-	return store.Step{Kind: "charge", Key: c.sub.GetName() + "/orders/" + store.OrderID(order), Profile: c.sub.GetBillingProfile(), Order: order,
+	return store.Step{Kind: store.StepCharge, Key: c.sub.GetName() + "/orders/" + store.OrderID(order), Profile: c.sub.GetBillingProfile(), Order: order,
 		Actor: c.caller.UserName(), PastDue: pastDue,
 		Lines: []store.Line{{Type: int32(typ), Description: descs[locale.Code(locale.English)], Descriptions: descs, Quantity: qty, Start: start, End: end, Amount: amount}}}
 }
@@ -222,7 +222,7 @@ func (s *Service) SetQuantity(ctx context.Context, req *commercev1.SetQuantityRe
 			}
 			c.meta.Pending = append(c.meta.Pending,
 				c.chargeStep(tx, order, billingv1.LineItem_ADD_QUANTITY, terms.Line{Kind: terms.LineAdd, Quantity: q.Now, Previous: previous}, q.Now-previous, c.now, end, q.Charge, false),
-				store.Step{Kind: "resize_pool", Total: q.Now, Version: c.nextVersion()},
+				store.Step{Kind: store.StepResizePool, Total: q.Now, Version: c.nextVersion()},
 				c.event(commercev1.Event_QUANTITY_CHANGED, meta))
 			return nil
 		}
@@ -231,7 +231,7 @@ func (s *Service) SetQuantity(ctx context.Context, req *commercev1.SetQuantityRe
 			return err
 		}
 		c.meta.Pending = append(c.meta.Pending,
-			store.Step{Kind: "resize_pool", Total: q.Now, Version: c.nextVersion()},
+			store.Step{Kind: store.StepResizePool, Total: q.Now, Version: c.nextVersion()},
 			c.chargeStep(tx, order, billingv1.LineItem_REMOVE_QUANTITY, terms.Line{Kind: terms.LineRemove, Quantity: q.Now, Previous: previous}, previous-q.Now, c.now, end, q.Charge, false),
 			c.event(commercev1.Event_QUANTITY_CHANGED, meta))
 		return nil
@@ -282,7 +282,7 @@ func (s *Service) Cancel(ctx context.Context, req *commercev1.CancelSubscription
 				terms.Line{Kind: terms.LineCancel, Quantity: c.sub.GetQuantity()}, c.sub.GetQuantity(), c.now, end, refund, false))
 		}
 		c.meta.Pending = append(c.meta.Pending,
-			store.Step{Kind: "pool_state", State: int32(licensingv1.License_SUSPENDED), Version: c.nextVersion()},
+			store.Step{Kind: store.StepPoolState, State: int32(licensingv1.License_SUSPENDED), Version: c.nextVersion()},
 			c.event(commercev1.Event_SUBSCRIPTION_CANCELLED, meta))
 		return nil
 	})
@@ -332,7 +332,7 @@ func (s *Service) Reactivate(ctx context.Context, req *commercev1.ReactivateSubs
 		}
 		c.meta.Pending = append(c.meta.Pending,
 			c.chargeStep(tx, order, billingv1.LineItem_REACTIVATE, terms.Line{Kind: terms.LineReactivate, Quantity: c.sub.GetQuantity()}, c.sub.GetQuantity(), c.now, end, amount, false),
-			store.Step{Kind: "pool_state", State: int32(licensingv1.License_ENABLED), Version: c.nextVersion()},
+			store.Step{Kind: store.StepPoolState, State: int32(licensingv1.License_ENABLED), Version: c.nextVersion()},
 			c.event(commercev1.Event_SUBSCRIPTION_REACTIVATED, nil))
 		return nil
 	})
@@ -428,8 +428,8 @@ func (s *Service) ConvertTrial(ctx context.Context, req *commercev1.ConvertTrial
 		v := c.nextVersion()
 		c.meta.Pending = append(c.meta.Pending,
 			c.chargeStep(tx, order, billingv1.LineItem_CONVERT, terms.Line{Kind: terms.LineConvert, Quantity: c.sub.GetQuantity(), Frequency: c.sub.GetBillingFrequency()}, c.sub.GetQuantity(), c.now, end, amount, false),
-			store.Step{Kind: "resize_pool", Total: c.sub.GetQuantity(), Version: v},
-			store.Step{Kind: "pool_state", State: int32(licensingv1.License_ENABLED), Version: c.nextVersion()},
+			store.Step{Kind: store.StepResizePool, Total: c.sub.GetQuantity(), Version: v},
+			store.Step{Kind: store.StepPoolState, State: int32(licensingv1.License_ENABLED), Version: c.nextVersion()},
 			c.event(commercev1.Event_TRIAL_CONVERTED, map[string]string{"count": fmt.Sprint(c.sub.GetQuantity())}))
 		return nil
 	})
@@ -503,10 +503,10 @@ func takeOver(target string) change {
 			return err
 		}
 		meta := map[string]string{"action": "cancel", "previous_state": previous.String()}
-		step := store.Step{Kind: "delete_pool", Version: c.nextVersion()}
+		step := store.Step{Kind: store.StepDeletePool, Version: c.nextVersion()}
 		if target != "" {
 			meta["action"], meta["target"] = "move", strings.Replace(target, "/licenses/", "/subscriptions/", 1)
-			step = store.Step{Kind: "transfer", Target: target, Actor: c.caller.UserName(), Version: step.Version}
+			step = store.Step{Kind: store.StepTransfer, Target: target, Actor: c.caller.UserName(), Version: step.Version}
 		}
 		c.meta.Pending = append(c.meta.Pending, step, c.event(commercev1.Event_SUBSCRIPTION_TAKEN_OVER, meta))
 		return nil

@@ -104,14 +104,14 @@ func (s *Service) step(org, id string, now time.Time, floor int32) error {
 		case terms.Expire:
 			c.sub.State = commercev1.Subscription_EXPIRED
 			c.meta.Pending = append(c.meta.Pending,
-				store.Step{Kind: "pool_state", State: int32(licensingv1.License_WARNING), Version: c.nextVersion()},
+				store.Step{Kind: store.StepPoolState, State: int32(licensingv1.License_WARNING), Version: c.nextVersion()},
 				c.event(commercev1.Event_SUBSCRIPTION_STATE_CHANGED, map[string]string{"state": "EXPIRED"}))
 		case terms.Disable:
 			disable(c, at)
 		case terms.Delete:
 			c.sub.State = commercev1.Subscription_DELETED
 			c.meta.Pending = append(c.meta.Pending,
-				store.Step{Kind: "delete_pool", Version: c.nextVersion()},
+				store.Step{Kind: store.StepDeletePool, Version: c.nextVersion()},
 				c.event(commercev1.Event_SUBSCRIPTION_STATE_CHANGED, map[string]string{"state": "DELETED"}))
 		}
 		if err != nil {
@@ -126,7 +126,7 @@ func disable(c *changeCtx, at time.Time) {
 	c.sub.State = commercev1.Subscription_DISABLED
 	c.meta.DisabledAt = at
 	c.meta.Pending = append(c.meta.Pending,
-		store.Step{Kind: "pool_state", State: int32(licensingv1.License_SUSPENDED), Version: c.nextVersion()},
+		store.Step{Kind: store.StepPoolState, State: int32(licensingv1.License_SUSPENDED), Version: c.nextVersion()},
 		c.event(commercev1.Event_SUBSCRIPTION_STATE_CHANGED, map[string]string{"state": "DISABLED"}))
 }
 
@@ -153,7 +153,7 @@ func renew(tx kv.Tx, c *changeCtx, floor int32) error {
 		return err
 	}
 	if c.sub.GetQuantity() != previous {
-		c.meta.Pending = append(c.meta.Pending, store.Step{Kind: "resize_pool", Total: c.sub.GetQuantity(), Version: c.nextVersion()})
+		c.meta.Pending = append(c.meta.Pending, store.Step{Kind: store.StepResizePool, Total: c.sub.GetQuantity(), Version: c.nextVersion()})
 	}
 	c.meta.Pending = append(c.meta.Pending,
 		c.chargeStep(tx, order, billingv1.LineItem_RENEW, terms.Line{Kind: terms.LineRenew, Quantity: c.sub.GetQuantity()}, c.sub.GetQuantity(), start, end, amount, true),

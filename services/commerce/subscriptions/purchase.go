@@ -13,6 +13,7 @@ import (
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	"github.com/selfserve/selfserve/services/commerce/catalog"
+	"github.com/selfserve/selfserve/services/commerce/steps"
 	"github.com/selfserve/selfserve/services/commerce/store"
 	"github.com/selfserve/selfserve/services/commerce/terms"
 	"github.com/selfserve/selfserve/services/kit/auth"
@@ -137,7 +138,7 @@ func schedule(sub *commercev1.Subscription, m *store.Meta) {
 }
 
 func eventStep(typ commercev1.Event_Type, caller *auth.Identity, actorName string, meta map[string]string) store.Step {
-	return store.Step{Kind: "event", EventType: int32(typ), Actor: caller.UserName(), ActorName: actorName, Meta: meta}
+	return store.Step{Kind: store.StepEvent, EventType: int32(typ), Actor: caller.UserName(), ActorName: actorName, Meta: meta}
 }
 
 // Purchase buys a subscription: it is charged, then its pool is created,
@@ -173,7 +174,7 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 			return nil, err
 		}
 		if !p.GetHasPaymentMethod() {
-			return nil, errNoPaymentMethod(req.GetBillingProfile())
+			return nil, steps.ErrNoPaymentMethod(req.GetBillingProfile())
 		}
 	}
 	unit, err := price(b, req.GetBillingFrequency(), p.GetCurrencyCode())
@@ -211,10 +212,10 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 		}
 		descs := terms.Describe(terms.Line{Kind: terms.LinePurchase, Quantity: sub.Quantity, Frequency: sub.BillingFrequency}, b.product.DisplayName)
 		m.Pending = []store.Step{
-			{Kind: "charge", Key: sub.Name + "/orders/" + store.OrderID(order), Profile: req.GetBillingProfile(), Order: order, Actor: sub.Purchaser,
+			{Kind: store.StepCharge, Key: sub.Name + "/orders/" + store.OrderID(order), Profile: req.GetBillingProfile(), Order: order, Actor: sub.Purchaser,
 				Lines: []store.Line{{Type: int32(billingv1.LineItem_PURCHASE), Description: descs[locale.Code(locale.English)], Descriptions: descs,
 					Quantity: sub.Quantity, Start: now, End: end, Amount: total}}},
-			{Kind: "create_pool", Version: 1, Product: sub.Product, Purchaser: sub.Purchaser, Channel: int32(b.channel), Total: sub.Quantity, State: int32(licensingv1.License_ENABLED)},
+			{Kind: store.StepCreatePool, Version: 1, Product: sub.Product, Purchaser: sub.Purchaser, Channel: int32(b.channel), Total: sub.Quantity, State: int32(licensingv1.License_ENABLED)},
 			eventStep(commercev1.Event_SUBSCRIPTION_PURCHASED, b.caller, b.user.GetDisplayName(), map[string]string{"count": fmt.Sprint(sub.Quantity)}),
 		}
 		proto.Merge(first, sub)
@@ -239,7 +240,7 @@ func (s *Service) finish(ctx context.Context, org, name string) (*commercev1.Sub
 // the subscription wrote (nil: read it).
 func (s *Service) finishFrom(ctx context.Context, org, name string, sub *commercev1.Subscription, m *store.Meta) (*commercev1.Subscription, error) {
 	ids, _ := names.Match(name, SubscriptionPattern)
-	sub, m, err := s.driveFrom(ctx, org, ids[1], sub, m)
+	sub, m, err := s.Steps.DriveFrom(ctx, org, ids[1], sub, m)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +279,7 @@ func (s *Service) StartTrial(ctx context.Context, req *commercev1.StartTrialRequ
 			return nil, err
 		}
 		if !p.GetHasPaymentMethod() {
-			return nil, errNoPaymentMethod(req.GetBillingProfile())
+			return nil, steps.ErrNoPaymentMethod(req.GetBillingProfile())
 		}
 		if unit, err = price(b, commercev1.Product_MONTHLY, p.GetCurrencyCode()); err != nil {
 			return nil, err
@@ -313,7 +314,7 @@ func (s *Service) StartTrial(ctx context.Context, req *commercev1.StartTrialRequ
 			return err
 		}
 		m.Pending = []store.Step{
-			{Kind: "create_pool", Version: 1, Product: sub.Product, Purchaser: sub.Purchaser, Channel: int32(b.channel), Total: sub.Quantity, State: int32(licensingv1.License_ENABLED)},
+			{Kind: store.StepCreatePool, Version: 1, Product: sub.Product, Purchaser: sub.Purchaser, Channel: int32(b.channel), Total: sub.Quantity, State: int32(licensingv1.License_ENABLED)},
 			eventStep(commercev1.Event_TRIAL_STARTED, b.caller, b.user.GetDisplayName(), map[string]string{"count": fmt.Sprint(sub.Quantity)}),
 		}
 		if err := store.UseTrial(tx, b.org, b.product.ID, sub.Name); err != nil {

@@ -359,3 +359,17 @@ func idOf(name string) string {
 	}
 	return name
 }
+
+// TestQueuedAtARoundTime queues at a time whose nanoseconds end in zero
+// bytes (0x17979cfe362a0000): the queue key must still tell the resource
+// from the delivery.
+func TestQueuedAtARoundTime(t *testing.T) {
+	h := newHarness(t)
+	h.at = time.Unix(1_700_000_000, 0)
+	want := h.record(t, commercev1.Event_SUBSCRIPTION_PURCHASED, sub, 2)
+	for h.round(t) > 0 {
+	}
+	if got := h.recv.events(); !slices.Equal(got, want) {
+		t.Fatalf("sent %v, want %v", got, want)
+	}
+}

@@ -22,3 +22,16 @@ func CodeOf(err error) codes.Code {
 	}
 	return codes.Unknown
 }
+
+// Permanent tells whether a call that failed with err would fail again the
+// same way if retried as it is: the callee refused the request itself
+// (INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND, PERMISSION_DENIED,
+// OUT_OF_RANGE). Anything else (UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, a
+// transport error...) may go away: retry it.
+func Permanent(err error) bool {
+	switch CodeOf(err) {
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.NotFound, codes.PermissionDenied, codes.OutOfRange:
+		return true
+	}
+	return false
+}

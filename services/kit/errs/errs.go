@@ -94,6 +94,24 @@ func ReasonOf(err error) string {
 	return ""
 }
 
+// MetadataOf returns one ErrorInfo metadata value of any error (a domain
+// error's, or a status's details): the decline code of a PAYMENT_DECLINED,
+// say. Empty when there is none.
+func MetadataOf(err error, key string) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Metadata[key]
+	}
+	if s, ok := status.FromError(err); ok {
+		for _, d := range s.Details() {
+			if info, ok := d.(*errdetails.ErrorInfo); ok {
+				return info.GetMetadata()[key]
+			}
+		}
+	}
+	return ""
+}
+
 // Status turns any error into a status of the given domain with ErrorInfo and
 // LocalizedMessage in lang. A status from a callee keeps its code, message and
 // details; one without ErrorInfo gets it.

@@ -99,3 +99,41 @@ func TestStatusAddsInfoToBareErrors(t *testing.T) {
 		t.Fatalf("unknown error leaked: %v", s.Proto())
 	}
 }
+
+func TestPermanent(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{New(BelowAssignedLicenses, "3 assigned"), true},
+		{status.Error(codes.InvalidArgument, "bad"), true},
+		{status.Error(codes.NotFound, "gone"), true},
+		{status.Error(codes.PermissionDenied, "no"), true},
+		{status.Error(codes.OutOfRange, "far"), true},
+		{status.Error(codes.Unavailable, "down"), false},
+		{status.Error(codes.DeadlineExceeded, "slow"), false},
+		{status.Error(codes.Aborted, "conflict"), false},
+		{New(Unavailable, "the store is unavailable"), false},
+		{errors.New("connection reset"), false},
+		{nil, false},
+	} {
+		if got := Permanent(tc.err); got != tc.want {
+			t.Errorf("Permanent(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestMetadataOf(t *testing.T) {
+	e := New(PaymentDeclined, "declined").With("decline_code", "insufficient_funds")
+	if got := MetadataOf(e, "decline_code"); got != "insufficient_funds" {
+		t.Fatalf("a domain error: %q", got)
+	}
+	// Across the wire: the status a callee answered.
+	wire := GRPC(e, "billing.selfserve", locale.English)
+	if got := MetadataOf(wire, "decline_code"); got != "insufficient_funds" {
+		t.Fatalf("a status: %q", got)
+	}
+	if got := MetadataOf(status.Error(codes.Unavailable, "down"), "decline_code"); got != "" {
+		t.Fatalf("no ErrorInfo: %q", got)
+	}
+}
