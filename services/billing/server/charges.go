@@ -419,7 +419,7 @@ func (s *Charges) RunDue(ctx context.Context, now time.Time) error {
 			}
 			if c == nil {
 				// A retry without its charge cannot be paid: drop it.
-				if err := s.Store.DB.Update(func(tx kv.Tx) error { return tx.Bucket(store.Retries).Delete(d.Key) }); err != nil {
+				if err := s.Store.DB.Update(func(tx kv.Tx) error { return store.DropRetry(tx, d.Key) }); err != nil {
 					return err
 				}
 				continue

@@ -202,3 +202,6 @@ func DueRetries(tx kv.Tx, now time.Time, limit int) ([]Retry, error) {
 	}
 	return out, nil
 }
+
+// DropRetry removes a retry, by its key, from the schedule.
+func DropRetry(tx kv.Tx, key []byte) error { return tx.Bucket(Retries).Delete(key) }

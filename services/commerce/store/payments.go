@@ -41,3 +41,7 @@ func PendingPaymentEvents(tx kv.Tx, limit int) ([][]byte, []*commercev1.PaymentE
 	}
 	return keys, out, nil
 }
+
+// DonePaymentEvent takes a payment event, by the key PendingPaymentEvents
+// answered, out of the inbox.
+func DonePaymentEvent(tx kv.Tx, key []byte) error { return tx.Bucket(PaymentInbox).Delete(key) }

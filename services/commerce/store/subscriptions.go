@@ -252,6 +252,10 @@ func Due(tx kv.Tx, now time.Time, limit int) ([][2]string, error) {
 	return out, nil
 }
 
+// NextSubscriptionSeq is a new number for a subscription id: unique in the
+// store, and increasing within a process.
+func NextSubscriptionSeq(tx kv.Tx) (uint64, error) { return tx.Bucket(Subscriptions).NextSequence() }
+
 // CountPendingSteps counts the subscriptions with steps to send.
 func CountPendingSteps(tx kv.Tx) int { return kv.Count(tx.Bucket(PendingSteps)) }
 

@@ -197,7 +197,7 @@ func (s *Service) ProcessPayments(ctx context.Context) error {
 		}
 		err := s.Store.DB.Update(func(tx kv.Tx) error {
 			for i, e := range events {
-				if err := tx.Bucket(store.PaymentInbox).Delete(keys[i]); err != nil {
+				if err := store.DonePaymentEvent(tx, keys[i]); err != nil {
 					return err
 				}
 				ids, ok := names.Match(e.GetSubscription(), SubscriptionPattern)

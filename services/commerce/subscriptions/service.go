@@ -60,7 +60,7 @@ var b32 = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(bas
 // subscriptions (and of their orders, pools, charges) on the same few bbolt
 // pages, where random ids would rewrite a page per subscription per index.
 func newID(tx kv.Tx, prefix string) (string, error) {
-	seq, err := tx.Bucket(store.Subscriptions).NextSequence()
+	seq, err := store.NextSubscriptionSeq(tx)
 	if err != nil {
 		return "", err
 	}
