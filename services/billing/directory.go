@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc"
 
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
+	"github.com/selfserve/selfserve/services/kit/names"
 )
 
 // directory asks the licensing service about organizations and users, as a
@@ -29,7 +30,7 @@ func (d *directory) Organization(ctx context.Context, org string) (*licensingv1.
 	if ok {
 		return o, nil
 	}
-	o, err := d.client.GetOrganization(ctx, &licensingv1.GetOrganizationRequest{Name: "organizations/" + org})
+	o, err := d.client.GetOrganization(ctx, &licensingv1.GetOrganizationRequest{Name: names.Format(names.Organization, org)})
 	if err != nil {
 		return nil, err
 	}
@@ -40,5 +41,5 @@ func (d *directory) Organization(ctx context.Context, org string) (*licensingv1.
 }
 
 func (d *directory) User(ctx context.Context, org, user string) (*licensingv1.User, error) {
-	return d.client.GetUser(ctx, &licensingv1.GetUserRequest{Name: "organizations/" + org + "/users/" + user})
+	return d.client.GetUser(ctx, &licensingv1.GetUserRequest{Name: names.Format(names.User, org, user)})
 }

@@ -13,18 +13,19 @@ import (
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/masks"
+	"github.com/selfserve/selfserve/services/kit/names"
 	"golang.org/x/text/language"
 )
 
 // Resource name patterns.
 const (
-	OrganizationPattern  = "organizations/{organization}"
-	UserPattern          = "organizations/{organization}/users/{user}"
-	AccountPattern       = "organizations/{organization}/billingAccounts/{billing_account}"
-	ProfilePattern       = "organizations/{organization}/billingAccounts/{billing_account}/billingProfiles/{billing_profile}"
-	PaymentMethodPattern = "organizations/{organization}/billingAccounts/{billing_account}/paymentMethods/{payment_method}"
-	InvoicePattern       = "organizations/{organization}/billingAccounts/{billing_account}/invoices/{invoice}"
-	SubscriptionPattern  = "organizations/{organization}/subscriptions/{subscription}"
+	OrganizationPattern  = names.Organization
+	UserPattern          = names.User
+	AccountPattern       = names.BillingAccount
+	ProfilePattern       = names.BillingProfile
+	PaymentMethodPattern = names.PaymentMethod
+	InvoicePattern       = names.Invoice
+	SubscriptionPattern  = names.Subscription
 )
 
 // DefaultProfile is the id of the profile every account is created with.

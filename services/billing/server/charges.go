@@ -370,7 +370,7 @@ func (s *Charges) record(tx kv.Tx, org string, inv *billingv1.Invoice, c *store.
 	}
 	if !pay.approved {
 		meta := map[string]string{"invoice": inv.GetName(), "decline_code": pay.decline, "attempt": fmt.Sprint(c.Attempts)}
-		e := &commercev1.Event{Name: "organizations/" + org + "/events/bil-" + randomID(), Type: commercev1.Event_PAYMENT_FAILED,
+		e := &commercev1.Event{Name: names.Format(names.Event, org, "bil-"+randomID()), Type: commercev1.Event_PAYMENT_FAILED,
 			Actor: c.Actor, Resource: c.Subscription, CreateTime: timestamppb.New(now), Metadata: meta}
 		if e.Resource == "" {
 			e.Resource = inv.GetName()

@@ -21,6 +21,7 @@ import (
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/clock"
 	"github.com/selfserve/selfserve/services/kit/errs"
+	"github.com/selfserve/selfserve/services/kit/names"
 )
 
 // Directory answers what billing needs to know of organizations and users;
@@ -88,7 +89,7 @@ func details(tx kv.Tx, caller *auth.Identity, org, id, name string) (*billingv1.
 // event is an audit event of a billing change.
 func event(tx kv.Tx, org string, typ commercev1.Event_Type, actor *auth.Identity, resource string, meta map[string]string, now time.Time) error {
 	e := &commercev1.Event{
-		Name:       "organizations/" + org + "/events/bil-" + randomID(),
+		Name:       names.Format(names.Event, org, "bil-"+randomID()),
 		Type:       typ,
 		Actor:      actor.UserName(),
 		Resource:   resource,

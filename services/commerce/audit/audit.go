@@ -21,11 +21,11 @@ import (
 
 // Resource name patterns.
 const (
-	OrganizationPattern = "organizations/{organization}"
-	EventPattern        = "organizations/{organization}/events/{event}"
-	UserPattern         = "organizations/{organization}/users/{user}"
-	ProductPattern      = "products/{product}"
-	SubscriptionPattern = "organizations/{organization}/subscriptions/{subscription}"
+	OrganizationPattern = names.Organization
+	EventPattern        = names.Event
+	UserPattern         = names.User
+	ProductPattern      = names.Product
+	SubscriptionPattern = names.Subscription
 )
 
 // Limits of one event, and of one RecordEvents batch.

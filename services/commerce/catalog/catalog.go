@@ -21,10 +21,10 @@ import (
 
 // Resource name patterns.
 const (
-	ProductPattern      = "products/{product}"
-	OrganizationPattern = "organizations/{organization}"
-	PolicyPattern       = "organizations/{organization}/productPolicies/{product}"
-	SettingsPattern     = "organizations/{organization}/selfServiceSettings"
+	ProductPattern      = names.Product
+	OrganizationPattern = names.Organization
+	PolicyPattern       = names.ProductPolicy
+	SettingsPattern     = names.Settings
 )
 
 // The trial a product offers unless it says otherwise (API.md §4).

@@ -44,10 +44,10 @@ type Pools interface {
 
 // Resource name patterns the steps use.
 const (
-	SubscriptionPattern = "organizations/{organization}/subscriptions/{subscription}"
-	LicensePattern      = "organizations/{organization}/licenses/{license}"
-	UserPattern         = "organizations/{organization}/users/{user}"
-	ProductPattern      = "products/{product}"
+	SubscriptionPattern = names.Subscription
+	LicensePattern      = names.License
+	UserPattern         = names.User
+	ProductPattern      = names.Product
 )
 
 // MaxRounds bounds the send-and-commit rounds of one Drive.

@@ -10,6 +10,7 @@ import (
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
 	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/kv"
+	"github.com/selfserve/selfserve/services/kit/names"
 )
 
 // Buckets of subscriptions, declared with the others in store.go.
@@ -114,7 +115,7 @@ func GetSubscription(tx kv.Tx, org, id string) (*commercev1.Subscription, *Meta,
 		return nil, nil, err
 	}
 	if !ok {
-		return nil, nil, errs.NotFound("organizations/" + org + "/subscriptions/" + id)
+		return nil, nil, errs.NotFound(names.Format(names.Subscription, org, id))
 	}
 	m := &Meta{}
 	if err := decodeMeta(tx.Bucket(SubscriptionMeta).Get(kv.Key(org, id)), m); err != nil {
@@ -273,7 +274,7 @@ func WithPendingSteps(tx kv.Tx, limit int) ([][2]string, error) {
 // AddOrder appends an order to a subscription's history and returns its number.
 func AddOrder(tx kv.Tx, org, id string, m *Meta, o *commercev1.Order) (uint64, error) {
 	m.LastOrder++
-	o.Name = "organizations/" + org + "/subscriptions/" + id + "/orders/" + OrderID(m.LastOrder)
+	o.Name = names.Format(names.Order, org, id, OrderID(m.LastOrder))
 	return m.LastOrder, kv.Put(tx.Bucket(Orders), append(kv.Prefix(org, id), kv.Uint64(m.LastOrder)...), o)
 }
 

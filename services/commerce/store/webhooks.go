@@ -18,8 +18,8 @@ import (
 
 // Webhook patterns and limits.
 const (
-	WebhookPattern  = "organizations/{organization}/webhooks/{webhook}"
-	DeliveryPattern = "organizations/{organization}/webhooks/{webhook}/deliveries/{delivery}"
+	WebhookPattern  = names.Webhook
+	DeliveryPattern = names.Delivery
 	// MaxWebhooks is how many endpoints an organization may register.
 	MaxWebhooks = 10
 	// DeliveryLog is how many finished deliveries an endpoint's log keeps;

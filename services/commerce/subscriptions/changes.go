@@ -376,7 +376,7 @@ func (s *Service) ConvertTrial(ctx context.Context, req *commercev1.ConvertTrial
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.checkBuyer(ctx, "organizations/"+ids[0], sub.GetProduct())
+	b, err := s.checkBuyer(ctx, names.Format(names.Organization, ids[0]), sub.GetProduct())
 	if err != nil {
 		return nil, err
 	}

@@ -25,11 +25,11 @@ import (
 
 // Resource name patterns.
 const (
-	OrganizationPattern = "organizations/{organization}"
-	SubscriptionPattern = "organizations/{organization}/subscriptions/{subscription}"
-	UserPattern         = "organizations/{organization}/users/{user}"
-	ProfilePattern      = "organizations/{organization}/billingAccounts/{billing_account}/billingProfiles/{billing_profile}"
-	ProductPattern      = "products/{product}"
+	OrganizationPattern = names.Organization
+	SubscriptionPattern = names.Subscription
+	UserPattern         = names.User
+	ProfilePattern      = names.BillingProfile
+	ProductPattern      = names.Product
 )
 
 // Service runs subscriptions.
@@ -97,7 +97,7 @@ func (s *Service) organization(ctx context.Context, org string) (*licensingv1.Or
 	if ok {
 		return o, nil
 	}
-	o, err := s.Directory.GetOrganization(ctx, &licensingv1.GetOrganizationRequest{Name: "organizations/" + org})
+	o, err := s.Directory.GetOrganization(ctx, &licensingv1.GetOrganizationRequest{Name: names.Format(names.Organization, org)})
 	if err != nil {
 		return nil, err
 	}

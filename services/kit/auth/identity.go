@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"slices"
+
+	"github.com/selfserve/selfserve/services/kit/names"
 )
 
 // Identity is a verified caller.
@@ -58,7 +60,7 @@ func (id *Identity) UserName() string {
 	if id == nil || id.Org == "" {
 		return ""
 	}
-	return "organizations/" + id.Org + "/users/" + id.Subject
+	return names.Format(names.User, id.Org, id.Subject)
 }
 
 // Sees tells whether the caller may see org at all: its users, operators and

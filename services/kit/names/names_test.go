@@ -25,3 +25,27 @@ func TestParse(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestScanAndParseInto(t *testing.T) {
+	var org, acct, profile string
+	if !Scan("organizations/contoso/billingAccounts/ba-1/billingProfiles/default", BillingProfile, &org, &acct, &profile) ||
+		org != "contoso" || acct != "ba-1" || profile != "default" {
+		t.Fatalf("Scan: %q %q %q", org, acct, profile)
+	}
+	if Scan("organizations/contoso/users/max", BillingProfile, &org, &acct, &profile) || org != "contoso" || acct != "ba-1" {
+		t.Fatal("a mismatch matched, or changed the ids")
+	}
+	if Scan("organizations/contoso", Organization, &org, &acct) {
+		t.Fatal("Scan with more ids than the pattern has matched")
+	}
+	var user string
+	if err := ParseInto("actor", "organizations/fabrikam/users/wang", User, &org, &user); err != nil || org != "fabrikam" || user != "wang" {
+		t.Fatalf("ParseInto: %v %q %q", err, org, user)
+	}
+	if err := ParseInto("actor", "users/wang", User, &org, &user); err == nil || !strings.Contains(err.Error(), "actor must look like organizations/{organization}/users/{user}") {
+		t.Fatalf("ParseInto of a bad name: %v", err)
+	}
+	if got := Format(Order, "contoso", "s-1", "o1"); got != "organizations/contoso/subscriptions/s-1/orders/o1" {
+		t.Fatalf("Format(Order): %s", got)
+	}
+}

@@ -20,8 +20,8 @@ import (
 
 // Resource name patterns.
 const (
-	OrganizationPattern = "organizations/{organization}"
-	UserPattern         = "organizations/{organization}/users/{user}"
+	OrganizationPattern = names.Organization
+	UserPattern         = names.User
 )
 
 // Limits.

@@ -16,7 +16,7 @@ import (
 )
 
 // Pattern is the resource name of a license request.
-const Pattern = "organizations/{organization}/licenseRequests/{license_request}"
+const Pattern = names.LicenseRequest
 
 // MaxMessage bounds the requester's and the admin's messages.
 const MaxMessage = 1000

@@ -22,10 +22,10 @@ const (
 
 // Resource name patterns.
 const (
-	PoolPattern         = "organizations/{organization}/licenses/{subscription}"
-	SubscriptionPattern = "organizations/{organization}/subscriptions/{subscription}"
-	UserPattern         = "organizations/{organization}/users/{user}"
-	ProductPattern      = "products/{product}"
+	PoolPattern         = names.License
+	SubscriptionPattern = names.Subscription
+	UserPattern         = names.User
+	ProductPattern      = names.Product
 )
 
 // Users checks the users of an assign or unassign call in org: 1 to 20, each

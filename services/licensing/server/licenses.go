@@ -307,7 +307,7 @@ func licenseEvent(tx kv.Tx, org string, typ commercev1.Event_Type, actor string,
 	}
 	namesJSON, _ := json.Marshal(displayNames)
 	e := &commercev1.Event{
-		Name:       "organizations/" + org + "/events/" + directory.NewID("lic"),
+		Name:       names.Format(names.Event, org, directory.NewID("lic")),
 		Type:       typ,
 		Actor:      actor,
 		Resource:   p.GetName(),
