@@ -29,11 +29,11 @@ type Accounts struct {
 // CreateBillingAccount creates an account owned by the caller, with its
 // default billing profile.
 func (s *Accounts) CreateBillingAccount(ctx context.Context, req *billingv1.CreateBillingAccountRequest) (*billingv1.BillingAccount, error) {
-	ids, err := names.Parse("parent", req.GetParent(), accounts.OrganizationPattern)
+	var org string
+	err := names.ParseInto("parent", req.GetParent(), accounts.OrganizationPattern, &org)
 	if err != nil {
 		return nil, err
 	}
-	org := ids[0]
 	caller := auth.FromContext(ctx)
 	if !caller.MemberOf(org) {
 		if caller.Sees(org) {
@@ -79,13 +79,14 @@ func (s *Accounts) CreateBillingAccount(ctx context.Context, req *billingv1.Crea
 
 // GetBillingAccount reads an account: its owner, and the readers.
 func (s *Accounts) GetBillingAccount(ctx context.Context, req *billingv1.GetBillingAccountRequest) (*billingv1.BillingAccount, error) {
-	ids, err := names.Parse("name", req.GetName(), accounts.AccountPattern)
+	var org, acct string
+	err := names.ParseInto("name", req.GetName(), accounts.AccountPattern, &org, &acct)
 	if err != nil {
 		return nil, err
 	}
 	var out *billingv1.BillingAccount
 	err = s.Store.DB.View(func(tx kv.Tx) (err error) {
-		out, _, err = account(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetName())
+		out, _, err = account(tx, auth.FromContext(ctx), org, acct, req.GetName())
 		return err
 	})
 	return out, err
@@ -94,11 +95,11 @@ func (s *Accounts) GetBillingAccount(ctx context.Context, req *billingv1.GetBill
 // ListBillingAccounts lists every account for the readers, one's own for
 // everyone else.
 func (s *Accounts) ListBillingAccounts(ctx context.Context, req *billingv1.ListBillingAccountsRequest) (*billingv1.ListBillingAccountsResponse, error) {
-	ids, err := names.Parse("parent", req.GetParent(), accounts.OrganizationPattern)
+	var org string
+	err := names.ParseInto("parent", req.GetParent(), accounts.OrganizationPattern, &org)
 	if err != nil {
 		return nil, err
 	}
-	org := ids[0]
 	caller := auth.FromContext(ctx)
 	if !caller.Sees(org) {
 		return nil, errs.NotFound(req.GetParent())
@@ -125,16 +126,17 @@ func (s *Accounts) ListBillingAccounts(ctx context.Context, req *billingv1.ListB
 
 // GetBillingProfile reads a profile of an account the caller may see.
 func (s *Accounts) GetBillingProfile(ctx context.Context, req *billingv1.GetBillingProfileRequest) (*billingv1.BillingProfile, error) {
-	ids, err := names.Parse("name", req.GetName(), accounts.ProfilePattern)
+	var org, acct, prof string
+	err := names.ParseInto("name", req.GetName(), accounts.ProfilePattern, &org, &acct, &prof)
 	if err != nil {
 		return nil, err
 	}
 	var out *billingv1.BillingProfile
 	err = s.Store.DB.View(func(tx kv.Tx) error {
-		if _, err := details(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetName()); err != nil {
+		if _, err := details(tx, auth.FromContext(ctx), org, acct, req.GetName()); err != nil {
 			return err
 		}
-		out, err = store.GetProfile(tx, ids[0], ids[1], ids[2])
+		out, err = store.GetProfile(tx, org, acct, prof)
 		return err
 	})
 	return out, err
@@ -142,7 +144,8 @@ func (s *Accounts) GetBillingProfile(ctx context.Context, req *billingv1.GetBill
 
 // ListBillingProfiles lists the profiles of an account.
 func (s *Accounts) ListBillingProfiles(ctx context.Context, req *billingv1.ListBillingProfilesRequest) (*billingv1.ListBillingProfilesResponse, error) {
-	ids, err := names.Parse("parent", req.GetParent(), accounts.AccountPattern)
+	var org, acct string
+	err := names.ParseInto("parent", req.GetParent(), accounts.AccountPattern, &org, &acct)
 	if err != nil {
 		return nil, err
 	}
@@ -152,12 +155,12 @@ func (s *Accounts) ListBillingProfiles(ctx context.Context, req *billingv1.ListB
 	}
 	resp := &billingv1.ListBillingProfilesResponse{}
 	err = s.Store.DB.View(func(tx kv.Tx) error {
-		if _, err := details(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetParent()); err != nil {
+		if _, err := details(tx, auth.FromContext(ctx), org, acct, req.GetParent()); err != nil {
 			return err
 		}
 		var next []byte
 		var err error
-		resp.BillingProfiles, next, err = store.ListProfiles(tx, ids[0], ids[1], pg.After, pg.Size)
+		resp.BillingProfiles, next, err = store.ListProfiles(tx, org, acct, pg.After, pg.Size)
 		resp.NextPageToken = pg.Next(next)
 		return err
 	})
@@ -170,11 +173,11 @@ func (s *Accounts) ListBillingProfiles(ctx context.Context, req *billingv1.ListB
 // merged. The owner only.
 func (s *Accounts) UpdateBillingProfile(ctx context.Context, req *billingv1.UpdateBillingProfileRequest) (*billingv1.BillingProfile, error) {
 	in := req.GetBillingProfile()
-	ids, err := names.Parse("billing_profile.name", in.GetName(), accounts.ProfilePattern)
+	var org, acct, prof string
+	err := names.ParseInto("billing_profile.name", in.GetName(), accounts.ProfilePattern, &org, &acct, &prof)
 	if err != nil {
 		return nil, err
 	}
-	org, acct, prof := ids[0], ids[1], ids[2]
 	paths, err := accounts.ProfileMask.Paths(req.GetUpdateMask(), in)
 	if err != nil {
 		return nil, err

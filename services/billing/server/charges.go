@@ -40,17 +40,18 @@ func (s *Charges) GetPayer(ctx context.Context, req *billingv1.GetPayerRequest) 
 	if err := internalOnly(ctx); err != nil {
 		return nil, err
 	}
-	ids, err := names.Parse("billing_profile", req.GetBillingProfile(), accounts.ProfilePattern)
+	var org, acct, prof string
+	err := names.ParseInto("billing_profile", req.GetBillingProfile(), accounts.ProfilePattern, &org, &acct, &prof)
 	if err != nil {
 		return nil, err
 	}
 	out := &billingv1.Payer{BillingProfile: req.GetBillingProfile()}
 	err = s.Store.DB.View(func(tx kv.Tx) error {
-		a, cloud, err := store.GetAccount(tx, ids[0], ids[1])
+		a, cloud, err := store.GetAccount(tx, org, acct)
 		if err != nil {
 			return errs.NotFound(req.GetBillingProfile())
 		}
-		p, err := store.GetProfile(tx, ids[0], ids[1], ids[2])
+		p, err := store.GetProfile(tx, org, acct, prof)
 		if err != nil {
 			return err
 		}

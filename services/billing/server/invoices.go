@@ -61,7 +61,8 @@ func Period(req *billingv1.ListInvoicesRequest, now time.Time) (time.Time, time.
 
 // ListInvoices lists an account's invoices of a period, newest first.
 func (s *Invoices) ListInvoices(ctx context.Context, req *billingv1.ListInvoicesRequest) (*billingv1.ListInvoicesResponse, error) {
-	ids, err := names.Parse("parent", req.GetParent(), accounts.AccountPattern)
+	var org, acct string
+	err := names.ParseInto("parent", req.GetParent(), accounts.AccountPattern, &org, &acct)
 	if err != nil {
 		return nil, err
 	}
@@ -86,12 +87,12 @@ func (s *Invoices) ListInvoices(ctx context.Context, req *billingv1.ListInvoices
 	}
 	resp := &billingv1.ListInvoicesResponse{}
 	err = s.Store.DB.View(func(tx kv.Tx) error {
-		if _, _, err := accountSeen(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetParent(), accounts.SeesInvoices); err != nil {
+		if _, _, err := accountSeen(tx, auth.FromContext(ctx), org, acct, req.GetParent(), accounts.SeesInvoices); err != nil {
 			return err
 		}
 		var next []byte
 		var err error
-		resp.Invoices, next, err = store.ListInvoices(tx, ids[0], ids[1], from, to, before, size)
+		resp.Invoices, next, err = store.ListInvoices(tx, org, acct, from, to, before, size)
 		lang := locale.FromContext(ctx)
 		for _, inv := range resp.Invoices {
 			if _, err := inLanguage(tx, fapiaoState(inv, s.Clock.Now()), lang); err != nil {

@@ -110,11 +110,11 @@ func declined(err error) error {
 // keeps the card; billing keeps its token, brand, last 4 digits, expiry,
 // holder and address, and never the number or the security code.
 func (s *Accounts) CreatePaymentMethod(ctx context.Context, req *billingv1.CreatePaymentMethodRequest) (*billingv1.PaymentMethod, error) {
-	ids, err := names.Parse("parent", req.GetParent(), accounts.AccountPattern)
+	var org, acct string
+	err := names.ParseInto("parent", req.GetParent(), accounts.AccountPattern, &org, &acct)
 	if err != nil {
 		return nil, err
 	}
-	org, acct := ids[0], ids[1]
 	caller := auth.FromContext(ctx)
 	rid, err := idem.RequestID(ctx, req.GetRequestId())
 	if err != nil {
@@ -198,7 +198,8 @@ func (s *Accounts) GetPaymentMethod(ctx context.Context, req *billingv1.GetPayme
 
 // ListPaymentMethods lists the payment methods of an account.
 func (s *Accounts) ListPaymentMethods(ctx context.Context, req *billingv1.ListPaymentMethodsRequest) (*billingv1.ListPaymentMethodsResponse, error) {
-	ids, err := names.Parse("parent", req.GetParent(), accounts.AccountPattern)
+	var org, acct string
+	err := names.ParseInto("parent", req.GetParent(), accounts.AccountPattern, &org, &acct)
 	if err != nil {
 		return nil, err
 	}
@@ -208,12 +209,12 @@ func (s *Accounts) ListPaymentMethods(ctx context.Context, req *billingv1.ListPa
 	}
 	resp := &billingv1.ListPaymentMethodsResponse{}
 	err = s.Store.DB.View(func(tx kv.Tx) error {
-		if _, err := details(tx, auth.FromContext(ctx), ids[0], ids[1], req.GetParent()); err != nil {
+		if _, err := details(tx, auth.FromContext(ctx), org, acct, req.GetParent()); err != nil {
 			return err
 		}
 		var next []byte
 		var err error
-		resp.PaymentMethods, next, err = store.ListPaymentMethods(tx, ids[0], ids[1], pg.After, pg.Size)
+		resp.PaymentMethods, next, err = store.ListPaymentMethods(tx, org, acct, pg.After, pg.Size)
 		resp.NextPageToken = pg.Next(next)
 		return err
 	})

@@ -59,13 +59,14 @@ func (c *Catalog) ListProducts(ctx context.Context, req *commercev1.ListProducts
 
 // GetProduct returns a product in the caller's language. Anyone signed in.
 func (c *Catalog) GetProduct(ctx context.Context, req *commercev1.GetProductRequest) (*commercev1.Product, error) {
-	ids, err := names.Parse("name", req.GetName(), catalog.ProductPattern)
+	var product string
+	err := names.ParseInto("name", req.GetName(), catalog.ProductPattern, &product)
 	if err != nil {
 		return nil, err
 	}
 	var p catalog.Product
 	err = c.Store.DB.View(func(tx kv.Tx) (err error) {
-		p, err = store.GetProduct(tx, ids[0])
+		p, err = store.GetProduct(tx, product)
 		return err
 	})
 	if err != nil {
@@ -77,11 +78,11 @@ func (c *Catalog) GetProduct(ctx context.Context, req *commercev1.GetProductRequ
 // ListProductPolicies lists every product with its effective policy in the
 // organization, in product id order. The organization's members.
 func (c *Catalog) ListProductPolicies(ctx context.Context, req *commercev1.ListProductPoliciesRequest) (*commercev1.ListProductPoliciesResponse, error) {
-	ids, err := names.Parse("parent", req.GetParent(), catalog.OrganizationPattern)
+	var org string
+	err := names.ParseInto("parent", req.GetParent(), catalog.OrganizationPattern, &org)
 	if err != nil {
 		return nil, err
 	}
-	org := ids[0]
 	if !auth.FromContext(ctx).Sees(org) {
 		return nil, errs.NotFound(req.GetParent())
 	}
@@ -170,11 +171,11 @@ func policyChanged(tx kv.Tx, org string, caller *auth.Identity, resource string,
 // changes nothing records nothing). GLOBAL_ADMIN and BILLING_ADMIN.
 func (c *Catalog) UpdateProductPolicy(ctx context.Context, req *commercev1.UpdateProductPolicyRequest) (*commercev1.ProductPolicy, error) {
 	in := req.GetProductPolicy()
-	ids, err := names.Parse("product_policy.name", in.GetName(), catalog.PolicyPattern)
+	var org, product string
+	err := names.ParseInto("product_policy.name", in.GetName(), catalog.PolicyPattern, &org, &product)
 	if err != nil {
 		return nil, err
 	}
-	org, product := ids[0], ids[1]
 	caller := auth.FromContext(ctx)
 	if err := policyAdmin(caller, org, in.GetName()); err != nil {
 		return nil, err
@@ -242,11 +243,11 @@ func (c *Catalog) UpdateProductPolicy(ctx context.Context, req *commercev1.Updat
 // GetSelfServiceSettings returns the organization's default policy (ENABLED
 // until set). GLOBAL_ADMIN and BILLING_ADMIN, and operators.
 func (c *Catalog) GetSelfServiceSettings(ctx context.Context, req *commercev1.GetSelfServiceSettingsRequest) (*commercev1.SelfServiceSettings, error) {
-	ids, err := names.Parse("name", req.GetName(), catalog.SettingsPattern)
+	var org string
+	err := names.ParseInto("name", req.GetName(), catalog.SettingsPattern, &org)
 	if err != nil {
 		return nil, err
 	}
-	org := ids[0]
 	// Operators read the settings too; only the organization's admins change them.
 	if caller := auth.FromContext(ctx); !caller.IsOperator() {
 		if err := policyAdmin(caller, org, req.GetName()); err != nil {
@@ -272,11 +273,11 @@ func (c *Catalog) GetSelfServiceSettings(ctx context.Context, req *commercev1.Ge
 // BILLING_ADMIN.
 func (c *Catalog) UpdateSelfServiceSettings(ctx context.Context, req *commercev1.UpdateSelfServiceSettingsRequest) (*commercev1.SelfServiceSettings, error) {
 	in := req.GetSelfServiceSettings()
-	ids, err := names.Parse("self_service_settings.name", in.GetName(), catalog.SettingsPattern)
+	var org string
+	err := names.ParseInto("self_service_settings.name", in.GetName(), catalog.SettingsPattern, &org)
 	if err != nil {
 		return nil, err
 	}
-	org := ids[0]
 	caller := auth.FromContext(ctx)
 	if err := policyAdmin(caller, org, in.GetName()); err != nil {
 		return nil, err

@@ -79,11 +79,11 @@ type Events struct {
 // the caller's language. Operators and the organization's admins, including
 // GLOBAL_READER.
 func (s *Events) ListEvents(ctx context.Context, req *commercev1.ListEventsRequest) (*commercev1.ListEventsResponse, error) {
-	ids, err := names.Parse("parent", req.GetParent(), audit.OrganizationPattern)
+	var org string
+	err := names.ParseInto("parent", req.GetParent(), audit.OrganizationPattern, &org)
 	if err != nil {
 		return nil, err
 	}
-	org := ids[0]
 	caller := auth.FromContext(ctx)
 	if !caller.Sees(org) {
 		return nil, errs.NotFound(req.GetParent())

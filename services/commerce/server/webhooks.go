@@ -79,11 +79,11 @@ func withoutSecret(w *commercev1.Webhook) *commercev1.Webhook {
 // (none: all), and a description. The answer carries its secret, the only
 // time it is shown; a retry with the same request id answers the same.
 func (s *Webhooks) CreateWebhook(ctx context.Context, req *commercev1.CreateWebhookRequest) (*commercev1.Webhook, error) {
-	ids, err := names.Parse("parent", req.GetParent(), audit.OrganizationPattern)
+	var org string
+	err := names.ParseInto("parent", req.GetParent(), audit.OrganizationPattern, &org)
 	if err != nil {
 		return nil, err
 	}
-	org := ids[0]
 	caller := auth.FromContext(ctx)
 	if err := webhookAdmin(caller, org, req.GetParent(), false); err != nil {
 		return nil, err
@@ -144,16 +144,17 @@ func (s *Webhooks) CreateWebhook(ctx context.Context, req *commercev1.CreateWebh
 
 // GetWebhook reads an endpoint, without its secret.
 func (s *Webhooks) GetWebhook(ctx context.Context, req *commercev1.GetWebhookRequest) (*commercev1.Webhook, error) {
-	ids, err := names.Parse("name", req.GetName(), store.WebhookPattern)
+	var org, webhook string
+	err := names.ParseInto("name", req.GetName(), store.WebhookPattern, &org, &webhook)
 	if err != nil {
 		return nil, err
 	}
-	if err := webhookAdmin(auth.FromContext(ctx), ids[0], req.GetName(), true); err != nil {
+	if err := webhookAdmin(auth.FromContext(ctx), org, req.GetName(), true); err != nil {
 		return nil, err
 	}
 	var w *commercev1.Webhook
 	err = s.Store.DB.View(func(tx kv.Tx) (err error) {
-		w, err = store.GetWebhook(tx, ids[0], ids[1])
+		w, err = store.GetWebhook(tx, org, webhook)
 		return err
 	})
 	if err != nil {
@@ -165,11 +166,11 @@ func (s *Webhooks) GetWebhook(ctx context.Context, req *commercev1.GetWebhookReq
 // ListWebhooks lists the organization's endpoints, oldest first, without
 // their secrets.
 func (s *Webhooks) ListWebhooks(ctx context.Context, req *commercev1.ListWebhooksRequest) (*commercev1.ListWebhooksResponse, error) {
-	ids, err := names.Parse("parent", req.GetParent(), audit.OrganizationPattern)
+	var org string
+	err := names.ParseInto("parent", req.GetParent(), audit.OrganizationPattern, &org)
 	if err != nil {
 		return nil, err
 	}
-	org := ids[0]
 	if err := webhookAdmin(auth.FromContext(ctx), org, req.GetParent(), true); err != nil {
 		return nil, err
 	}
@@ -195,12 +196,13 @@ func (s *Webhooks) ListWebhooks(ctx context.Context, req *commercev1.ListWebhook
 // DeleteWebhook removes an endpoint with its queue and delivery log:
 // nothing more is sent to it, attempts in flight aside.
 func (s *Webhooks) DeleteWebhook(ctx context.Context, req *commercev1.DeleteWebhookRequest) (*emptypb.Empty, error) {
-	ids, err := names.Parse("name", req.GetName(), store.WebhookPattern)
+	var org, webhook string
+	err := names.ParseInto("name", req.GetName(), store.WebhookPattern, &org, &webhook)
 	if err != nil {
 		return nil, err
 	}
 	caller := auth.FromContext(ctx)
-	if err := webhookAdmin(caller, ids[0], req.GetName(), false); err != nil {
+	if err := webhookAdmin(caller, org, req.GetName(), false); err != nil {
 		return nil, err
 	}
 	rid, err := idem.RequestID(ctx, req.GetRequestId())
@@ -209,7 +211,7 @@ func (s *Webhooks) DeleteWebhook(ctx context.Context, req *commercev1.DeleteWebh
 	}
 	resp := &emptypb.Empty{}
 	_, err = idem.Update(ctx, s.Store.DB, idem.NewKey("DeleteWebhook", catalogPrincipal(caller), rid), s.Clock.Now(), req, resp, func(tx kv.Tx) error {
-		return store.DeleteWebhook(tx, ids[0], ids[1])
+		return store.DeleteWebhook(tx, org, webhook)
 	})
 	if err != nil {
 		return nil, err
@@ -219,20 +221,21 @@ func (s *Webhooks) DeleteWebhook(ctx context.Context, req *commercev1.DeleteWebh
 
 // ListWebhookDeliveries lists an endpoint's deliveries, newest first.
 func (s *Webhooks) ListWebhookDeliveries(ctx context.Context, req *commercev1.ListWebhookDeliveriesRequest) (*commercev1.ListWebhookDeliveriesResponse, error) {
-	ids, err := names.Parse("parent", req.GetParent(), store.WebhookPattern)
+	var org, webhook string
+	err := names.ParseInto("parent", req.GetParent(), store.WebhookPattern, &org, &webhook)
 	if err != nil {
 		return nil, err
 	}
-	if err := webhookAdmin(auth.FromContext(ctx), ids[0], req.GetParent(), true); err != nil {
+	if err := webhookAdmin(auth.FromContext(ctx), org, req.GetParent(), true); err != nil {
 		return nil, err
 	}
-	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListWebhookDeliveries", ids[0], ids[1])
+	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListWebhookDeliveries", org, webhook)
 	if err != nil {
 		return nil, err
 	}
 	resp := &commercev1.ListWebhookDeliveriesResponse{}
 	err = s.Store.DB.View(func(tx kv.Tx) error {
-		ds, next, err := store.ListDeliveries(tx, ids[0], ids[1], pg.After, pg.Size)
+		ds, next, err := store.ListDeliveries(tx, org, webhook, pg.After, pg.Size)
 		resp.Deliveries = ds
 		resp.NextPageToken = pg.Next(next)
 		return err
@@ -247,12 +250,13 @@ func (s *Webhooks) ListWebhookDeliveries(ctx context.Context, req *commercev1.Li
 // fresh three days of retries; it keeps its event, so the endpoint sees the
 // same Selfserve-Event again.
 func (s *Webhooks) RedeliverWebhookDelivery(ctx context.Context, req *commercev1.RedeliverWebhookDeliveryRequest) (*commercev1.WebhookDelivery, error) {
-	ids, err := names.Parse("name", req.GetName(), store.DeliveryPattern)
+	var org, webhook, delivery string
+	err := names.ParseInto("name", req.GetName(), store.DeliveryPattern, &org, &webhook, &delivery)
 	if err != nil {
 		return nil, err
 	}
 	caller := auth.FromContext(ctx)
-	if err := webhookAdmin(caller, ids[0], req.GetName(), false); err != nil {
+	if err := webhookAdmin(caller, org, req.GetName(), false); err != nil {
 		return nil, err
 	}
 	rid, err := idem.RequestID(ctx, req.GetRequestId())
@@ -263,7 +267,7 @@ func (s *Webhooks) RedeliverWebhookDelivery(ctx context.Context, req *commercev1
 	now := s.now()
 	resp := &commercev1.WebhookDelivery{}
 	_, err = idem.Update(ctx, s.Store.DB, idem.NewKey("RedeliverWebhookDelivery", catalogPrincipal(caller), rid), s.Clock.Now(), req, resp, func(tx kv.Tx) error {
-		d, err := store.Redeliver(tx, ids[0], ids[1], ids[2], now)
+		d, err := store.Redeliver(tx, org, webhook, delivery, now)
 		if err != nil {
 			return err
 		}

@@ -116,11 +116,11 @@ func (s *Service) mutate(ctx context.Context, method string, req proto.Message, 
 
 // mutateAs is mutate with another check of who may make the change.
 func (s *Service) mutateAs(ctx context.Context, method string, req proto.Message, name, requestID string, may func(*auth.Identity, *commercev1.Subscription) error, fn change) (*commercev1.Subscription, error) {
-	ids, err := names.Parse("name", name, SubscriptionPattern)
+	var org, id string
+	err := names.ParseInto("name", name, SubscriptionPattern, &org, &id)
 	if err != nil {
 		return nil, err
 	}
-	org, id := ids[0], ids[1]
 	caller := auth.FromContext(ctx)
 	if !caller.Sees(org) {
 		return nil, errs.NotFound(name)
@@ -177,13 +177,14 @@ func (s *Service) SetQuantity(ctx context.Context, req *commercev1.SetQuantityRe
 	if err := terms.Quantity("total_licenses", req.GetTotalLicenses()); err != nil {
 		return nil, err
 	}
-	ids, err := names.Parse("name", req.GetName(), SubscriptionPattern)
+	var org, id string
+	err := names.ParseInto("name", req.GetName(), SubscriptionPattern, &org, &id)
 	if err != nil {
 		return nil, err
 	}
 	// The assigned count is read first; the pool itself refuses a resize
 	// below its assignments, so a race is caught there and undone.
-	assigned, err := s.assigned(ctx, ids[0], ids[1])
+	assigned, err := s.assigned(ctx, org, id)
 	if err != nil && errs.ReasonOf(err) != errs.ResourceNotFound.Name {
 		return nil, err
 	}
@@ -440,11 +441,12 @@ func (s *Service) ConvertTrial(ctx context.Context, req *commercev1.ConvertTrial
 // nothing), or it is cancelled; either way it ends DELETED.
 func (s *Service) TakeOver(ctx context.Context, req *commercev1.TakeOverSubscriptionRequest) (*commercev1.Subscription, error) {
 	caller := auth.FromContext(ctx)
-	ids, err := names.Parse("name", req.GetName(), SubscriptionPattern)
+	var org, id string
+	err := names.ParseInto("name", req.GetName(), SubscriptionPattern, &org, &id)
 	if err != nil {
 		return nil, err
 	}
-	if !caller.Sees(ids[0]) {
+	if !caller.Sees(org) {
 		return nil, errs.NotFound(req.GetName())
 	}
 	if !caller.HasRole(orgBuyers...) {
@@ -457,7 +459,7 @@ func (s *Service) TakeOver(ctx context.Context, req *commercev1.TakeOverSubscrip
 		if err != nil {
 			return nil, err
 		}
-		if tids[0] != ids[0] || tids[1] == ids[1] {
+		if tids[0] != org || tids[1] == id {
 			return nil, errs.Field("move_users_to", "move_users_to must be another subscription of the organization")
 		}
 		tsub, tm, err := s.load(tids[0], tids[1])

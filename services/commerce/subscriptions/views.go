@@ -65,15 +65,16 @@ func (s *Service) views(ctx context.Context, caller *auth.Identity, subs []*comm
 
 // Get reads a subscription the caller may see.
 func (s *Service) Get(ctx context.Context, req *commercev1.GetSubscriptionRequest) (*commercev1.Subscription, error) {
-	ids, err := names.Parse("name", req.GetName(), SubscriptionPattern)
+	var org, id string
+	err := names.ParseInto("name", req.GetName(), SubscriptionPattern, &org, &id)
 	if err != nil {
 		return nil, err
 	}
 	caller := auth.FromContext(ctx)
-	if !caller.Sees(ids[0]) {
+	if !caller.Sees(org) {
 		return nil, errs.NotFound(req.GetName())
 	}
-	sub, m, err := s.load(ids[0], ids[1])
+	sub, m, err := s.load(org, id)
 	if err != nil || m.Hidden || !Sees(caller, sub) {
 		return nil, errs.NotFound(req.GetName())
 	}
@@ -82,11 +83,11 @@ func (s *Service) Get(ctx context.Context, req *commercev1.GetSubscriptionReques
 
 // List lists subscriptions: admins and readers see all, others their own.
 func (s *Service) List(ctx context.Context, req *commercev1.ListSubscriptionsRequest) (*commercev1.ListSubscriptionsResponse, error) {
-	ids, err := names.Parse("parent", req.GetParent(), OrganizationPattern)
+	var org string
+	err := names.ParseInto("parent", req.GetParent(), OrganizationPattern, &org)
 	if err != nil {
 		return nil, err
 	}
-	org := ids[0]
 	caller := auth.FromContext(ctx)
 	if !caller.Sees(org) {
 		return nil, errs.NotFound(req.GetParent())

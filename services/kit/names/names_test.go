@@ -49,3 +49,10 @@ func TestScanAndParseInto(t *testing.T) {
 		t.Fatalf("Format(Order): %s", got)
 	}
 }
+
+func TestScanLeadingIDs(t *testing.T) {
+	var org string
+	if !Scan("organizations/contoso/productPolicies/pro", ProductPolicy, &org) || org != "contoso" {
+		t.Fatalf("the organization alone: %q", org)
+	}
+}

@@ -24,11 +24,12 @@ const (
 )
 
 // Scan matches name against pattern and stores its ids, in order, in ids:
-// Sscan for resource names. It reports whether name matched; on a mismatch
-// the ids are left alone.
+// Sscan for resource names. Fewer ids than the pattern has take the leading
+// ones (the organization alone, say). It reports whether name matched; on a
+// mismatch the ids are left alone.
 func Scan(name, pattern string, ids ...*string) bool {
 	got, ok := Match(name, pattern)
-	if !ok || len(got) != len(ids) {
+	if !ok || len(got) < len(ids) {
 		return false
 	}
 	for i, p := range ids {
@@ -44,7 +45,7 @@ func ParseInto(field, name, pattern string, ids ...*string) error {
 	if err != nil {
 		return err
 	}
-	if len(got) != len(ids) {
+	if len(got) < len(ids) {
 		return errs.New(errs.InvalidName, "%s must look like %s", field, pattern).With("field", field)
 	}
 	for i, p := range ids {

@@ -123,11 +123,11 @@ func (d *Directory) ListOrganizations(ctx context.Context, req *licensingv1.List
 // CreateUser adds a user to an organization. OPERATOR and the organization's
 // GLOBAL_ADMIN.
 func (d *Directory) CreateUser(ctx context.Context, req *licensingv1.CreateUserRequest) (*licensingv1.User, error) {
-	ids, err := names.Parse("parent", req.GetParent(), directory.OrganizationPattern)
+	var org string
+	err := names.ParseInto("parent", req.GetParent(), directory.OrganizationPattern, &org)
 	if err != nil {
 		return nil, err
 	}
-	org := ids[0]
 	caller := auth.FromContext(ctx)
 	if !caller.Sees(org) {
 		return nil, errs.NotFound(req.GetParent())
@@ -167,16 +167,17 @@ func (d *Directory) CreateUser(ctx context.Context, req *licensingv1.CreateUserR
 
 // GetUser returns a user to the organization's users and operators.
 func (d *Directory) GetUser(ctx context.Context, req *licensingv1.GetUserRequest) (*licensingv1.User, error) {
-	ids, err := names.Parse("name", req.GetName(), directory.UserPattern)
+	var org, user string
+	err := names.ParseInto("name", req.GetName(), directory.UserPattern, &org, &user)
 	if err != nil {
 		return nil, err
 	}
-	if !auth.FromContext(ctx).Sees(ids[0]) {
+	if !auth.FromContext(ctx).Sees(org) {
 		return nil, errs.NotFound(req.GetName())
 	}
 	var u *licensingv1.User
 	err = d.Store.DB.View(func(tx kv.Tx) (err error) {
-		u, err = store.GetUser(tx, ids[0], ids[1])
+		u, err = store.GetUser(tx, org, user)
 		return err
 	})
 	return u, err
@@ -184,11 +185,11 @@ func (d *Directory) GetUser(ctx context.Context, req *licensingv1.GetUserRequest
 
 // ListUsers lists an organization's users, or those a type-ahead query finds.
 func (d *Directory) ListUsers(ctx context.Context, req *licensingv1.ListUsersRequest) (*licensingv1.ListUsersResponse, error) {
-	ids, err := names.Parse("parent", req.GetParent(), directory.OrganizationPattern)
+	var org string
+	err := names.ParseInto("parent", req.GetParent(), directory.OrganizationPattern, &org)
 	if err != nil {
 		return nil, err
 	}
-	org := ids[0]
 	if !auth.FromContext(ctx).Sees(org) {
 		return nil, errs.NotFound(req.GetParent())
 	}
@@ -223,12 +224,13 @@ func (d *Directory) ListUsers(ctx context.Context, req *licensingv1.ListUsersReq
 // IssueToken signs a bearer token for a user with the roles stored now.
 // OPERATOR only. Expiry is real time, never the business clock.
 func (d *Directory) IssueToken(ctx context.Context, req *licensingv1.IssueTokenRequest) (*licensingv1.IssueTokenResponse, error) {
-	ids, err := names.Parse("name", req.GetName(), directory.UserPattern)
+	var org, user string
+	err := names.ParseInto("name", req.GetName(), directory.UserPattern, &org, &user)
 	if err != nil {
 		return nil, err
 	}
 	caller := auth.FromContext(ctx)
-	if !caller.Sees(ids[0]) {
+	if !caller.Sees(org) {
 		return nil, errs.NotFound(req.GetName())
 	}
 	if !caller.IsOperator() {
@@ -246,14 +248,14 @@ func (d *Directory) IssueToken(ctx context.Context, req *licensingv1.IssueTokenR
 	}
 	var u *licensingv1.User
 	if err := d.Store.DB.View(func(tx kv.Tx) (err error) {
-		u, err = store.GetUser(tx, ids[0], ids[1])
+		u, err = store.GetUser(tx, org, user)
 		return err
 	}); err != nil {
 		return nil, err
 	}
 	now := time.Now()
 	exp := now.Add(ttl).Truncate(time.Second)
-	tok, err := d.Signer.Sign(auth.Claims{Subject: ids[1], Org: ids[0], Roles: directory.RoleNames(u), IssuedAt: now.Unix(), Expires: exp.Unix()})
+	tok, err := d.Signer.Sign(auth.Claims{Subject: user, Org: org, Roles: directory.RoleNames(u), IssuedAt: now.Unix(), Expires: exp.Unix()})
 	if err != nil {
 		return nil, err
 	}

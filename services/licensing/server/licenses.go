@@ -59,11 +59,11 @@ func visiblePool(tx kv.Tx, caller *auth.Identity, name string) (org, sub string,
 // ListLicenses lists pools: every pool for admins and readers, a purchaser's
 // own for everyone else.
 func (l *Licensing) ListLicenses(ctx context.Context, req *licensingv1.ListLicensesRequest) (*licensingv1.ListLicensesResponse, error) {
-	ids, err := names.Parse("parent", req.GetParent(), directory.OrganizationPattern)
+	var org string
+	err := names.ParseInto("parent", req.GetParent(), directory.OrganizationPattern, &org)
 	if err != nil {
 		return nil, err
 	}
-	org := ids[0]
 	caller := auth.FromContext(ctx)
 	if !caller.Sees(org) {
 		return nil, errs.NotFound(req.GetParent())
@@ -128,11 +128,11 @@ func (l *Licensing) ListAssignments(ctx context.Context, req *licensingv1.ListAs
 // ListUserLicenses lists the licenses a user holds: the user themselves,
 // admins and readers.
 func (l *Licensing) ListUserLicenses(ctx context.Context, req *licensingv1.ListUserLicensesRequest) (*licensingv1.ListUserLicensesResponse, error) {
-	ids, err := names.Parse("parent", req.GetParent(), directory.UserPattern)
+	var org, user string
+	err := names.ParseInto("parent", req.GetParent(), directory.UserPattern, &org, &user)
 	if err != nil {
 		return nil, err
 	}
-	org, user := ids[0], ids[1]
 	caller := auth.FromContext(ctx)
 	if !caller.Sees(org) {
 		return nil, errs.NotFound(req.GetParent())

@@ -167,13 +167,14 @@ func (s *Pools) GetPool(ctx context.Context, req *licensingv1.GetPoolRequest) (*
 	if err := internalOnly(ctx); err != nil {
 		return nil, err
 	}
-	ids, err := names.Parse("name", req.GetName(), seats.PoolPattern)
+	var org, pool string
+	err := names.ParseInto("name", req.GetName(), seats.PoolPattern, &org, &pool)
 	if err != nil {
 		return nil, err
 	}
 	var p *licensingv1.Pool
 	err = s.Store.DB.View(func(tx kv.Tx) (err error) {
-		p, err = store.GetPool(tx, ids[0], ids[1])
+		p, err = store.GetPool(tx, org, pool)
 		return err
 	})
 	return p, err

@@ -34,11 +34,11 @@ type Requests struct {
 
 // CreateLicenseRequest files a member's request for themselves or colleagues.
 func (s *Requests) CreateLicenseRequest(ctx context.Context, req *licensingv1.CreateLicenseRequestRequest) (*licensingv1.LicenseRequest, error) {
-	ids, err := names.Parse("parent", req.GetParent(), directory.OrganizationPattern)
+	var org string
+	err := names.ParseInto("parent", req.GetParent(), directory.OrganizationPattern, &org)
 	if err != nil {
 		return nil, err
 	}
-	org := ids[0]
 	caller := auth.FromContext(ctx)
 	if !caller.MemberOf(org) {
 		if caller.IsOperator() {
@@ -88,11 +88,11 @@ func (s *Requests) CreateLicenseRequest(ctx context.Context, req *licensingv1.Cr
 // ListLicenseRequests lists requests newest first: every one for admins and
 // readers, a member's own otherwise.
 func (s *Requests) ListLicenseRequests(ctx context.Context, req *licensingv1.ListLicenseRequestsRequest) (*licensingv1.ListLicenseRequestsResponse, error) {
-	ids, err := names.Parse("parent", req.GetParent(), directory.OrganizationPattern)
+	var org string
+	err := names.ParseInto("parent", req.GetParent(), directory.OrganizationPattern, &org)
 	if err != nil {
 		return nil, err
 	}
-	org := ids[0]
 	caller := auth.FromContext(ctx)
 	if !caller.Sees(org) {
 		return nil, errs.NotFound(req.GetParent())
