@@ -10,6 +10,7 @@ import (
 
 	billingv1 "github.com/selfserve/selfserve/gen/go/selfserve/billing/v1"
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/servetest"
 )
 
 func TestAccountsAndProfiles(t *testing.T) {
@@ -25,13 +26,13 @@ func TestAccountsAndProfiles(t *testing.T) {
 	}
 	_, err := e.accounts.CreateBillingAccount(e.as(t, "contoso", "gus"), &billingv1.CreateBillingAccountRequest{Parent: "organizations/contoso",
 		BillingAccount: &billingv1.BillingAccount{DisplayName: "Guest", SoldTo: &billingv1.Address{CountryCode: "US"}}})
-	wantErr(t, err, codes.FailedPrecondition, "GUEST_USER")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "GUEST_USER", "")
 	_, err = e.accounts.CreateBillingAccount(maxCtx, &billingv1.CreateBillingAccountRequest{Parent: "organizations/contoso",
 		BillingAccount: &billingv1.BillingAccount{DisplayName: "No country"}})
-	wantErr(t, err, codes.InvalidArgument, "INVALID_FIELD")
+	servetest.WantStatus(t, err, codes.InvalidArgument, "INVALID_FIELD", "")
 	_, err = e.accounts.CreateBillingAccount(e.as(t, "", "op", auth.Operator), &billingv1.CreateBillingAccountRequest{Parent: "organizations/contoso",
 		BillingAccount: &billingv1.BillingAccount{DisplayName: "Op", SoldTo: &billingv1.Address{CountryCode: "SE"}}})
-	wantErr(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	servetest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED", "")
 
 	// The default profile comes with the account.
 	profile := a.Name + "/billingProfiles/default"
@@ -53,24 +54,24 @@ func TestAccountsAndProfiles(t *testing.T) {
 		t.Fatalf("visible accounts: max %d ada %d rita %d li %d bruno %d", m, ad, r, l, n)
 	}
 	_, err = e.accounts.GetBillingAccount(e.as(t, "contoso", "li", auth.LicenseAdmin), &billingv1.GetBillingAccountRequest{Name: a.Name})
-	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
+	servetest.WantStatus(t, err, codes.NotFound, "RESOURCE_NOT_FOUND", "")
 	_, err = e.accounts.GetBillingAccount(e.as(t, "fabrikam-cn", "wang", auth.GlobalAdmin), &billingv1.GetBillingAccountRequest{Name: a.Name})
-	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
+	servetest.WantStatus(t, err, codes.NotFound, "RESOURCE_NOT_FOUND", "")
 
 	// Admins read, only the owner changes.
 	upd := &billingv1.UpdateBillingProfileRequest{BillingProfile: &billingv1.BillingProfile{Name: profile, PoNumber: "PO-42"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"po_number"}}}
 	_, err = e.accounts.UpdateBillingProfile(e.as(t, "contoso", "ada", auth.GlobalAdmin), upd)
-	wantErr(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	servetest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED", "")
 	if p, err := e.accounts.UpdateBillingProfile(maxCtx, upd); err != nil || p.PoNumber != "PO-42" || p.BillTo.GetCountryCode() != "SE" {
 		t.Fatalf("update: %v %v", p, err)
 	}
 	other := e.addCard(t, e.as(t, "contoso", "nora"), nora(t, e), "4242424242424242", "989")
 	upd = &billingv1.UpdateBillingProfileRequest{BillingProfile: &billingv1.BillingProfile{Name: profile, PaymentMethod: other.Name}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"payment_method"}}}
 	_, err = e.accounts.UpdateBillingProfile(maxCtx, upd)
-	wantErr(t, err, codes.InvalidArgument, "INVALID_FIELD")
+	servetest.WantStatus(t, err, codes.InvalidArgument, "INVALID_FIELD", "")
 	upd.UpdateMask.Paths = []string{"owner"}
 	_, err = e.accounts.UpdateBillingProfile(maxCtx, upd)
-	wantErr(t, err, codes.InvalidArgument, "INVALID_FIELD")
+	servetest.WantStatus(t, err, codes.InvalidArgument, "INVALID_FIELD", "")
 }
 
 // nora is the name of nora's first billing account.
@@ -105,7 +106,7 @@ func TestPaymentMethods(t *testing.T) {
 		"nothing":       {&billingv1.PaymentMethod{}, "INVALID_FIELD"},
 	} {
 		_, err := e.accounts.CreatePaymentMethod(maxCtx, &billingv1.CreatePaymentMethodRequest{Parent: a.Name, PaymentMethod: tc.m})
-		if reason(err) != tc.why {
+		if servetest.Reason(err) != tc.why {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -117,23 +118,23 @@ func TestPaymentMethods(t *testing.T) {
 	zhang := e.as(t, "fabrikam-cn", "zhang")
 	cn := e.account(t, zhang, "CN")
 	_, err = e.accounts.CreatePaymentMethod(zhang, &billingv1.CreatePaymentMethodRequest{Parent: cn.Name, PaymentMethod: card("4242424242424242", "989", 12, year)})
-	wantErr(t, err, codes.FailedPrecondition, "PAYMENT_METHOD_NOT_SUPPORTED")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "PAYMENT_METHOD_NOT_SUPPORTED", "")
 	if _, err := e.accounts.CreatePaymentMethod(zhang, &billingv1.CreatePaymentMethodRequest{Parent: cn.Name,
 		PaymentMethod: &billingv1.PaymentMethod{Details: &billingv1.PaymentMethod_Alipay{Alipay: &billingv1.Alipay{LoginId: proto.String("zhang@fabrikam.example")}}}}); err != nil {
 		t.Fatalf("alipay in 21Vianet: %v", err)
 	}
 	// Only the owner adds.
 	_, err = e.accounts.CreatePaymentMethod(e.as(t, "contoso", "bruno", auth.BillingAdmin), &billingv1.CreatePaymentMethodRequest{Parent: a.Name, PaymentMethod: card("4242424242424242", "989", 12, year)})
-	wantErr(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	servetest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED", "")
 
 	// Edits need the security code and never change the number.
 	edit := func(c *billingv1.Card) (*billingv1.PaymentMethod, error) {
 		return e.accounts.UpdatePaymentMethod(maxCtx, &billingv1.UpdatePaymentMethodRequest{PaymentMethod: &billingv1.PaymentMethod{Name: visa.Name, Details: &billingv1.PaymentMethod_Card{Card: c}}})
 	}
 	_, err = edit(&billingv1.Card{ExpMonth: 6, ExpYear: year + 1, HolderName: "Max H"})
-	wantErr(t, err, codes.InvalidArgument, "SECURITY_CODE_REQUIRED")
+	servetest.WantStatus(t, err, codes.InvalidArgument, "SECURITY_CODE_REQUIRED", "")
 	_, err = edit(&billingv1.Card{Number: proto.String("5555555555554444"), SecurityCode: proto.String("989"), ExpMonth: 6, ExpYear: year + 1})
-	wantErr(t, err, codes.InvalidArgument, "INVALID_CARD")
+	servetest.WantStatus(t, err, codes.InvalidArgument, "INVALID_CARD", "")
 	got, err := edit(&billingv1.Card{SecurityCode: proto.String("989"), ExpMonth: 6, ExpYear: year + 1, HolderName: "Max H"})
 	if err != nil || got.GetCard().ExpYear != year+1 || got.GetCard().Last4 != "4242" || got.GetCard().HolderName != "Max H" {
 		t.Fatalf("edit: %v %v", got, err)
@@ -143,20 +144,20 @@ func TestPaymentMethods(t *testing.T) {
 	profile := a.Name + "/billingProfiles/default"
 	e.useMethods(t, maxCtx, profile, visa.Name, amex.Name)
 	_, err = e.accounts.DeletePaymentMethod(maxCtx, &billingv1.DeletePaymentMethodRequest{Name: amex.Name})
-	wantErr(t, err, codes.FailedPrecondition, "PAYMENT_METHOD_IN_USE")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "PAYMENT_METHOD_IN_USE", "")
 	e.useMethods(t, maxCtx, profile, visa.Name, "")
 	if _, err := e.accounts.DeletePaymentMethod(maxCtx, &billingv1.DeletePaymentMethodRequest{Name: amex.Name}); err != nil {
 		t.Fatalf("delete unused: %v", err)
 	}
 	_, err = e.accounts.GetPaymentMethod(maxCtx, &billingv1.GetPaymentMethodRequest{Name: amex.Name})
-	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
+	servetest.WantStatus(t, err, codes.NotFound, "RESOURCE_NOT_FOUND", "")
 	list, err := e.accounts.ListPaymentMethods(maxCtx, &billingv1.ListPaymentMethodsRequest{Parent: a.Name})
 	if err != nil || len(list.PaymentMethods) != 1 {
 		t.Fatalf("owner lists methods: %v %v", list, err)
 	}
 	// Payment methods are the owner's: admins who read the account do not see them.
 	_, err = e.accounts.ListPaymentMethods(e.as(t, "contoso", "rita", auth.GlobalReader), &billingv1.ListPaymentMethodsRequest{Parent: a.Name})
-	wantErr(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	servetest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED", "")
 	// Adding, editing and deleting reached the audit outbox.
 	if n, _ := e.comp.Audit.Pending(); n < 5 {
 		t.Fatalf("%d audit events pending", n)
@@ -178,5 +179,5 @@ func TestPaymentMethodRequestIDs(t *testing.T) {
 	}
 	req.PaymentMethod = card("5555555555554444", "989", 12, int32(time.Now().Year()+1))
 	_, err = e.accounts.CreatePaymentMethod(maxCtx, req)
-	wantErr(t, err, codes.InvalidArgument, "REQUEST_ID_REUSED")
+	servetest.WantStatus(t, err, codes.InvalidArgument, "REQUEST_ID_REUSED", "")
 }

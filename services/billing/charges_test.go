@@ -18,6 +18,7 @@ import (
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
 	"github.com/selfserve/selfserve/services/billing/store"
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/servetest"
 )
 
 func line(typ billingv1.LineItem_Type, amount int64) []*billingv1.LineItem {
@@ -58,11 +59,11 @@ func TestCharges(t *testing.T) {
 		t.Fatalf("payer: %v %v", payer, err)
 	}
 	_, err = e.charge(maxCtx, profile, "k0", 100, billingv1.ChargeRequest_VOID_AND_FAIL)
-	wantErr(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	servetest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED", "")
 
 	// No payment method: a purchase is declined and leaves a void invoice.
 	_, err = e.charge(svc, profile, "k1", 49900, billingv1.ChargeRequest_VOID_AND_FAIL)
-	wantErr(t, err, codes.FailedPrecondition, "PAYMENT_DECLINED")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "PAYMENT_DECLINED", "")
 
 	visa := e.addCard(t, maxCtx, a.Name, "4242424242424242", "989")
 	poor := e.addCard(t, maxCtx, a.Name, "4000000000009995", "989")
@@ -84,9 +85,9 @@ func TestCharges(t *testing.T) {
 	// Without a working method: VOID for a purchase, PAST_DUE for a renewal.
 	e.useMethods(t, maxCtx, profile, poor.Name, "")
 	_, err = e.charge(svc, profile, "k4", 1000, billingv1.ChargeRequest_VOID_AND_FAIL)
-	wantErr(t, err, codes.FailedPrecondition, "PAYMENT_DECLINED")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "PAYMENT_DECLINED", "")
 	_, err = e.charge(svc, profile, "k4", 1000, billingv1.ChargeRequest_VOID_AND_FAIL)
-	wantErr(t, err, codes.FailedPrecondition, "PAYMENT_DECLINED")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "PAYMENT_DECLINED", "")
 	due, err := e.charge(svc, profile, "renew-1", 2000, billingv1.ChargeRequest_PAST_DUE)
 	if err != nil || due.Status != billingv1.Invoice_PAST_DUE {
 		t.Fatalf("renewal: %v %v", due, err)
@@ -103,7 +104,7 @@ func TestCharges(t *testing.T) {
 	}
 	_, err = e.charges.Charge(svc, &billingv1.ChargeRequest{BillingProfile: profile, Key: "eur", CurrencyCode: "EUR",
 		OnFailure: billingv1.ChargeRequest_PAST_DUE, LineItems: line(billingv1.LineItem_PURCHASE, 100)})
-	wantErr(t, err, codes.InvalidArgument, "INVALID_FIELD")
+	servetest.WantStatus(t, err, codes.InvalidArgument, "INVALID_FIELD", "")
 
 	// Retries every 3 days: renew-1 is paid once the card is replaced;
 	// renew-2 is reported unpaid after 30 days.
@@ -202,9 +203,9 @@ func TestInvoiceListsAndDownload(t *testing.T) {
 		t.Fatalf("custom range: %v", got)
 	}
 	_, err := e.invoices.ListInvoices(maxCtx, &billingv1.ListInvoicesRequest{Parent: a.Name, Period: billingv1.ListInvoicesRequest_CUSTOM, StartTime: third.IssueTime, EndTime: first.IssueTime})
-	wantErr(t, err, codes.InvalidArgument, "INVALID_FIELD")
+	servetest.WantStatus(t, err, codes.InvalidArgument, "INVALID_FIELD", "")
 	_, err = e.invoices.ListInvoices(e.as(t, "contoso", "nora"), &billingv1.ListInvoicesRequest{Parent: a.Name})
-	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
+	servetest.WantStatus(t, err, codes.NotFound, "RESOURCE_NOT_FOUND", "")
 	if first.InvoiceNumber == "" || !strings.HasSuffix(first.InvoiceNumber, "-000001") || !strings.HasSuffix(third.InvoiceNumber, "-000003") {
 		t.Fatalf("invoice numbers %s %s", first.InvoiceNumber, third.InvoiceNumber)
 	}
@@ -309,12 +310,12 @@ func TestFapiao(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.invoices.RequestFapiao(maxCtx, &billingv1.RequestFapiaoRequest{Name: global.Name})
-	wantErr(t, err, codes.FailedPrecondition, "FAPIAO_NOT_AVAILABLE")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "FAPIAO_NOT_AVAILABLE", "")
 	e.useMethods(t, zhang, profile, "", "")
 	_, err = e.charges.Charge(e.service(t), &billingv1.ChargeRequest{BillingProfile: profile, Key: "cn-2", CurrencyCode: "CNY",
 		OnFailure: billingv1.ChargeRequest_VOID_AND_FAIL, LineItems: line(billingv1.LineItem_PURCHASE, 12800)})
-	wantErr(t, err, codes.FailedPrecondition, "PAYMENT_DECLINED")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "PAYMENT_DECLINED", "")
 	list, _ := e.invoices.ListInvoices(zhang, &billingv1.ListInvoicesRequest{Parent: cn.Name})
 	_, err = e.invoices.RequestFapiao(zhang, &billingv1.RequestFapiaoRequest{Name: list.Invoices[0].Name})
-	wantErr(t, err, codes.FailedPrecondition, "FAPIAO_NOT_AVAILABLE")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "FAPIAO_NOT_AVAILABLE", "")
 }

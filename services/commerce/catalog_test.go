@@ -2,74 +2,22 @@ package commerce_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net"
 	"strings"
 	"testing"
-	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
-	"github.com/selfserve/selfserve/services/commerce"
 	"github.com/selfserve/selfserve/services/commerce/catalog"
 	"github.com/selfserve/selfserve/services/kit/auth"
 )
 
 // catalogHarness is the events harness with the catalog seeded and a
 // CatalogService client.
-type catalogHarness struct {
-	*harness
-	catalog commercev1.CatalogServiceClient
-}
-
-// serveCatalog is serve with Config.Seed set, as `selfserve dev` starts.
-func serveCatalog(t *testing.T, dataDir string, signer *auth.Signer) *catalogHarness {
-	t.Helper()
-	c, err := commerce.Open(commerce.Config{DataDir: dataDir, Clock: "system", Seed: true, Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis := bufconn.Listen(1 << 20)
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- c.Serve(ctx, lis, time.Second) }()
-	conn, err := grpc.NewClient("passthrough:///commerce",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &catalogHarness{
-		harness: &harness{signer: signer, events: commercev1.NewEventServiceClient(conn), audit: commercev1.NewAuditServiceClient(conn),
-			pay: commercev1.NewPaymentEventServiceClient(conn), comp: c},
-		catalog: commercev1.NewCatalogServiceClient(conn),
-	}
-	var once bool
-	h.stop = func() {
-		if once {
-			return
-		}
-		once = true
-		conn.Close()
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		c.Close()
-	}
-	t.Cleanup(h.stop)
-	return h
-}
-
 // catalogProducts reads every page of the catalog.
 func catalogProducts(t *testing.T, h *catalogHarness, ctx context.Context, size int32) []*commercev1.Product {
 	t.Helper()

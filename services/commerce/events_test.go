@@ -2,127 +2,18 @@ package commerce_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"testing"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
-	"github.com/selfserve/selfserve/services/commerce"
 	"github.com/selfserve/selfserve/services/commerce/audit"
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/locale"
 )
-
-// harness is a commerce component served over bufconn, through the real
-// interceptor chain, on a bbolt file in a temporary directory.
-type harness struct {
-	signer *auth.Signer
-	events commercev1.EventServiceClient
-	audit  commercev1.AuditServiceClient
-	pay    commercev1.PaymentEventServiceClient
-	hooks  commercev1.WebhookServiceClient
-	comp   *commerce.Component
-	stop   func()
-}
-
-func newSigner(t *testing.T) *auth.Signer {
-	t.Helper()
-	key := make([]byte, 32)
-	rand.Read(key)
-	s, err := auth.NewSigner(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func serve(t *testing.T, dataDir string, signer *auth.Signer) *harness {
-	t.Helper()
-	c, err := commerce.Open(commerce.Config{DataDir: dataDir, Clock: "system", Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis := bufconn.Listen(1 << 20)
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- c.Serve(ctx, lis, time.Second) }()
-	conn, err := grpc.NewClient("passthrough:///commerce",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{signer: signer, events: commercev1.NewEventServiceClient(conn), audit: commercev1.NewAuditServiceClient(conn),
-		pay: commercev1.NewPaymentEventServiceClient(conn), hooks: commercev1.NewWebhookServiceClient(conn), comp: c}
-	var once bool
-	h.stop = func() {
-		if once {
-			return
-		}
-		once = true
-		conn.Close()
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		c.Close()
-	}
-	t.Cleanup(h.stop)
-	return h
-}
-
-// token returns an outgoing context carrying a signed token, plus any extra
-// metadata pairs (such as accept-language).
-func (h *harness) token(t *testing.T, c auth.Claims, md ...string) context.Context {
-	t.Helper()
-	c.Expires = time.Now().Add(time.Hour).Unix()
-	tok, err := h.signer.Sign(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return metadata.AppendToOutgoingContext(context.Background(), append([]string{"authorization", "Bearer " + tok}, md...)...)
-}
-
-func (h *harness) service(t *testing.T) context.Context {
-	return h.token(t, auth.Claims{Subject: "licensing", Roles: []string{auth.Service}})
-}
-
-func (h *harness) user(t *testing.T, org, sub string, roles ...string) context.Context {
-	return h.token(t, auth.Claims{Subject: sub, Org: org, Roles: roles})
-}
-
-func errorInfo(err error) *errdetails.ErrorInfo {
-	s, _ := status.FromError(err)
-	for _, d := range s.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			return info
-		}
-	}
-	return &errdetails.ErrorInfo{}
-}
-
-// wantErr checks the code, the ErrorInfo reason and, when field is set, the
-// field the error names.
-func wantErr(t *testing.T, err error, code codes.Code, reason, field string) {
-	t.Helper()
-	info := errorInfo(err)
-	if status.Code(err) != code || info.Reason != reason || info.Domain != commerce.Domain || (field != "" && info.Metadata["field"] != field) {
-		t.Fatalf("got %v (reason %q, domain %q, metadata %v), want %v %s on %q", err, info.Reason, info.Domain, info.Metadata, code, reason, field)
-	}
-}
 
 var epoch = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 

@@ -4,123 +4,19 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"testing"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/servetest"
 	"github.com/selfserve/selfserve/services/licensing"
 )
-
-type env struct {
-	signer *auth.Signer
-	comp   *licensing.Component
-	dir    licensingv1.DirectoryServiceClient
-	lic    licensingv1.LicensingServiceClient
-	pools  licensingv1.PoolServiceClient
-	req    licensingv1.LicenseRequestServiceClient
-	clock  operatorv1.ClockServiceClient
-	conn   *grpc.ClientConn
-	stop   func()
-}
-
-// start runs a licensing component on bufconn over a bbolt file in dataDir.
-func start(t testing.TB, dataDir string, clockMode string, seed bool) *env {
-	t.Helper()
-	key := make([]byte, 32)
-	rand.Read(key)
-	signer, _ := auth.NewSigner(key)
-	return startWith(t, dataDir, clockMode, seed, signer)
-}
-
-func startWith(t testing.TB, dataDir, clockMode string, seed bool, signer *auth.Signer) *env {
-	t.Helper()
-	c, err := licensing.Open(licensing.Config{DataDir: dataDir, Clock: clockMode, Seed: seed, Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis := bufconn.Listen(1 << 20)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Serve(ctx, lis, time.Second) }()
-	conn, err := grpc.NewClient("passthrough:///bufconn",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{signer: signer, comp: c, dir: licensingv1.NewDirectoryServiceClient(conn), clock: operatorv1.NewClockServiceClient(conn), conn: conn,
-		lic: licensingv1.NewLicensingServiceClient(conn), pools: licensingv1.NewPoolServiceClient(conn),
-		req: licensingv1.NewLicenseRequestServiceClient(conn)}
-	stopped := false
-	e.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		conn.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		c.Close()
-	}
-	t.Cleanup(e.stop)
-	return e
-}
-
-func (e *env) as(t *testing.T, org, sub string, roles ...string) context.Context {
-	return e.asTB(t, org, sub, roles...)
-}
-
-func (e *env) asTB(t testing.TB, org, sub string, roles ...string) context.Context {
-	t.Helper()
-	tok, err := e.signer.Sign(auth.Claims{Subject: sub, Org: org, Roles: roles, Expires: time.Now().Add(time.Hour).Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
-}
-
-func (e *env) operator(t *testing.T) context.Context { return e.as(t, "", "operator", auth.Operator) }
-
-func reason(err error) string {
-	s, _ := status.FromError(err)
-	for _, d := range s.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			return info.Reason
-		}
-	}
-	return ""
-}
-
-func wantErr(t *testing.T, err error, code codes.Code, why string) {
-	t.Helper()
-	if status.Code(err) != code || reason(err) != why {
-		t.Fatalf("got %v (reason %q), want %v %s", err, reason(err), code, why)
-	}
-}
-
-func org(name, cc string) *licensingv1.Organization {
-	return &licensingv1.Organization{DisplayName: name, CountryCode: cc, Cloud: licensingv1.Organization_GLOBAL}
-}
-
-func user(name, email string, roles ...licensingv1.User_Role) *licensingv1.User {
-	return &licensingv1.User{DisplayName: name, Email: email, UserType: licensingv1.User_MEMBER, UsageLocation: "SE", Roles: roles}
-}
 
 func TestOrganizationsAndAccess(t *testing.T) {
 	e := start(t, t.TempDir(), "system", false)
@@ -130,11 +26,11 @@ func TestOrganizationsAndAccess(t *testing.T) {
 		t.Fatalf("create: %v %v", got, err)
 	}
 	_, err = e.dir.CreateOrganization(op, &licensingv1.CreateOrganizationRequest{OrganizationId: "acme", Organization: org("Acme again", "FR")})
-	wantErr(t, err, codes.AlreadyExists, "RESOURCE_ALREADY_EXISTS")
+	servetest.WantStatus(t, err, codes.AlreadyExists, "RESOURCE_ALREADY_EXISTS", "")
 	_, err = e.dir.CreateOrganization(op, &licensingv1.CreateOrganizationRequest{OrganizationId: "Bad Id", Organization: org("X", "FR")})
-	wantErr(t, err, codes.InvalidArgument, "INVALID_FIELD")
+	servetest.WantStatus(t, err, codes.InvalidArgument, "INVALID_FIELD", "")
 	_, err = e.dir.CreateOrganization(op, &licensingv1.CreateOrganizationRequest{Organization: org("X", "ZZ")})
-	wantErr(t, err, codes.InvalidArgument, "INVALID_FIELD")
+	servetest.WantStatus(t, err, codes.InvalidArgument, "INVALID_FIELD", "")
 	gen, err := e.dir.CreateOrganization(op, &licensingv1.CreateOrganizationRequest{Organization: org("Generated", "SE")})
 	if err != nil || gen.Name == "" {
 		t.Fatalf("generated id: %v %v", gen, err)
@@ -145,19 +41,19 @@ func TestOrganizationsAndAccess(t *testing.T) {
 		t.Fatalf("member get: %v", err)
 	}
 	_, err = e.dir.CreateOrganization(member, &licensingv1.CreateOrganizationRequest{Organization: org("Mine", "SE")})
-	wantErr(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	servetest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED", "")
 	stranger := e.as(t, "other", "eve", auth.GlobalAdmin)
 	_, err = e.dir.GetOrganization(stranger, &licensingv1.GetOrganizationRequest{Name: "organizations/acme"})
-	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
+	servetest.WantStatus(t, err, codes.NotFound, "RESOURCE_NOT_FOUND", "")
 	// An organization that does not exist answers the same as one not yours.
 	_, err = e.dir.GetOrganization(stranger, &licensingv1.GetOrganizationRequest{Name: "organizations/nope"})
-	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
+	servetest.WantStatus(t, err, codes.NotFound, "RESOURCE_NOT_FOUND", "")
 	_, err = e.dir.GetOrganization(op, &licensingv1.GetOrganizationRequest{Name: "organizations/nope"})
-	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
+	servetest.WantStatus(t, err, codes.NotFound, "RESOURCE_NOT_FOUND", "")
 	_, err = e.dir.GetOrganization(op, &licensingv1.GetOrganizationRequest{Name: "orgs/acme"})
-	wantErr(t, err, codes.InvalidArgument, "INVALID_RESOURCE_NAME")
+	servetest.WantStatus(t, err, codes.InvalidArgument, "INVALID_RESOURCE_NAME", "")
 	_, err = e.dir.ListOrganizations(member, &licensingv1.ListOrganizationsRequest{})
-	wantErr(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	servetest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED", "")
 	list, err := e.dir.ListOrganizations(op, &licensingv1.ListOrganizationsRequest{PageSize: 1})
 	if err != nil || len(list.Organizations) != 1 || list.NextPageToken == "" {
 		t.Fatalf("list page 1: %v %v", list, err)
@@ -188,28 +84,28 @@ func TestUsersAndRequestIDs(t *testing.T) {
 	}
 	changed := &licensingv1.CreateUserRequest{Parent: "organizations/acme", UserId: "bobby", User: user("Bob Stone", "bobby@acme.example"), RequestId: "req-1"}
 	_, err = e.dir.CreateUser(admin, changed)
-	wantErr(t, err, codes.InvalidArgument, "REQUEST_ID_REUSED")
+	servetest.WantStatus(t, err, codes.InvalidArgument, "REQUEST_ID_REUSED", "")
 	// Without a request id, doing it again is a conflict, not a replay.
 	req.RequestId = ""
 	_, err = e.dir.CreateUser(admin, req)
-	wantErr(t, err, codes.AlreadyExists, "RESOURCE_ALREADY_EXISTS")
+	servetest.WantStatus(t, err, codes.AlreadyExists, "RESOURCE_ALREADY_EXISTS", "")
 	dup := &licensingv1.CreateUserRequest{Parent: "organizations/acme", UserId: "bob2", User: user("Other Bob", "BOB@acme.example")}
 	_, err = e.dir.CreateUser(admin, dup)
-	wantErr(t, err, codes.AlreadyExists, "RESOURCE_ALREADY_EXISTS")
+	servetest.WantStatus(t, err, codes.AlreadyExists, "RESOURCE_ALREADY_EXISTS", "")
 
 	plain := e.as(t, "acme", "bob")
 	_, err = e.dir.CreateUser(plain, &licensingv1.CreateUserRequest{Parent: "organizations/acme", User: user("Carl", "carl@acme.example")})
-	wantErr(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	servetest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED", "")
 	foreignAdmin := e.as(t, "other", "root", auth.GlobalAdmin)
 	_, err = e.dir.CreateUser(foreignAdmin, &licensingv1.CreateUserRequest{Parent: "organizations/acme", User: user("Carl", "carl@acme.example")})
-	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
+	servetest.WantStatus(t, err, codes.NotFound, "RESOURCE_NOT_FOUND", "")
 	_, err = e.dir.GetUser(foreignAdmin, &licensingv1.GetUserRequest{Name: "organizations/acme/users/bob"})
-	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
+	servetest.WantStatus(t, err, codes.NotFound, "RESOURCE_NOT_FOUND", "")
 	if u, err := e.dir.GetUser(plain, &licensingv1.GetUserRequest{Name: "organizations/acme/users/bob"}); err != nil || u.DisplayName != "Bob Stone" {
 		t.Fatalf("get: %v %v", u, err)
 	}
 	_, err = e.dir.CreateUser(op, &licensingv1.CreateUserRequest{Parent: "organizations/ghost", User: user("Carl", "carl@acme.example")})
-	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
+	servetest.WantStatus(t, err, codes.NotFound, "RESOURCE_NOT_FOUND", "")
 }
 
 func TestTypeAheadAndPaging(t *testing.T) {
@@ -270,9 +166,9 @@ func TestTypeAheadAndPaging(t *testing.T) {
 	}
 	first, _ := e.dir.ListUsers(member, &licensingv1.ListUsersRequest{Parent: "organizations/acme", Query: "li", PageSize: 1})
 	_, err := e.dir.ListUsers(member, &licensingv1.ListUsersRequest{Parent: "organizations/acme", Query: "an", PageSize: 1, PageToken: first.NextPageToken})
-	wantErr(t, err, codes.InvalidArgument, "INVALID_PAGE_TOKEN")
+	servetest.WantStatus(t, err, codes.InvalidArgument, "INVALID_PAGE_TOKEN", "")
 	_, err = e.dir.ListUsers(member, &licensingv1.ListUsersRequest{Parent: "organizations/acme", PageSize: -1})
-	wantErr(t, err, codes.InvalidArgument, "INVALID_FIELD")
+	servetest.WantStatus(t, err, codes.InvalidArgument, "INVALID_FIELD", "")
 }
 
 func TestIssueTokenCarriesStoredRoles(t *testing.T) {
@@ -295,14 +191,14 @@ func TestIssueTokenCarriesStoredRoles(t *testing.T) {
 		t.Fatalf("issued token refused: %v", err)
 	}
 	_, err = e.dir.IssueToken(ctx, &licensingv1.IssueTokenRequest{Name: "organizations/contoso/users/ada"})
-	wantErr(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	servetest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED", "")
 	_, err = e.dir.IssueToken(op, &licensingv1.IssueTokenRequest{Name: "organizations/contoso/users/nobody"})
-	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
+	servetest.WantStatus(t, err, codes.NotFound, "RESOURCE_NOT_FOUND", "")
 	_, err = e.dir.IssueToken(op, &licensingv1.IssueTokenRequest{Name: "organizations/contoso/users/ada", Ttl: durationpb.New(time.Second)})
-	wantErr(t, err, codes.InvalidArgument, "INVALID_FIELD")
+	servetest.WantStatus(t, err, codes.InvalidArgument, "INVALID_FIELD", "")
 	// No token at all.
 	_, err = e.dir.GetOrganization(context.Background(), &licensingv1.GetOrganizationRequest{Name: "organizations/contoso"})
-	wantErr(t, err, codes.Unauthenticated, "TOKEN_MISSING")
+	servetest.WantStatus(t, err, codes.Unauthenticated, "TOKEN_MISSING", "")
 }
 
 func TestRestartKeepsDataAndClock(t *testing.T) {

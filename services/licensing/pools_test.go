@@ -11,6 +11,7 @@ import (
 
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/servetest"
 )
 
 // acme seeds an organization with a purchaser, admins, 70 members, a guest,
@@ -113,8 +114,8 @@ func TestAssignRules(t *testing.T) {
 		"malformed user": {[]string{"users/m03"}, codes.InvalidArgument, "INVALID_RESOURCE_NAME"},
 	} {
 		_, err := assign(buyer, tc.users...)
-		if status.Code(err) != tc.code || reason(err) != tc.why {
-			t.Errorf("%s: %v (reason %s), want %s", name, err, reason(err), tc.why)
+		if status.Code(err) != tc.code || servetest.Reason(err) != tc.why {
+			t.Errorf("%s: %v (reason %s), want %s", name, err, servetest.Reason(err), tc.why)
 		}
 		if n := e.assigned(t, "s1"); n != 2 {
 			t.Fatalf("%s changed the pool: %d assigned", name, n)
@@ -131,12 +132,12 @@ func TestAssignRules(t *testing.T) {
 			t.Errorf("%s cannot read: %v", who, err)
 		}
 		_, err := assign(ctx, members(3, 3)...)
-		wantErr(t, err, codes.PermissionDenied, "ADMIN_READ_ONLY")
+		servetest.WantStatus(t, err, codes.PermissionDenied, "ADMIN_READ_ONLY", "")
 	}
 	_, err = assign(e.member(t, "m10"), members(3, 3)...)
-	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
+	servetest.WantStatus(t, err, codes.NotFound, "RESOURCE_NOT_FOUND", "")
 	_, err = assign(e.asTB(t, "other", "x", auth.GlobalAdmin), members(3, 3)...)
-	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
+	servetest.WantStatus(t, err, codes.NotFound, "RESOURCE_NOT_FOUND", "")
 
 	// A replayed request id assigns once.
 	req := &licensingv1.AssignLicensesRequest{Name: s1, Users: members(3, 3), RequestId: "assign-m03"}
@@ -153,7 +154,7 @@ func TestAssignRules(t *testing.T) {
 	}
 	req.Users = members(4, 4)
 	_, err = e.lic.AssignLicenses(buyer, req)
-	wantErr(t, err, codes.InvalidArgument, "REQUEST_ID_REUSED")
+	servetest.WantStatus(t, err, codes.InvalidArgument, "REQUEST_ID_REUSED", "")
 
 	// Unassigning a user without a license is a no-op.
 	if l, err := e.lic.UnassignLicenses(buyer, &licensingv1.UnassignLicensesRequest{Name: s1, Users: members(1, 9)}); err != nil || l.AssignedLicenses != 0 {
@@ -172,7 +173,7 @@ func TestAdminChannelAndLifecycle(t *testing.T) {
 		t.Fatalf("LICENSE_ADMIN on an ADMIN pool: %v %v", l, err)
 	}
 	_, err := e.lic.AssignLicenses(e.member(t, "reader", auth.GlobalReader), &licensingv1.AssignLicensesRequest{Name: corp, Users: members(5, 5)})
-	wantErr(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	servetest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED", "")
 
 	// Who sees which pools.
 	count := func(ctx context.Context) int {
@@ -200,7 +201,7 @@ func TestAdminChannelAndLifecycle(t *testing.T) {
 		t.Fatalf("user licenses: %v %v", mine, err)
 	}
 	_, err = e.lic.ListUserLicenses(e.member(t, "m02"), &licensingv1.ListUserLicensesRequest{Parent: "organizations/acme/users/m01"})
-	wantErr(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	servetest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED", "")
 
 	// Versions: a late call never undoes a newer one.
 	svc := e.service(t)
@@ -211,16 +212,16 @@ func TestAdminChannelAndLifecycle(t *testing.T) {
 		t.Fatalf("a stale resize changed the pool: %v %v", p, err)
 	}
 	_, err = e.pools.ResizePool(svc, &licensingv1.ResizePoolRequest{Name: corp, TotalLicenses: 3, SubscriptionVersion: 4})
-	wantErr(t, err, codes.FailedPrecondition, "BELOW_ASSIGNED_LICENSES")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "BELOW_ASSIGNED_LICENSES", "")
 	_, err = e.pools.ResizePool(lic, &licensingv1.ResizePoolRequest{Name: corp, TotalLicenses: 30, SubscriptionVersion: 9})
-	wantErr(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	servetest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED", "")
 
 	// SUSPENDED refuses assigning, still takes licenses back; WARNING works.
 	if _, err := e.pools.SetPoolState(svc, &licensingv1.SetPoolStateRequest{Name: corp, State: licensingv1.License_SUSPENDED, SubscriptionVersion: 5}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.lic.AssignLicenses(lic, &licensingv1.AssignLicensesRequest{Name: corp, Users: members(9, 9)})
-	wantErr(t, err, codes.FailedPrecondition, "SUBSCRIPTION_NOT_ACTIVE")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "SUBSCRIPTION_NOT_ACTIVE", "")
 	if l, err := e.lic.UnassignLicenses(lic, &licensingv1.UnassignLicensesRequest{Name: corp, Users: members(4, 4)}); err != nil || l.AssignedLicenses != 3 {
 		t.Fatalf("unassign while suspended: %v %v", l, err)
 	}
@@ -241,7 +242,7 @@ func TestAdminChannelAndLifecycle(t *testing.T) {
 		t.Fatalf("a deleted subscription's user kept a license: %v %v", mine, err)
 	}
 	_, err = e.lic.AssignLicenses(lic, &licensingv1.AssignLicensesRequest{Name: corp, Users: members(1, 1)})
-	wantErr(t, err, codes.FailedPrecondition, "SUBSCRIPTION_NOT_ACTIVE")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "SUBSCRIPTION_NOT_ACTIVE", "")
 	if p, _ := e.pools.SetPoolState(svc, &licensingv1.SetPoolStateRequest{Name: corp, State: licensingv1.License_ENABLED, SubscriptionVersion: 8}); p.State != licensingv1.License_LOCKED_OUT {
 		t.Fatal("a deleted pool came back")
 	}
@@ -266,7 +267,7 @@ func TestTransferAssignments(t *testing.T) {
 	req := &licensingv1.TransferAssignmentsRequest{Source: "organizations/acme/licenses/self", Target: "organizations/acme/licenses/corp", SourceVersion: 2, Actor: "organizations/acme/users/admin"}
 	// m01 and m02 need two licenses; corp has one free (m03 holds one already).
 	_, err := e.pools.TransferAssignments(svc, req)
-	wantErr(t, err, codes.FailedPrecondition, "NOT_ENOUGH_LICENSES")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "NOT_ENOUGH_LICENSES", "")
 	if e.assigned(t, "self") != 3 || e.assigned(t, "corp") != 2 {
 		t.Fatal("a refused transfer moved users")
 	}
@@ -300,7 +301,7 @@ func TestConcurrentAssignNeverOverfills(t *testing.T) {
 			_, err := e.lic.AssignLicenses(buyer, &licensingv1.AssignLicensesRequest{Name: "organizations/acme/licenses/small", Users: members(i, i)})
 			key := "OK"
 			if err != nil {
-				key = reason(err)
+				key = servetest.Reason(err)
 			}
 			mu.Lock()
 			results[key]++

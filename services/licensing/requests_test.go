@@ -11,6 +11,7 @@ import (
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/servetest"
 )
 
 func TestLicenseRequests(t *testing.T) {
@@ -47,13 +48,13 @@ func TestLicenseRequests(t *testing.T) {
 		"21 users":  {members(1, 21), "", "TOO_MANY_USERS"},
 		"long":      {nil, strings.Repeat("x", 1001), "INVALID_FIELD"},
 	} {
-		if _, err := file(m01, tc.users, tc.msg); reason(err) != tc.why {
+		if _, err := file(m01, tc.users, tc.msg); servetest.Reason(err) != tc.why {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 	_, err = e.req.CreateLicenseRequest(e.member(t, "guest"), &licensingv1.CreateLicenseRequestRequest{Parent: "organizations/acme",
 		LicenseRequest: &licensingv1.LicenseRequest{Product: "products/office"}})
-	wantErr(t, err, codes.FailedPrecondition, "GUEST_USER")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "GUEST_USER", "")
 
 	// Who sees what, newest first.
 	list, err := e.req.ListLicenseRequests(m01, &licensingv1.ListLicenseRequestsRequest{Parent: "organizations/acme", PageSize: 1})
@@ -71,7 +72,7 @@ func TestLicenseRequests(t *testing.T) {
 		t.Fatal("a reader does not see every request")
 	}
 	_, err = e.req.GetLicenseRequest(e.member(t, "m02"), &licensingv1.GetLicenseRequestRequest{Name: r1.Name})
-	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
+	servetest.WantStatus(t, err, codes.NotFound, "RESOURCE_NOT_FOUND", "")
 
 	// Deciding.
 	admin := e.member(t, "admin", auth.GlobalAdmin)
@@ -83,18 +84,18 @@ func TestLicenseRequests(t *testing.T) {
 		return e.req.ApproveLicenseRequest(c, &licensingv1.ApproveLicenseRequestRequest{Name: r1.Name, Subscription: "organizations/acme/subscriptions/" + sub})
 	}
 	_, err = approve("reader", "corp")
-	wantErr(t, err, codes.PermissionDenied, "PERMISSION_DENIED")
+	servetest.WantStatus(t, err, codes.PermissionDenied, "PERMISSION_DENIED", "")
 	_, err = approve(nil, "self")
-	wantErr(t, err, codes.PermissionDenied, "ADMIN_READ_ONLY")
+	servetest.WantStatus(t, err, codes.PermissionDenied, "ADMIN_READ_ONLY", "")
 	_, err = approve(nil, "visio")
-	wantErr(t, err, codes.FailedPrecondition, "PRODUCT_MISMATCH")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "PRODUCT_MISMATCH", "")
 	_, err = approve(nil, "ghost")
-	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
+	servetest.WantStatus(t, err, codes.NotFound, "RESOURCE_NOT_FOUND", "")
 	if _, err := e.lic.AssignLicenses(admin, &licensingv1.AssignLicensesRequest{Name: "organizations/acme/licenses/corp", Users: members(9, 9)}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = approve(nil, "corp")
-	wantErr(t, err, codes.FailedPrecondition, "NOT_ENOUGH_LICENSES")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "NOT_ENOUGH_LICENSES", "")
 	if got, _ := e.req.GetLicenseRequest(admin, &licensingv1.GetLicenseRequestRequest{Name: r1.Name}); got.State != licensingv1.LicenseRequest_PENDING {
 		t.Fatal("a failed approval decided the request")
 	}
@@ -109,7 +110,7 @@ func TestLicenseRequests(t *testing.T) {
 		t.Fatal("approval did not assign")
 	}
 	_, err = approve(nil, "corp")
-	wantErr(t, err, codes.FailedPrecondition, "LICENSE_REQUEST_DECIDED")
+	servetest.WantStatus(t, err, codes.FailedPrecondition, "LICENSE_REQUEST_DECIDED", "")
 	denied, err := e.req.DenyLicenseRequest(e.member(t, "licadmin", auth.LicenseAdmin), &licensingv1.DenyLicenseRequestRequest{Name: r2.Name, Message: "use the shared seat"})
 	if err != nil || denied.State != licensingv1.LicenseRequest_DENIED || denied.DecisionMessage != "use the shared seat" {
 		t.Fatalf("deny: %v %v", denied, err)
@@ -138,7 +139,7 @@ func TestLicenseRequestsArePurgedAfterTwelveMonths(t *testing.T) {
 	advance(170 * 24 * time.Hour) // old is now 370 days old, recent 170
 	admin := e.member(t, "admin", auth.GlobalAdmin)
 	_, err := e.req.GetLicenseRequest(admin, &licensingv1.GetLicenseRequestRequest{Name: old.Name})
-	wantErr(t, err, codes.NotFound, "RESOURCE_NOT_FOUND")
+	servetest.WantStatus(t, err, codes.NotFound, "RESOURCE_NOT_FOUND", "")
 	if _, err := e.req.GetLicenseRequest(admin, &licensingv1.GetLicenseRequestRequest{Name: recent.Name}); err != nil {
 		t.Fatalf("a recent request was purged: %v", err)
 	}

@@ -3,18 +3,13 @@ package billing_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"google.golang.org/protobuf/proto"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -22,7 +17,7 @@ import (
 	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
 	"github.com/selfserve/selfserve/services/billing"
 	"github.com/selfserve/selfserve/services/kit/auth"
-	"github.com/selfserve/selfserve/services/kit/serve"
+	"github.com/selfserve/selfserve/services/kit/servetest"
 	"github.com/selfserve/selfserve/services/licensing"
 )
 
@@ -45,6 +40,7 @@ func (l *lockedBuffer) Bytes() []byte {
 }
 
 type env struct {
+	servetest.Tokens
 	signer   *auth.Signer
 	comp     *billing.Component
 	dataDir  string
@@ -56,84 +52,39 @@ type env struct {
 	stop     func()
 }
 
-// serveOn serves a component on loopback TCP until the test ends.
-func serveOn(t *testing.T, serveFn func(context.Context, net.Listener, time.Duration) error, closeFn func() error) (string, func()) {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { serveFn(ctx, lis, time.Second); close(done) }()
-	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done; closeFn() }) }
-	t.Cleanup(stop)
-	return lis.Addr().String(), stop
-}
-
 // start runs the seeded licensing directory and a billing service over
 // loopback, with the manual clock, logging into one buffer.
 func start(t *testing.T) *env {
 	t.Helper()
-	key := make([]byte, 32)
-	rand.Read(key)
-	signer, _ := auth.NewSigner(key)
+	signer := servetest.NewSigner(t)
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	lic, err := licensing.Open(licensing.Config{DataDir: t.TempDir(), Clock: "manual", Seed: true, Signer: signer, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	licAddr, _ := serveOn(t, lic.Serve, lic.Close)
+	licAddr, _ := servetest.ServeTCP(t, lic.Serve, lic.Close)
 	dir := t.TempDir()
 	comp, err := billing.Open(billing.Config{DataDir: dir, Clock: "manual", LicensingAddr: licAddr, Signer: signer, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, stop := serveOn(t, comp.Serve, comp.Close)
-	conn, err := serve.Dial(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return &env{signer: signer, comp: comp, dataDir: dir, logs: logs, stop: stop,
+	conn, stop := servetest.Serve(t, comp.Serve, comp.Close)
+	return &env{Tokens: servetest.Tokens{Signer: signer}, signer: signer, comp: comp, dataDir: dir, logs: logs, stop: stop,
 		accounts: billingv1.NewBillingAccountServiceClient(conn), invoices: billingv1.NewInvoiceServiceClient(conn),
 		charges: billingv1.NewChargeServiceClient(conn), clock: operatorv1.NewClockServiceClient(conn)}
 }
 
 func (e *env) as(t *testing.T, org, sub string, roles ...string) context.Context {
-	t.Helper()
-	tok, err := e.signer.Sign(auth.Claims{Subject: sub, Org: org, Roles: roles, Expires: time.Now().Add(time.Hour).Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok)
+	return e.User(t, org, sub, roles...)
 }
 
-func (e *env) service(t *testing.T) context.Context { return e.as(t, "", "commerce", auth.Service) }
+func (e *env) service(t *testing.T) context.Context { return e.Service(t, "commerce") }
 
 func (e *env) advance(t *testing.T, d time.Duration) {
 	t.Helper()
-	if _, err := e.clock.AdvanceClock(e.as(t, "", "op", auth.Operator), &operatorv1.AdvanceClockRequest{Duration: durationpb.New(d)}); err != nil {
+	if _, err := e.clock.AdvanceClock(e.Operator(t), &operatorv1.AdvanceClockRequest{Duration: durationpb.New(d)}); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func reason(err error) string {
-	s, _ := status.FromError(err)
-	for _, d := range s.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			return info.Reason
-		}
-	}
-	return ""
-}
-
-func wantErr(t *testing.T, err error, code codes.Code, why string) {
-	t.Helper()
-	if status.Code(err) != code || reason(err) != why {
-		t.Fatalf("got %v (reason %q), want %v %s", err, reason(err), code, why)
 	}
 }
 
