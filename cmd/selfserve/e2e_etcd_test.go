@@ -25,6 +25,7 @@ import (
 	"github.com/selfserve/selfserve/services/kit/kv"
 	"github.com/selfserve/selfserve/services/kit/kv/etcdembed"
 	"github.com/selfserve/selfserve/services/kit/serve"
+	"github.com/selfserve/selfserve/services/kit/servetest"
 )
 
 // etcdSystem is selfserve on etcd, every part its own process: a
@@ -53,7 +54,7 @@ func startEtcdSystem(t *testing.T, bin string, before func(s *etcdSystem), extra
 		t.Fatal(err)
 	}
 	for _, m := range plan {
-		s.members = append(s.members, &component{name: "etcd", logs: &lockedLog{}, args: []string{
+		s.members = append(s.members, &component{name: "etcd", logs: &servetest.Buffer{}, args: []string{
 			"--name", m.Name, "--data-dir", filepath.Join(dir, "etcd"), "--client-addr", m.ClientAddr, "--peer-addr", m.PeerAddr,
 			"--initial-cluster", m.Cluster, "--unsafe-no-fsync"}})
 	}
@@ -76,10 +77,10 @@ func startEtcdSystem(t *testing.T, bin string, before func(s *etcdSystem), extra
 				"--signing-key", s.key, "--data-dir", filepath.Join(dir, fmt.Sprintf("%s%d", name, i))}, extra...)
 			args = append(args, lists()...)
 			args = append(args, "--"+name+"-addr", addr) // its own address: the last flag wins
-			s.replicas[name] = append(s.replicas[name], &component{name: name, args: args, logs: &lockedLog{}})
+			s.replicas[name] = append(s.replicas[name], &component{name: name, args: args, logs: &servetest.Buffer{}})
 		}
 	}
-	s.gateway = &component{name: "gateway", args: append([]string{"--http-addr", s.httpAddr}, lists()...), logs: &lockedLog{}}
+	s.gateway = &component{name: "gateway", args: append([]string{"--http-addr", s.httpAddr}, lists()...), logs: &servetest.Buffer{}}
 	t.Cleanup(func() {
 		for _, c := range s.all() {
 			c.kill()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +23,7 @@ import (
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
 	"github.com/selfserve/selfserve/services/kit/serve"
+	"github.com/selfserve/selfserve/services/kit/servetest"
 )
 
 // binary builds selfserve once for the end-to-end tests.
@@ -44,25 +43,7 @@ type running struct {
 	url    string
 	grpc   map[string]string
 	tokens map[string]string
-	stderr *syncBuffer
-}
-
-// syncBuffer is a buffer the process writes while a test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	stderr *servetest.Buffer
 }
 
 var (
@@ -83,7 +64,7 @@ func startDev(t *testing.T, bin, dataDir string, extra ...string) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &running{cmd: cmd, grpc: map[string]string{}, tokens: map[string]string{}, stderr: &syncBuffer{}}
+	r := &running{cmd: cmd, grpc: map[string]string{}, tokens: map[string]string{}, stderr: &servetest.Buffer{}}
 	cmd.Stderr = r.stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {

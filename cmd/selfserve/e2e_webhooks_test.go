@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/servetest"
 	"github.com/selfserve/selfserve/services/kit/webhook"
 )
 
@@ -93,7 +94,7 @@ func TestEndToEndWebhooks(t *testing.T) {
 		if name == "commerce" {
 			args = append(args, "--webhooks-allow-private", "--metrics-addr", ports[4])
 		}
-		comps[name] = &component{name: name, args: args, logs: &lockedLog{}}
+		comps[name] = &component{name: name, args: args, logs: &servetest.Buffer{}}
 		comps[name].start(t, bin)
 	}
 	t.Cleanup(func() {

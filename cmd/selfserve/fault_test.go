@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/servetest"
 )
 
 // component is one selfserve process of the fault test.
@@ -29,25 +30,7 @@ type component struct {
 	args []string
 	mu   sync.Mutex
 	cmd  *exec.Cmd
-	logs *lockedLog
-}
-
-// lockedLog collects a process's stderr across restarts.
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs *servetest.Buffer
 }
 
 func (c *component) start(t *testing.T, bin string) {
@@ -156,7 +139,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 		if name != "gateway" {
 			args = append([]string{"--signing-key", key, "--data-dir", filepath.Join(dir, name), "--clock", "manual"}, addrs...)
 		}
-		comps = append(comps, &component{name: name, args: args, logs: &lockedLog{}})
+		comps = append(comps, &component{name: name, args: args, logs: &servetest.Buffer{}})
 	}
 	if _, err := auth.LoadOrCreateKey(key); err != nil {
 		t.Fatal(err)

@@ -14,6 +14,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/selfserve/selfserve/services/kit/servetest"
 )
 
 // startInProcess runs `selfserve dev` inside the test process, so that the
@@ -22,7 +24,7 @@ func startInProcess(t *testing.T, extra ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	r := &running{grpc: map[string]string{}, tokens: map[string]string{}, stderr: &syncBuffer{}}
+	r := &running{grpc: map[string]string{}, tokens: map[string]string{}, stderr: &servetest.Buffer{}}
 	done := make(chan error, 1)
 	args := append([]string{"dev", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0",
 		"--licensing-addr", "127.0.0.1:0", "--commerce-addr", "127.0.0.1:0", "--billing-addr", "127.0.0.1:0"}, extra...)

@@ -1,11 +1,9 @@
 package billing_test
 
 import (
-	"bytes"
 	"context"
 	"google.golang.org/protobuf/proto"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,30 +19,12 @@ import (
 	"github.com/selfserve/selfserve/services/licensing"
 )
 
-// lockedBuffer collects the logs of both services.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
-}
-
 type env struct {
 	servetest.Tokens
 	signer   *auth.Signer
 	comp     *billing.Component
 	dataDir  string
-	logs     *lockedBuffer
+	logs     *servetest.Buffer
 	accounts billingv1.BillingAccountServiceClient
 	invoices billingv1.InvoiceServiceClient
 	charges  billingv1.ChargeServiceClient
@@ -57,7 +37,7 @@ type env struct {
 func start(t *testing.T) *env {
 	t.Helper()
 	signer := servetest.NewSigner(t)
-	logs := &lockedBuffer{}
+	logs := &servetest.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	lic, err := licensing.Open(licensing.Config{DataDir: t.TempDir(), Clock: "manual", Seed: true, Signer: signer, Logger: log})
 	if err != nil {

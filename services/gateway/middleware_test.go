@@ -1,17 +1,16 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/selfserve/selfserve/services/kit/serve"
+	"github.com/selfserve/selfserve/services/kit/servetest"
 )
 
 func TestBodyOverLimitIs413(t *testing.T) {
@@ -41,27 +40,9 @@ func TestBodyOverLimitIs413(t *testing.T) {
 	}
 }
 
-// lines collects log records.
-type lines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 func TestOneLogLinePerRequestWithoutSecrets(t *testing.T) {
 	h := newHarness(t)
-	var out lines
+	var out servetest.Buffer
 	log := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	g, err := New(context.Background(), Config{LicensingAddr: h.licensing.addr, CommerceAddr: h.commerce.addr, BillingAddr: h.billing.addr, Logger: log})
 	if err != nil {

@@ -5,6 +5,7 @@
 package servetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"net"
@@ -156,4 +157,31 @@ func WantStatus(t testing.TB, err error, code codes.Code, reason, field string) 
 	if field != "" && info.GetMetadata()["field"] != field {
 		t.Fatalf("got field %q (%v), want %q", info.GetMetadata()["field"], err, field)
 	}
+}
+
+// Buffer collects what several goroutines write (a component's logs, a
+// process's standard error) and reads it back whole.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *Buffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// Bytes is a copy of what was written.
+func (l *Buffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
+}
+
+// String is what was written.
+func (l *Buffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
