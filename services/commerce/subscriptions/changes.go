@@ -41,7 +41,7 @@ func MayManage(id *auth.Identity, sub *commercev1.Subscription) error {
 	case sub.GetChannel() == commercev1.Subscription_ADMIN && id.HasRole(orgBuyers...):
 		return nil
 	case sub.GetChannel() == commercev1.Subscription_SELF_SERVICE && id.IsAdmin():
-		return errs.New(errs.AdminReadOnly, "admins can only view a self-service subscription until they take it over").With("subscription", sub.GetName())
+		return errs.ReadOnlyForAdmins("subscription", sub.GetName())
 	}
 	return errs.Denied("only the purchaser may change this subscription")
 }

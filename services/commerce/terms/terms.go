@@ -8,14 +8,15 @@ import (
 	"time"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
+	"github.com/selfserve/selfserve/services/kit/contract"
 	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/money"
 )
 
 // The numbers of API.md §4.
 const (
-	MinQuantity = 1
-	MaxQuantity = 10000
+	MinQuantity = contract.MinLicenses
+	MaxQuantity = contract.MaxLicenses
 	// Grace is how long after a purchase, renewal or increase a reduction is
 	// credited and a cancellation refunded.
 	Grace = 7 * 24 * time.Hour
@@ -41,7 +42,7 @@ func End(start time.Time, freq commercev1.Product_BillingFrequency) time.Time {
 // Quantity checks a number of licenses.
 func Quantity(field string, n int32) error {
 	if n < MinQuantity || n > MaxQuantity {
-		return errs.Field(field, "%s must be from %d to %d", field, MinQuantity, MaxQuantity).With("min", "1").With("max", strconv.Itoa(MaxQuantity))
+		return errs.Field(field, "%s must be from %d to %d", field, MinQuantity, MaxQuantity).With("min", strconv.Itoa(MinQuantity)).With("max", strconv.Itoa(MaxQuantity))
 	}
 	return nil
 }

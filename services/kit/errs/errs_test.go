@@ -3,6 +3,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -135,5 +136,15 @@ func TestMetadataOf(t *testing.T) {
 	}
 	if got := MetadataOf(status.Error(codes.Unavailable, "down"), "decline_code"); got != "" {
 		t.Fatalf("no ErrorInfo: %q", got)
+	}
+}
+
+// The 20-users limit of API.md §4 is said in every language by the message
+// of TOO_MANY_USERS, from the same number the check uses.
+func TestTooManyUsersSaysTwenty(t *testing.T) {
+	for _, tag := range locale.Supported {
+		if msg := Localize(TooManyUsers, tag); !strings.Contains(msg, "20") {
+			t.Errorf("%s: %q does not say 20", tag, msg)
+		}
 	}
 }

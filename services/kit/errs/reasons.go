@@ -1,9 +1,12 @@
 package errs
 
 import (
+	"fmt"
+
 	"golang.org/x/text/language"
 	"google.golang.org/grpc/codes"
 
+	"github.com/selfserve/selfserve/services/kit/contract"
 	"github.com/selfserve/selfserve/services/kit/locale"
 )
 
@@ -61,14 +64,22 @@ var (
 	MethodNotAllowed   = Reason{"METHOD_NOT_ALLOWED", codes.Unimplemented}
 )
 
+// ReadOnlyForAdmins refuses an admin's change of a self-service
+// subscription or its licenses (API.md §4: admins see every self-service
+// subscription but change none until they take it over); key and name
+// tell which resource ("subscription" or "license", and its name).
+func ReadOnlyForAdmins(key, name string) *Error {
+	return New(AdminReadOnly, "admins can only view a self-service subscription until they take it over").With(key, name)
+}
+
 // messages holds, for every reason, its message in en, fr, sv and zh-CN, in
 // that order. A test checks that none is missing.
 var messages = map[Reason][4]string{
 	TooManyUsers: {
-		"At most 20 users can be handled in one request.",
-		"Une requête peut traiter au plus 20 utilisateurs.",
-		"Högst 20 användare kan hanteras i en begäran.",
-		"一次请求最多可处理 20 个用户。",
+		fmt.Sprintf("At most %d users can be handled in one request.", contract.MaxUsersPerCall),
+		fmt.Sprintf("Une requête peut traiter au plus %d utilisateurs.", contract.MaxUsersPerCall),
+		fmt.Sprintf("Högst %d användare kan hanteras i en begäran.", contract.MaxUsersPerCall),
+		fmt.Sprintf("一次请求最多可处理 %d 个用户。", contract.MaxUsersPerCall),
 	},
 	UserNotInOrganization: {
 		"The user is not in this organization.",

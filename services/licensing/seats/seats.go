@@ -9,15 +9,16 @@ import (
 
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/contract"
 	"github.com/selfserve/selfserve/services/kit/errs"
 	"github.com/selfserve/selfserve/services/kit/names"
 )
 
 // Limits of API.md §4.
 const (
-	MaxUsersPerCall = 20
-	MinTotal        = 1
-	MaxTotal        = 10000
+	MaxUsersPerCall = contract.MaxUsersPerCall
+	MinTotal        = contract.MinLicenses
+	MaxTotal        = contract.MaxLicenses
 )
 
 // Resource name patterns.
@@ -93,7 +94,7 @@ func MayAssign(id *auth.Identity, p *licensingv1.Pool) error {
 		return nil
 	}
 	if p.GetChannel() == licensingv1.Pool_SELF_SERVICE && id.IsAdmin() {
-		return errs.New(errs.AdminReadOnly, "admins can only view a self-service subscription until they take it over").With("license", p.GetName())
+		return errs.ReadOnlyForAdmins("license", p.GetName())
 	}
 	return errs.Denied("only the purchaser may assign these licenses")
 }
