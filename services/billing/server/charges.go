@@ -71,57 +71,12 @@ func (s *Charges) Charge(ctx context.Context, req *billingv1.ChargeRequest) (*bi
 	if err := internalOnly(ctx); err != nil {
 		return nil, err
 	}
-	ids, err := names.Parse("billing_profile", req.GetBillingProfile(), accounts.ProfilePattern)
+	cr, err := checkCharge(req)
 	if err != nil {
 		return nil, err
-	}
-	org, acct := ids[0], ids[1]
-	if err := accounts.ChargeKey(req.GetKey()); err != nil {
-		return nil, err
-	}
-	switch req.GetOnFailure() {
-	case billingv1.ChargeRequest_VOID_AND_FAIL, billingv1.ChargeRequest_PAST_DUE:
-	default:
-		return nil, errs.Field("on_failure", "on_failure must be VOID_AND_FAIL or PAST_DUE")
-	}
-	lines, subtotal, err := accounts.Lines(req.GetLineItems(), req.GetCurrencyCode())
-	if err != nil {
-		return nil, err
-	}
-	texts, err := accounts.LineTexts(req.GetLineDescriptions(), len(lines))
-	if err != nil {
-		return nil, err
-	}
-	if req.GetSubscription() != "" {
-		if _, err := names.Parse("subscription", req.GetSubscription(), accounts.SubscriptionPattern); err != nil {
-			return nil, err
-		}
 	}
 	now := s.Clock.Now()
-	var inv *billingv1.Invoice
-	var c *store.Charge
-	var primary, backup string // the profile's payment tokens
-	err = s.Store.DB.View(func(tx kv.Tx) error {
-		if c, err = store.GetCharge(tx, org, req.GetKey()); err != nil || c != nil {
-			if c != nil {
-				inv, err = store.GetInvoiceByName(tx, c.Invoice)
-			}
-			return err
-		}
-		a, _, err := store.GetAccount(tx, org, acct)
-		if err != nil {
-			return errs.NotFound(req.GetBillingProfile())
-		}
-		if a.GetCurrencyCode() != req.GetCurrencyCode() {
-			return errs.Field("currency_code", "the billing account bills in %s, not %s", a.GetCurrencyCode(), req.GetCurrencyCode())
-		}
-		p, err := store.GetProfile(tx, org, acct, ids[2])
-		if err != nil {
-			return err
-		}
-		primary, backup = store.PaymentToken(tx, p.GetPaymentMethod()), store.PaymentToken(tx, p.GetBackupPaymentMethod())
-		return nil
-	})
+	c, inv, primary, backup, err := s.priorCharge(cr)
 	if err != nil {
 		return nil, err
 	}
@@ -131,55 +86,12 @@ func (s *Charges) Charge(ctx context.Context, req *billingv1.ChargeRequest) (*bi
 		// in between is settled when the caller retries the same key.
 		c = &store.Charge{Key: req.GetKey(), Profile: req.GetBillingProfile(), Subscription: req.GetSubscription(),
 			Actor: req.GetActor(), OnFailure: int32(req.GetOnFailure())}
-		pay, err := s.payWith(ctx, c, subtotal, req.GetCurrencyCode(), primary, backup)
+		pay, err := s.payWith(ctx, c, cr.subtotal, req.GetCurrencyCode(), primary, backup)
 		if err != nil {
 			return nil, err
 		}
-		fresh := *c
-		wrote := false
-		err = kv.Commit(s.Store.DB, func(tx kv.Tx) error {
-			wrote, inv = false, nil
-			existing, err := store.GetCharge(tx, org, req.GetKey())
-			if err != nil {
-				return err
-			}
-			if existing != nil { // recorded meanwhile by a concurrent call
-				c = existing
-				inv, err = store.GetInvoiceByName(tx, existing.Invoice)
-				return err
-			}
-			a, _, err := store.GetAccount(tx, org, acct)
-			if err != nil {
-				return err
-			}
-			n, err := store.NextInvoiceNumber(tx, org, acct)
-			if err != nil {
-				return err
-			}
-			inv = &billingv1.Invoice{
-				InvoiceNumber:  invoiceNumber(acct, n),
-				Status:         billingv1.Invoice_OPEN,
-				LineItems:      lines,
-				SubtotalMinor:  subtotal,
-				TotalMinor:     subtotal,
-				CurrencyCode:   a.GetCurrencyCode(),
-				IssueTime:      timestamppb.New(now),
-				DueTime:        timestamppb.New(now),
-				BillingProfile: req.GetBillingProfile(),
-			}
-			if err := store.InsertInvoice(tx, org, acct, store.InvoiceID(n), inv); err != nil {
-				return err
-			}
-			if err := store.PutInvoiceTexts(tx, org, acct, store.InvoiceID(n), texts); err != nil {
-				return err
-			}
-			cc := fresh
-			cc.Invoice = inv.GetName()
-			c = &cc
-			wrote = true
-			return s.record(tx, org, inv, c, pay, now)
-		})
-		if err != nil {
+		var wrote bool
+		if c, inv, wrote, err = s.recordCharge(cr, c, pay, now); err != nil {
 			return nil, err
 		}
 		if wrote {
@@ -191,11 +103,131 @@ func (s *Charges) Charge(ctx context.Context, req *billingv1.ChargeRequest) (*bi
 	}
 	if inv.GetStatus() == billingv1.Invoice_OPEN {
 		// Left OPEN by a call that failed before it settled: settle now.
-		if inv, c, err = s.settle(ctx, org, c); err != nil {
+		if inv, c, err = s.settle(ctx, cr.org, c); err != nil {
 			return nil, err
 		}
 	}
 	return outcome(inv, c)
+}
+
+// chargeRequest is a ChargeRequest checked: its profile's ids, and its
+// lines with their subtotal and translations.
+type chargeRequest struct {
+	req             *billingv1.ChargeRequest
+	org, acct, prof string
+	lines           []*billingv1.LineItem
+	subtotal        int64
+	texts           []map[string]string
+}
+
+// checkCharge checks a charge request before anything is read or paid.
+func checkCharge(req *billingv1.ChargeRequest) (*chargeRequest, error) {
+	cr := &chargeRequest{req: req}
+	if err := names.ParseInto("billing_profile", req.GetBillingProfile(), accounts.ProfilePattern, &cr.org, &cr.acct, &cr.prof); err != nil {
+		return nil, err
+	}
+	if err := accounts.ChargeKey(req.GetKey()); err != nil {
+		return nil, err
+	}
+	switch req.GetOnFailure() {
+	case billingv1.ChargeRequest_VOID_AND_FAIL, billingv1.ChargeRequest_PAST_DUE:
+	default:
+		return nil, errs.Field("on_failure", "on_failure must be VOID_AND_FAIL or PAST_DUE")
+	}
+	var err error
+	if cr.lines, cr.subtotal, err = accounts.Lines(req.GetLineItems(), req.GetCurrencyCode()); err != nil {
+		return nil, err
+	}
+	if cr.texts, err = accounts.LineTexts(req.GetLineDescriptions(), len(cr.lines)); err != nil {
+		return nil, err
+	}
+	if req.GetSubscription() != "" {
+		if _, err := names.Parse("subscription", req.GetSubscription(), accounts.SubscriptionPattern); err != nil {
+			return nil, err
+		}
+	}
+	return cr, nil
+}
+
+// priorCharge reads what a charge key already recorded (the charge and its
+// invoice; nil when the key is new) or, for a new key, the payment tokens
+// of the profile after checking its account bills in the request's
+// currency.
+func (s *Charges) priorCharge(cr *chargeRequest) (c *store.Charge, inv *billingv1.Invoice, primary, backup string, err error) {
+	req := cr.req
+	err = s.Store.DB.View(func(tx kv.Tx) error {
+		if c, err = store.GetCharge(tx, cr.org, req.GetKey()); err != nil || c != nil {
+			if c != nil {
+				inv, err = store.GetInvoiceByName(tx, c.Invoice)
+			}
+			return err
+		}
+		a, _, err := store.GetAccount(tx, cr.org, cr.acct)
+		if err != nil {
+			return errs.NotFound(req.GetBillingProfile())
+		}
+		if a.GetCurrencyCode() != req.GetCurrencyCode() {
+			return errs.Field("currency_code", "the billing account bills in %s, not %s", a.GetCurrencyCode(), req.GetCurrencyCode())
+		}
+		p, err := store.GetProfile(tx, cr.org, cr.acct, cr.prof)
+		if err != nil {
+			return err
+		}
+		primary, backup = store.PaymentToken(tx, p.GetPaymentMethod()), store.PaymentToken(tx, p.GetBackupPaymentMethod())
+		return nil
+	})
+	return c, inv, primary, backup, err
+}
+
+// recordCharge writes a paid (or refused) new charge: its invoice, numbered
+// in the account, with the payment's outcome, in one commit. When a
+// concurrent call with the same key recorded it first, it answers that
+// one's charge and invoice and wrote is false.
+func (s *Charges) recordCharge(cr *chargeRequest, fresh *store.Charge, pay payment, now time.Time) (c *store.Charge, inv *billingv1.Invoice, wrote bool, err error) {
+	req := cr.req
+	err = kv.Commit(s.Store.DB, func(tx kv.Tx) error {
+		wrote, inv, c = false, nil, fresh
+		existing, err := store.GetCharge(tx, cr.org, req.GetKey())
+		if err != nil {
+			return err
+		}
+		if existing != nil { // recorded meanwhile by a concurrent call
+			c = existing
+			inv, err = store.GetInvoiceByName(tx, existing.Invoice)
+			return err
+		}
+		a, _, err := store.GetAccount(tx, cr.org, cr.acct)
+		if err != nil {
+			return err
+		}
+		n, err := store.NextInvoiceNumber(tx, cr.org, cr.acct)
+		if err != nil {
+			return err
+		}
+		inv = &billingv1.Invoice{
+			InvoiceNumber:  invoiceNumber(cr.acct, n),
+			Status:         billingv1.Invoice_OPEN,
+			LineItems:      cr.lines,
+			SubtotalMinor:  cr.subtotal,
+			TotalMinor:     cr.subtotal,
+			CurrencyCode:   a.GetCurrencyCode(),
+			IssueTime:      timestamppb.New(now),
+			DueTime:        timestamppb.New(now),
+			BillingProfile: req.GetBillingProfile(),
+		}
+		if err := store.InsertInvoice(tx, cr.org, cr.acct, store.InvoiceID(n), inv); err != nil {
+			return err
+		}
+		if err := store.PutInvoiceTexts(tx, cr.org, cr.acct, store.InvoiceID(n), cr.texts); err != nil {
+			return err
+		}
+		cc := *fresh
+		cc.Invoice = inv.GetName()
+		c = &cc
+		wrote = true
+		return s.record(tx, cr.org, inv, c, pay, now)
+	})
+	return c, inv, wrote, err
 }
 
 // chargeOutcome names how a charge ended, for metrics: by the invoice it

@@ -145,6 +145,49 @@ func eventStep(typ commercev1.Event_Type, caller *auth.Identity, actorName strin
 // then it is shown. A declined charge leaves nothing but billing's void
 // invoice.
 func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscriptionRequest) (*commercev1.Subscription, error) {
+	pu, err := s.checkPurchase(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	rid, err := idem.RequestID(ctx, req.GetRequestId())
+	if err != nil {
+		return nil, err
+	}
+	now := s.Clock.Now()
+	first := &commercev1.Subscription{}
+	var wrote *commercev1.Subscription // what the commit wrote, nil on a replay
+	var wroteMeta *store.Meta
+	replayed, err := idem.Update(ctx, s.Store.DB, idem.NewKey("PurchaseSubscription", pu.b.org+"/"+pu.b.caller.Subject, rid), now, req, first, func(tx kv.Tx) error {
+		sub, m, err := pu.write(tx, now)
+		if err != nil {
+			return err
+		}
+		proto.Merge(first, sub)
+		wrote, wroteMeta = sub, m
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if replayed {
+		wrote, wroteMeta = nil, nil
+	}
+	return s.finishFrom(ctx, pu.b.org, first.GetName(), wrote, wroteMeta)
+}
+
+// purchase is a checked purchase: who buys what, paid by which profile,
+// at what price.
+type purchase struct {
+	req         *commercev1.PurchaseSubscriptionRequest
+	b           *buyer
+	payer       *billingv1.Payer
+	unit, total int64 // minor units of payer's currency: one license's price and the first term's
+}
+
+// checkPurchase checks a purchase before anything is written: the
+// quantity and frequency, the buyer and the policy, a payment method on the
+// profile, and the price.
+func (s *Service) checkPurchase(ctx context.Context, req *commercev1.PurchaseSubscriptionRequest) (*purchase, error) {
 	if err := terms.Quantity("quantity", req.GetQuantity()); err != nil {
 		return nil, err
 	}
@@ -185,50 +228,39 @@ func (s *Service) Purchase(ctx context.Context, req *commercev1.PurchaseSubscrip
 	if err != nil {
 		return nil, errs.Field("quantity", "the total overflows")
 	}
-	rid, err := idem.RequestID(ctx, req.GetRequestId())
+	return &purchase{req: req, b: b, payer: p, unit: unit, total: total}, nil
+}
+
+// write records the new subscription inside tx, hidden until its steps are
+// done: its first order, and the steps that charge it, create its pool and
+// announce it.
+func (pu *purchase) write(tx kv.Tx, now time.Time) (*commercev1.Subscription, *store.Meta, error) {
+	b, req, currency := pu.b, pu.req, pu.payer.GetCurrencyCode()
+	id, err := newID(tx, "s")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	now := s.Clock.Now()
-	first := &commercev1.Subscription{}
-	var wrote *commercev1.Subscription // what the commit wrote, nil on a replay
-	var wroteMeta *store.Meta
-	replayed, err := idem.Update(ctx, s.Store.DB, idem.NewKey("PurchaseSubscription", b.org+"/"+b.caller.Subject, rid), now, req, first, func(tx kv.Tx) error {
-		id, err := newID(tx, "s")
-		if err != nil {
-			return err
-		}
-		sub := newSubscription(b, id, now)
-		end := terms.End(now, req.GetBillingFrequency())
-		sub.Quantity, sub.BillingFrequency, sub.AutoRenew = req.GetQuantity(), req.GetBillingFrequency(), true
-		sub.UnitPrice = &commercev1.Money{CurrencyCode: p.GetCurrencyCode(), AmountMinor: unit}
-		sub.EndTime, sub.BillingProfile = timestamppb.New(end), req.GetBillingProfile()
-		m := &store.Meta{Version: 1, Currency: p.GetCurrencyCode(), Anchor: now, Hidden: true}
-		schedule(sub, m)
-		order, err := store.AddOrder(tx, b.org, id, m, &commercev1.Order{Type: commercev1.Order_PURCHASE, Quantity: sub.Quantity,
-			Actor: sub.Purchaser, CreateTime: timestamppb.New(now), Amount: &commercev1.Money{CurrencyCode: p.GetCurrencyCode(), AmountMinor: total}})
-		if err != nil {
-			return err
-		}
-		descs := terms.Describe(terms.Line{Kind: terms.LinePurchase, Quantity: sub.Quantity, Frequency: sub.BillingFrequency}, b.product.DisplayName)
-		m.Pending = []store.Step{
-			{Kind: store.StepCharge, Key: sub.Name + "/orders/" + store.OrderID(order), Profile: req.GetBillingProfile(), Order: order, Actor: sub.Purchaser,
-				Lines: []store.Line{{Type: int32(billingv1.LineItem_PURCHASE), Description: descs[locale.Code(locale.English)], Descriptions: descs,
-					Quantity: sub.Quantity, Start: now, End: end, Amount: total}}},
-			{Kind: store.StepCreatePool, Version: 1, Product: sub.Product, Purchaser: sub.Purchaser, Channel: int32(b.channel), Total: sub.Quantity, State: int32(licensingv1.License_ENABLED)},
-			eventStep(commercev1.Event_SUBSCRIPTION_PURCHASED, b.caller, b.user.GetDisplayName(), map[string]string{"count": fmt.Sprint(sub.Quantity)}),
-		}
-		proto.Merge(first, sub)
-		wrote, wroteMeta = sub, m
-		return store.PutSubscription(tx, b.org, id, b.caller.Subject, sub, m)
-	})
+	sub := newSubscription(b, id, now)
+	end := terms.End(now, req.GetBillingFrequency())
+	sub.Quantity, sub.BillingFrequency, sub.AutoRenew = req.GetQuantity(), req.GetBillingFrequency(), true
+	sub.UnitPrice = &commercev1.Money{CurrencyCode: currency, AmountMinor: pu.unit}
+	sub.EndTime, sub.BillingProfile = timestamppb.New(end), req.GetBillingProfile()
+	m := &store.Meta{Version: 1, Currency: currency, Anchor: now, Hidden: true}
+	schedule(sub, m)
+	order, err := store.AddOrder(tx, b.org, id, m, &commercev1.Order{Type: commercev1.Order_PURCHASE, Quantity: sub.Quantity,
+		Actor: sub.Purchaser, CreateTime: timestamppb.New(now), Amount: &commercev1.Money{CurrencyCode: currency, AmountMinor: pu.total}})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if replayed {
-		wrote, wroteMeta = nil, nil
+	descs := terms.Describe(terms.Line{Kind: terms.LinePurchase, Quantity: sub.Quantity, Frequency: sub.BillingFrequency}, b.product.DisplayName)
+	m.Pending = []store.Step{
+		{Kind: store.StepCharge, Key: sub.Name + "/orders/" + store.OrderID(order), Profile: req.GetBillingProfile(), Order: order, Actor: sub.Purchaser,
+			Lines: []store.Line{{Type: int32(billingv1.LineItem_PURCHASE), Description: descs[locale.Code(locale.English)], Descriptions: descs,
+				Quantity: sub.Quantity, Start: now, End: end, Amount: pu.total}}},
+		{Kind: store.StepCreatePool, Version: 1, Product: sub.Product, Purchaser: sub.Purchaser, Channel: int32(b.channel), Total: sub.Quantity, State: int32(licensingv1.License_ENABLED)},
+		eventStep(commercev1.Event_SUBSCRIPTION_PURCHASED, b.caller, b.user.GetDisplayName(), map[string]string{"count": fmt.Sprint(sub.Quantity)}),
 	}
-	return s.finishFrom(ctx, b.org, first.GetName(), wrote, wroteMeta)
+	return sub, m, store.PutSubscription(tx, b.org, id, b.caller.Subject, sub, m)
 }
 
 // finish drives a new subscription's steps and answers it as its buyer sees it.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -243,15 +244,14 @@ func (s *Pools) TransferAssignments(ctx context.Context, req *licensingv1.Transf
 	if err := internalOnly(ctx); err != nil {
 		return nil, err
 	}
-	src, err := names.Parse("source", req.GetSource(), seats.PoolPattern)
-	if err != nil {
+	var org, srcID, dstOrg, dstID string
+	if err := names.ParseInto("source", req.GetSource(), seats.PoolPattern, &org, &srcID); err != nil {
 		return nil, err
 	}
-	dst, err := names.Parse("target", req.GetTarget(), seats.PoolPattern)
-	if err != nil {
+	if err := names.ParseInto("target", req.GetTarget(), seats.PoolPattern, &dstOrg, &dstID); err != nil {
 		return nil, err
 	}
-	if src[0] != dst[0] || src[1] == dst[1] {
+	if org != dstOrg || srcID == dstID {
 		return nil, errs.Field("target", "target must be another pool of the same organization")
 	}
 	if err := version(req.GetSourceVersion()); err != nil {
@@ -262,66 +262,26 @@ func (s *Pools) TransferAssignments(ctx context.Context, req *licensingv1.Transf
 			return nil, err
 		}
 	}
-	org := src[0]
 	now := s.Clock.Now()
 	resp := &licensingv1.TransferAssignmentsResponse{}
 	wrote := false
-	err = kv.Commit(s.Store.DB, func(tx kv.Tx) error {
+	err := kv.Commit(s.Store.DB, func(tx kv.Tx) error {
 		resp.Reset()
-		wrote = false
-		source, err := store.GetPool(tx, org, src[1])
+		source, err := store.GetPool(tx, org, srcID)
 		if err != nil {
 			return err
 		}
-		target, err := store.GetPool(tx, org, dst[1])
+		target, err := store.GetPool(tx, org, dstID)
 		if err != nil {
 			return err
-		}
-		if !seats.Stale(source, req.GetSourceVersion()) {
-			users, err := store.AssignedUsers(tx, org, src[1])
-			if err != nil {
-				return err
-			}
-			var moving []*licensingv1.User
-			var movingIDs []string
-			for _, id := range users {
-				if store.Assigned(tx, org, dst[1], id) {
-					continue
-				}
-				u, err := store.GetUser(tx, org, id)
-				if err != nil {
-					return err
-				}
-				moving, movingIDs = append(moving, u), append(movingIDs, id)
-			}
-			if err := seats.Assignable(target); err != nil {
-				return err
-			}
-			if err := seats.Room(target, len(moving)); err != nil {
-				return err
-			}
-			if len(moving) > 0 {
-				if err := store.Assign(tx, org, dst[1], target, moving, now); err != nil {
-					return err
-				}
-				if err := store.AddEvent(tx, licenseEvent(tx, org, commercev1.Event_LICENSES_ASSIGNED, req.GetActor(), target, movingIDs, now)); err != nil {
-					return err
-				}
-			}
-			if wrote, err = deletePool(tx, org, src[1], source, req.GetActor(), s.Clock); err != nil {
-				return err
-			}
-			wrote = wrote || len(moving) > 0
-			source.SubscriptionVersion = req.GetSourceVersion()
-			if err := store.PutPool(tx, org, src[1], source, now); err != nil {
-				return err
-			}
-			for _, id := range users {
-				resp.MovedUsers = append(resp.MovedUsers, names.Format(directory.UserPattern, org, id))
-			}
 		}
 		resp.Source, resp.Target = source, target
-		return nil
+		if seats.Stale(source, req.GetSourceVersion()) {
+			wrote = false
+			return nil
+		}
+		wrote, resp.MovedUsers, err = s.transfer(tx, org, srcID, dstID, source, target, req, now)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -330,6 +290,56 @@ func (s *Pools) TransferAssignments(ctx context.Context, req *licensingv1.Transf
 		s.Committed()
 	}
 	return resp, nil
+}
+
+// transfer moves, inside tx, every user assigned in the source pool to the
+// target pool (those the target already has stay as they are), all or
+// nothing, and deletes the source. It answers whether it wrote anything and
+// the users of the source.
+func (s *Pools) transfer(tx kv.Tx, org, srcID, dstID string, source, target *licensingv1.Pool, req *licensingv1.TransferAssignmentsRequest, now time.Time) (bool, []string, error) {
+	users, err := store.AssignedUsers(tx, org, srcID)
+	if err != nil {
+		return false, nil, err
+	}
+	var moving []*licensingv1.User
+	var movingIDs []string
+	for _, id := range users {
+		if store.Assigned(tx, org, dstID, id) {
+			continue
+		}
+		u, err := store.GetUser(tx, org, id)
+		if err != nil {
+			return false, nil, err
+		}
+		moving, movingIDs = append(moving, u), append(movingIDs, id)
+	}
+	if err := seats.Assignable(target); err != nil {
+		return false, nil, err
+	}
+	if err := seats.Room(target, len(moving)); err != nil {
+		return false, nil, err
+	}
+	if len(moving) > 0 {
+		if err := store.Assign(tx, org, dstID, target, moving, now); err != nil {
+			return false, nil, err
+		}
+		if err := store.AddEvent(tx, licenseEvent(tx, org, commercev1.Event_LICENSES_ASSIGNED, req.GetActor(), target, movingIDs, now)); err != nil {
+			return false, nil, err
+		}
+	}
+	wrote, err := deletePool(tx, org, srcID, source, req.GetActor(), s.Clock)
+	if err != nil {
+		return false, nil, err
+	}
+	source.SubscriptionVersion = req.GetSourceVersion()
+	if err := store.PutPool(tx, org, srcID, source, now); err != nil {
+		return false, nil, err
+	}
+	moved := make([]string, 0, len(users))
+	for _, id := range users {
+		moved = append(moved, names.Format(directory.UserPattern, org, id))
+	}
+	return wrote || len(moving) > 0, moved, nil
 }
 
 // MaxBatchPools bounds a BatchGetPools call.
