@@ -49,7 +49,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	tok, err := operatorToken(signer, backupTokenTTL)
+	tok, err := signer.OperatorToken(backupTokenTTL)
 	if err != nil {
 		return err
 	}

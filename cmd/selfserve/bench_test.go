@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/selfserve/selfserve/cmd/selfserve/internal/bench"
 	"os/exec"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func TestBenchQuick(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, stderr.String())
 	}
-	var rep benchReport
+	var rep bench.Report
 	if err := json.Unmarshal(out, &rep); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
@@ -112,27 +113,11 @@ func TestBenchQuick(t *testing.T) {
 
 	// The same report as tables.
 	var text bytes.Buffer
-	rep.print(&text)
+	rep.Print(&text)
 	for _, s := range append([]string{"ops/raw", "RSS idle MB", "list-invoices/json"}, targets...) {
 		if !strings.Contains(text.String(), s) {
 			t.Errorf("table output lacks %q:\n%s", s, text.String())
 		}
-	}
-}
-
-func TestBenchPercentile(t *testing.T) {
-	var ds []time.Duration
-	for i := 100; i >= 1; i-- {
-		ds = append(ds, time.Duration(i)*time.Millisecond)
-	}
-	if p50, p99 := benchPercentile(ds, 0.50), benchPercentile(ds, 0.99); p50 != 50 || p99 != 99 {
-		t.Errorf("p50 %v p99 %v, want 50 and 99", p50, p99)
-	}
-	if got := benchPercentile(nil, 0.5); got != 0 {
-		t.Errorf("empty: %v", got)
-	}
-	if got := benchPercentile([]time.Duration{3 * time.Millisecond}, 0.99); got != 3 {
-		t.Errorf("one value: %v", got)
 	}
 }
 
@@ -153,7 +138,7 @@ func TestBenchEtcdQuick(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, stderr.String())
 	}
-	var rep benchReport
+	var rep bench.Report
 	if err := json.Unmarshal(out, &rep); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
@@ -177,7 +162,7 @@ func TestBenchEtcdQuick(t *testing.T) {
 		t.Errorf("no etcd/bbolt ratio for %s", key)
 	}
 	var text bytes.Buffer
-	rep.print(&text)
+	rep.Print(&text)
 	if !strings.Contains(text.String(), "ops etcd/bbolt") {
 		t.Errorf("table output lacks the etcd comparison:\n%s", text.String())
 	}

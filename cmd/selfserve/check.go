@@ -45,7 +45,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	tok, err := operatorToken(signer, time.Hour)
+	tok, err := signer.OperatorToken(time.Hour)
 	if err != nil {
 		return err
 	}

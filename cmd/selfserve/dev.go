@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/selfserve/selfserve/cmd/selfserve/internal/layout"
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	"github.com/selfserve/selfserve/services/billing"
 	"github.com/selfserve/selfserve/services/billing/invoicepdf"
@@ -26,7 +27,7 @@ import (
 )
 
 // components in start order: the services before the gateway in front of them.
-var components = []string{"licensing", "commerce", "billing", "gateway"}
+var components = layout.Components
 
 // runDev starts every component in this process, each on its own port and
 // talking to the others over real gRPC, then prints how to reach them.
@@ -151,7 +152,7 @@ func (s *system) banner(ctx context.Context, w io.Writer, gatewayURL string) err
 		return err
 	}
 	const ttl = 24 * time.Hour
-	op, err := operatorToken(s.signer, ttl)
+	op, err := s.signer.OperatorToken(ttl)
 	if err != nil {
 		return err
 	}

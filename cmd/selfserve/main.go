@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/selfserve/selfserve/cmd/selfserve/internal/bench"
 )
 
 const usage = `selfserve: self-service commerce (licensing, commerce, billing, gateway)
@@ -77,13 +79,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "check":
 		return runCheck(ctx, rest, stdout, stderr)
 	case "bench":
-		return runBench(ctx, rest, stdout, stderr)
+		return benchCommand(bench.Run(ctx, rest, stdout, stderr))
 	case "etcd":
 		return runEtcd(ctx, rest, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args[1:], stdout, stderr)
 	case "bench-raw": // the bench's reference, started by the bench itself
-		return runBenchRaw(ctx, rest, stdout, stderr)
+		return benchCommand(bench.RunRaw(ctx, rest, stdout, stderr))
 	case "healthcheck":
 		return runHealthcheck(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
@@ -94,4 +96,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "selfserve: unknown command %q\n\n%s", cmd, usage)
 	return errUsage
+}
+
+// benchCommand answers a bench command's error as every other command's:
+// a refused command line is errUsage.
+func benchCommand(err error) error {
+	if errors.Is(err, bench.ErrUsage) {
+		return errUsage
+	}
+	return err
 }

@@ -14,9 +14,6 @@ import (
 	"github.com/selfserve/selfserve/services/kit/kv"
 )
 
-// migrateBatch is how many keys one etcd transaction of a migration writes.
-const migrateBatch = 500
-
 // runMigrate copies the bbolt stores of a data directory (DIR/licensing.db,
 // DIR/commerce.db, DIR/billing.db: those present) into the services'
 // prefixes of an etcd cluster. The services must be stopped (bbolt's file
@@ -82,7 +79,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	for _, s := range srcs {
 		start := time.Now()
-		n, err := s.dst.Load(s.db, migrateBatch)
+		n, err := s.dst.Load(s.db, kv.LoadBatch)
 		if err != nil {
 			return fmt.Errorf("%s: %d keys copied, then: %w", s.service, n, err)
 		}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"time"
-
-	"github.com/selfserve/selfserve/services/kit/auth"
 )
 
 // runToken prints an operator token signed with the data dir's key, without a
@@ -31,15 +29,10 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tok, err := operatorToken(signer, cfg.TTL)
+	tok, err := signer.OperatorToken(cfg.TTL)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, tok)
 	return nil
-}
-
-func operatorToken(s *auth.Signer, ttl time.Duration) (string, error) {
-	now := time.Now()
-	return s.Sign(auth.Claims{Subject: "operator", Roles: []string{auth.Operator}, IssuedAt: now.Unix(), Expires: now.Add(ttl).Unix()})
 }

@@ -62,6 +62,12 @@ func NewSigner(key []byte) (*Signer, error) {
 	return &Signer{key: append([]byte(nil), key...)}, nil
 }
 
+// OperatorToken is an operator's token, issued now and valid for ttl.
+func (s *Signer) OperatorToken(ttl time.Duration) (string, error) {
+	now := time.Now()
+	return s.Sign(Claims{Subject: "operator", Roles: []string{Operator}, IssuedAt: now.Unix(), Expires: now.Add(ttl).Unix()})
+}
+
 // Sign returns a compact JWT of the claims.
 func (s *Signer) Sign(c Claims) (string, error) {
 	payload, err := json.Marshal(c)

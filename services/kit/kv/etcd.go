@@ -819,6 +819,10 @@ func (s *Etcd) Empty() (bool, error) {
 	return r.Count == 0, nil
 }
 
+// LoadBatch is how many keys one transaction of Load writes, well under the
+// cluster's --max-txn-ops.
+const LoadBatch = 500
+
 // Load copies every bucket of a bbolt file into the prefix, which must be
 // empty (see Empty), in transactions of at most batch keys, and sets each
 // bucket's sequence to the file's. It returns the number of keys copied.

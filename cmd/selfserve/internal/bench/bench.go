@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -53,8 +53,8 @@ type benchSettings struct {
 	keep             bool
 }
 
-// benchReport is everything a run printed; --json prints it as is.
-type benchReport struct {
+// Report is everything a run printed; --json prints it as is.
+type Report struct {
 	Command    string               `json:"command"`
 	Host       benchHost            `json:"host"`
 	Settings   benchSettings        `json:"settings"`
@@ -91,8 +91,8 @@ type benchDev struct {
 	RestartSeconds    float64 `json:"restartSeconds"`
 }
 
-// runBench is `selfserve bench`.
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// Run is `selfserve bench`.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("bench", stderr)
 	s := benchSettings{}
 	f.DurationVar(&s.duration, "duration", 5*time.Second, "how long each load runs")
@@ -108,16 +108,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f.StringVar(&s.workDir, "work-dir", "", "where the stores go (default: a new temporary directory, removed afterwards)")
 	f.BoolVar(&s.keep, "keep", false, "keep the work directory")
 	f.StringVar(&s.Addr, "addr", "", "measure a running system at this gateway URL instead of starting one (no pre-fill, no large store)")
-	f.addrs(false, true, false, false)
+	f.StringVar(&s.licensingAddr, "licensing-addr", "127.0.0.1:9101", "with --addr: address of the running system's licensing gRPC service")
 	f.StringVar(&s.signingKey, "signing-key", filepath.Join("data", "signing.key"), "with --addr: the running system's signing key")
 	pids := f.String("pids", "", "with --addr: component=pid,... to read their CPU and memory from /proc")
 	f.StringVar(&s.Store, "store", "bbolt", "bbolt, or etcd: the main loads also run with every service on a 3-member loopback etcd cluster (selfserve etcd children), with their ratios to bbolt")
 	only := f.String("only", "", "run only the loads whose names start with one of these, comma-separated (e.g. purchase,raw-chain)")
-	cfg, err := f.parse(args)
-	if err != nil {
+	if err := parse(f, args); err != nil {
 		return err
 	}
-	s.licensingAddr = cfg.LicensingAddr
 	if *conc == "" {
 		*conc = "1,16,64"
 		if s.Quick {
@@ -178,7 +176,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s.Duration, s.Warmup = s.duration.String(), s.warmup.String()
 
 	b := &bencher{s: s, log: stderr, http: newBenchHTTP(), lim: benchLimits{duration: s.duration, warmup: s.warmup, maxOps: s.MaxOps}}
-	b.report = benchReport{Command: strings.TrimSpace("selfserve bench " + strings.Join(args, " ")), Settings: s,
+	b.report = Report{Command: strings.TrimSpace("selfserve bench " + strings.Join(args, " ")), Settings: s,
 		Host: benchHost{CPUs: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}}
 	defer b.stopAll()
 	if err := b.run(ctx); err != nil {
@@ -189,7 +187,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		enc.SetIndent("", "  ")
 		return enc.Encode(b.report)
 	}
-	b.report.print(stdout)
+	b.report.Print(stdout)
 	return nil
 }
 
@@ -199,7 +197,7 @@ type bencher struct {
 	log    io.Writer
 	http   *benchHTTP
 	lim    benchLimits
-	report benchReport
+	report Report
 	exe    string
 	dir    string
 	key    string
@@ -386,7 +384,7 @@ func (b *bencher) runRaw(ctx context.Context) error {
 		return ctx.Err()
 	}
 	idle, _ := benchProcRSS(c.pid())
-	op, err := operatorToken(b.signer, 2*time.Hour)
+	op, err := b.signer.OperatorToken(2 * time.Hour)
 	if err != nil {
 		return err
 	}
@@ -432,7 +430,7 @@ func (b *bencher) rawToken() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return operatorToken(s, 2*time.Hour)
+	return s.OperatorToken(2 * time.Hour)
 }
 
 func (b *bencher) component(system, name string, pid int, idle int64, db string) benchComponent {
@@ -700,7 +698,7 @@ func benchUserNames(n int) []string {
 // buyer's token, billing account and card, and a large subscription whose
 // pool the assign loads use.
 func (b *bencher) fixtures(ctx context.Context, sys *benchSys) (*benchFixtures, error) {
-	op, err := operatorToken(b.signer, 2*time.Hour)
+	op, err := b.signer.OperatorToken(2 * time.Hour)
 	if err != nil {
 		return nil, err
 	}

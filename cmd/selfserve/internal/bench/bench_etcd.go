@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -74,7 +74,7 @@ func (b *bencher) runEtcdMain(ctx context.Context) error {
 			src.Close()
 			return err
 		}
-		n, err := dst.Load(src, migrateBatch)
+		n, err := dst.Load(src, kv.LoadBatch)
 		src.Close()
 		if err != nil {
 			return fmt.Errorf("load %s into etcd: %w", name, err)
@@ -104,7 +104,7 @@ func (b *bencher) runEtcdMain(ctx context.Context) error {
 
 // storeRatios compares every load measured on etcd with the same load at
 // the same concurrency on the bbolt system of the same run.
-func (r *benchReport) storeRatios() {
+func (r *Report) storeRatios() {
 	for _, l := range r.Loads {
 		if l.System != "etcd" || l.Ops == 0 {
 			continue
@@ -123,7 +123,7 @@ func (r *benchReport) storeRatios() {
 }
 
 // printStoreRatios writes the etcd-to-bbolt table.
-func (r *benchReport) printStoreRatios(w io.Writer) {
+func (r *Report) printStoreRatios(w io.Writer) {
 	if len(r.StoreRatios) == 0 {
 		return
 	}

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"fmt"
@@ -19,7 +19,7 @@ type benchGoal struct {
 }
 
 // find returns the load of name on system at concurrency c.
-func (r *benchReport) find(name, system string, c int) *benchResult {
+func (r *Report) find(name, system string, c int) *benchResult {
 	for i := range r.Loads {
 		l := &r.Loads[i]
 		if l.Name == name && l.System == system && l.Concurrency == c && l.Ops > 0 {
@@ -30,7 +30,7 @@ func (r *benchReport) find(name, system string, c int) *benchResult {
 }
 
 // rawAt is the raw chain's load at concurrency c, or at the nearest measured.
-func (r *benchReport) rawAt(c int) *benchResult {
+func (r *Report) rawAt(c int) *benchResult {
 	var best *benchResult
 	for i := range r.Loads {
 		l := &r.Loads[i]
@@ -57,7 +57,7 @@ func benchRatio(a, b float64) *float64 {
 // ratios sets every load's figures relative to the raw chain: per operation
 // for loads whose operation is an assign+unassign cycle, as the chain's is,
 // per request for the others.
-func (r *benchReport) ratios() {
+func (r *Report) ratios() {
 	for i := range r.Loads {
 		l := &r.Loads[i]
 		raw := r.rawAt(l.Concurrency)
@@ -82,7 +82,7 @@ func (r *benchReport) ratios() {
 }
 
 // goals evaluates the targets.
-func (r *benchReport) goals(s benchSettings) {
+func (r *Report) goals(s benchSettings) {
 	primary := "small"
 	if s.Addr != "" {
 		primary = "target"
@@ -201,8 +201,8 @@ func benchFmtOpt(p *float64, f string) string {
 	return fmt.Sprintf(f, *p)
 }
 
-// print writes the report as tables.
-func (r *benchReport) print(w io.Writer) {
+// Print writes the report as tables.
+func (r *Report) Print(w io.Writer) {
 	s := r.Settings
 	fmt.Fprintf(w, "%s\n", r.Command)
 	fmt.Fprintf(w, "host: %d CPUs, %s, %s; each load %s after a %s warm-up, at most %d operations\n", r.Host.CPUs, r.Host.OS, r.Host.Go, s.Duration, s.Warmup, s.MaxOps)

@@ -1,36 +1,38 @@
-package main
+package bench
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/selfserve/selfserve/cmd/selfserve/internal/rawchain"
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/telemetry"
 )
 
-// runBenchRaw is the hidden `selfserve bench-raw` the bench starts as a child
+// RunRaw is the hidden `selfserve bench-raw` the bench starts as a child
 // process, so that the reference's CPU and memory are measured like a
 // component's. It prints its addresses as one JSON line on stdout, then serves
 // until ctx is done.
-func runBenchRaw(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func RunRaw(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("bench-raw", stderr)
 	dir := f.String("dir", "", "directory of the reference's bbolt file (required)")
-	f.StringVar(&f.cfg.SigningKey, "signing-key", "", "key that signs the tokens the interceptor chain verifies (required)")
-	f.StringVar(&f.cfg.LogLevel, "log-level", "error", "log level of the interceptor chain")
-	cfg, err := f.parse(args)
-	if err != nil {
+	signingKey := f.String("signing-key", "", "key that signs the tokens the interceptor chain verifies (required)")
+	logLevel := f.String("log-level", "error", "log level of the interceptor chain")
+	if err := parse(f, args); err != nil {
 		return err
 	}
-	if *dir == "" || cfg.SigningKey == "" {
+	if *dir == "" || *signingKey == "" {
 		return fmt.Errorf("bench-raw: --dir and --signing-key are required")
 	}
-	log, err := cfg.logger(stderr)
-	if err != nil {
-		return err
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
 	}
-	key, err := auth.LoadKey(cfg.SigningKey)
+	log := slog.New(telemetry.LogHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
+	key, err := auth.LoadKey(*signingKey)
 	if err != nil {
 		return err
 	}
