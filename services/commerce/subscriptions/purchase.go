@@ -231,24 +231,63 @@ func (s *Service) checkPurchase(ctx context.Context, req *commercev1.PurchaseSub
 	return &purchase{req: req, b: b, payer: p, unit: unit, total: total}, nil
 }
 
+// Bought describes a subscription bought outright: who bought what, how
+// many, how often billed, at what price, paid by which profile.
+type Bought struct {
+	Org, ID              string
+	Product              catalog.Product
+	Purchaser            string // organizations/{organization}/users/{user}
+	PurchaserDisplayName string
+	Channel              commercev1.Subscription_Channel
+	Quantity             int32
+	Frequency            commercev1.Product_BillingFrequency
+	Currency             string
+	Unit                 int64 // one license's price for one term, in minor units
+	Profile              string
+}
+
+// New is the subscription, its meta and its first order that a purchase
+// bought at now writes, before the steps that charge it and create its
+// pool: the one constructor of a bought subscription (the bench's prefill
+// writes what it makes too).
+func (b Bought) New(now time.Time) (*commercev1.Subscription, *store.Meta, *commercev1.Order, error) {
+	total, err := terms.Full(b.Unit, b.Quantity)
+	if err != nil {
+		return nil, nil, nil, errs.Field("quantity", "the total overflows")
+	}
+	sub := &commercev1.Subscription{
+		Name: subName(b.Org, b.ID), Product: b.Product.Name(), ProductDisplayName: b.Product.DisplayName(locale.English),
+		Purchaser: b.Purchaser, PurchaserDisplayName: b.PurchaserDisplayName, Channel: b.Channel,
+		State: commercev1.Subscription_ACTIVE, StartTime: timestamppb.New(now), TermStartTime: timestamppb.New(now),
+		Quantity: b.Quantity, BillingFrequency: b.Frequency, AutoRenew: true,
+		UnitPrice:      &commercev1.Money{CurrencyCode: b.Currency, AmountMinor: b.Unit},
+		EndTime:        timestamppb.New(terms.End(now, b.Frequency)),
+		BillingProfile: b.Profile,
+	}
+	m := &store.Meta{Version: 1, Currency: b.Currency, Anchor: now}
+	schedule(sub, m)
+	order := &commercev1.Order{Type: commercev1.Order_PURCHASE, Quantity: b.Quantity, Actor: b.Purchaser,
+		CreateTime: timestamppb.New(now), Amount: &commercev1.Money{CurrencyCode: b.Currency, AmountMinor: total}}
+	return sub, m, order, nil
+}
+
 // write records the new subscription inside tx, hidden until its steps are
 // done: its first order, and the steps that charge it, create its pool and
 // announce it.
 func (pu *purchase) write(tx kv.Tx, now time.Time) (*commercev1.Subscription, *store.Meta, error) {
-	b, req, currency := pu.b, pu.req, pu.payer.GetCurrencyCode()
+	b, req := pu.b, pu.req
 	id, err := newID(tx, "s")
 	if err != nil {
 		return nil, nil, err
 	}
-	sub := newSubscription(b, id, now)
-	end := terms.End(now, req.GetBillingFrequency())
-	sub.Quantity, sub.BillingFrequency, sub.AutoRenew = req.GetQuantity(), req.GetBillingFrequency(), true
-	sub.UnitPrice = &commercev1.Money{CurrencyCode: currency, AmountMinor: pu.unit}
-	sub.EndTime, sub.BillingProfile = timestamppb.New(end), req.GetBillingProfile()
-	m := &store.Meta{Version: 1, Currency: currency, Anchor: now, Hidden: true}
-	schedule(sub, m)
-	order, err := store.AddOrder(tx, b.org, id, m, &commercev1.Order{Type: commercev1.Order_PURCHASE, Quantity: sub.Quantity,
-		Actor: sub.Purchaser, CreateTime: timestamppb.New(now), Amount: &commercev1.Money{CurrencyCode: currency, AmountMinor: pu.total}})
+	sub, m, o, err := Bought{Org: b.org, ID: id, Product: b.product, Purchaser: b.caller.UserName(), PurchaserDisplayName: b.user.GetDisplayName(),
+		Channel: b.channel, Quantity: req.GetQuantity(), Frequency: req.GetBillingFrequency(), Currency: pu.payer.GetCurrencyCode(),
+		Unit: pu.unit, Profile: req.GetBillingProfile()}.New(now)
+	if err != nil {
+		return nil, nil, err
+	}
+	m.Hidden = true
+	order, err := store.AddOrder(tx, b.org, id, m, o)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -256,7 +295,7 @@ func (pu *purchase) write(tx kv.Tx, now time.Time) (*commercev1.Subscription, *s
 	m.Pending = []store.Step{
 		{Kind: store.StepCharge, Key: sub.Name + "/orders/" + store.OrderID(order), Profile: req.GetBillingProfile(), Order: order, Actor: sub.Purchaser,
 			Lines: []store.Line{{Type: int32(billingv1.LineItem_PURCHASE), Description: descs[locale.Code(locale.English)], Descriptions: descs,
-				Quantity: sub.Quantity, Start: now, End: end, Amount: pu.total}}},
+				Quantity: sub.Quantity, Start: now, End: sub.EndTime.AsTime(), Amount: pu.total}}},
 		{Kind: store.StepCreatePool, Version: 1, Product: sub.Product, Purchaser: sub.Purchaser, Channel: int32(b.channel), Total: sub.Quantity, State: int32(licensingv1.License_ENABLED)},
 		eventStep(commercev1.Event_SUBSCRIPTION_PURCHASED, b.caller, b.user.GetDisplayName(), map[string]string{"count": fmt.Sprint(sub.Quantity)}),
 	}

@@ -27,6 +27,7 @@ import (
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
 	"github.com/selfserve/selfserve/services/kit/auth"
+	"github.com/selfserve/selfserve/services/kit/names"
 	"github.com/selfserve/selfserve/services/kit/serve"
 )
 
@@ -397,7 +398,7 @@ func (b *bencher) runRaw(ctx context.Context) error {
 	b.logf("raw reference: %s (front %s, back %s), echo %s, interceptor chain %s", addrs.HTTP, addrs.Front, addrs.Back, addrs.Echo, addrs.ChainEcho)
 	for _, n := range b.concAll() {
 		b.measure(ctx, benchLoad{name: "raw-chain/json", system: "raw", conc: n, requests: 2, procs: cpu,
-			op: benchCycle(b.http, addrs.HTTP, "organizations/"+benchOrg+"/licenses/raw", op, users)})
+			op: benchCycle(b.http, addrs.HTTP, names.Format(names.License, benchOrg, "raw"), op, users)})
 	}
 	for _, target := range []struct{ name, addr string }{{"echo/grpc", addrs.Echo}, {"echo-chain/grpc", addrs.ChainEcho}} {
 		conn, err := serve.Dial(target.addr)
@@ -591,7 +592,7 @@ func (b *bencher) mainLoads(ctx context.Context, sys *benchSys) error {
 	for _, n := range b.concEnds() {
 		b.measure(ctx, benchLoad{name: "get-organization/grpc", system: sys.label, conc: n, requests: 1, procs: cpu,
 			op: benchCall(func(ctx context.Context, _ *benchWorker) error {
-				_, err := dir.GetOrganization(metadata.NewOutgoingContext(ctx, buyerMD), &licensingv1.GetOrganizationRequest{Name: "organizations/" + benchOrg})
+				_, err := dir.GetOrganization(metadata.NewOutgoingContext(ctx, buyerMD), &licensingv1.GetOrganizationRequest{Name: names.Format(names.Organization, benchOrg)})
 				return err
 			})})
 	}

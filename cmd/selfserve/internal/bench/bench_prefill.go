@@ -8,15 +8,14 @@ import (
 	"time"
 
 	"github.com/selfserve/selfserve/services/kit/kv"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	"github.com/selfserve/selfserve/services/commerce/catalog"
 	cstore "github.com/selfserve/selfserve/services/commerce/store"
-	"github.com/selfserve/selfserve/services/commerce/terms"
+	"github.com/selfserve/selfserve/services/commerce/subscriptions"
 	"github.com/selfserve/selfserve/services/kit/clock"
-	"github.com/selfserve/selfserve/services/kit/locale"
+	"github.com/selfserve/selfserve/services/kit/names"
 	"github.com/selfserve/selfserve/services/licensing"
 	"github.com/selfserve/selfserve/services/licensing/directory"
 	lstore "github.com/selfserve/selfserve/services/licensing/store"
@@ -132,8 +131,8 @@ func benchPrefill(dir string, spec benchPrefillSpec, now time.Time) (benchPrefil
 		}
 		err = ls.DB.Update(func(tx kv.Tx) error {
 			for _, s := range batch {
-				p := &licensingv1.Pool{Name: "organizations/" + benchOrg + "/licenses/" + s.id, Subscription: "organizations/" + benchOrg + "/subscriptions/" + s.id,
-					Product: product.Name(), Purchaser: "organizations/" + benchOrg + "/users/" + s.owner, Channel: licensingv1.Pool_SELF_SERVICE,
+				p := &licensingv1.Pool{Name: names.Format(names.License, benchOrg, s.id), Subscription: names.Format(names.Subscription, benchOrg, s.id),
+					Product: product.Name(), Purchaser: names.Format(names.User, benchOrg, s.owner), Channel: licensingv1.Pool_SELF_SERVICE,
 					TotalLicenses: s.qty, State: licensingv1.License_ENABLED, SubscriptionVersion: 1}
 				if err := lstore.PutPool(tx, benchOrg, s.id, p, now); err != nil {
 					return err
@@ -203,22 +202,15 @@ func benchProduct() (catalog.Product, int64, error) {
 // licenses, with its order, as commerce does once the charge and the pool
 // are done.
 func benchPutSubscription(tx kv.Tx, id, owner, ownerName string, qty int32, product catalog.Product, unit int64, now time.Time) error {
-	name := "organizations/" + benchOrg + "/subscriptions/" + id
-	s := &commercev1.Subscription{
-		Name: name, Product: product.Name(), ProductDisplayName: product.DisplayName(locale.English),
-		Purchaser: "organizations/" + benchOrg + "/users/" + owner, PurchaserDisplayName: ownerName,
-		Channel: commercev1.Subscription_SELF_SERVICE, State: commercev1.Subscription_ACTIVE,
-		StartTime: timestamppb.New(now), TermStartTime: timestamppb.New(now),
-		Quantity: qty, BillingFrequency: commercev1.Product_MONTHLY, AutoRenew: true,
-		UnitPrice: &commercev1.Money{CurrencyCode: "SEK", AmountMinor: unit},
-		EndTime:   timestamppb.New(terms.End(now, commercev1.Product_MONTHLY)),
+	// What a purchase leaves once its steps are done, made by the same
+	// constructor.
+	s, m, o, err := subscriptions.Bought{Org: benchOrg, ID: id, Product: product, Purchaser: names.Format(names.User, benchOrg, owner),
+		PurchaserDisplayName: ownerName, Channel: commercev1.Subscription_SELF_SERVICE, Quantity: qty,
+		Frequency: commercev1.Product_MONTHLY, Currency: "SEK", Unit: unit}.New(now)
+	if err != nil {
+		return err
 	}
-	m := &cstore.Meta{Version: 1, Currency: "SEK", Anchor: now}
-	if _, at := terms.Next(s, time.Time{}, false); !at.IsZero() {
-		s.NextLifecycleTime = timestamppb.New(at)
-	}
-	if _, err := cstore.AddOrder(tx, benchOrg, id, m, &commercev1.Order{Type: commercev1.Order_PURCHASE, Quantity: qty, Actor: s.Purchaser,
-		CreateTime: timestamppb.New(now), Amount: &commercev1.Money{CurrencyCode: "SEK", AmountMinor: unit * int64(qty)}}); err != nil {
+	if _, err := cstore.AddOrder(tx, benchOrg, id, m, o); err != nil {
 		return err
 	}
 	return cstore.PutSubscription(tx, benchOrg, id, owner, s, m)
