@@ -110,7 +110,8 @@ func (s *Invoices) ListInvoices(ctx context.Context, req *billingv1.ListInvoices
 // invoice reads an invoice of an account the caller may see, its lines
 // described in the caller's language.
 func (s *Invoices) invoice(ctx context.Context, name string) (*billingv1.Invoice, *billingv1.BillingAccount, *billingv1.BillingProfile, licensingv1.Organization_Cloud, error) {
-	ids, err := names.Parse("name", name, accounts.InvoicePattern)
+	var org, acct, invoice string
+	err := names.ParseInto("name", name, accounts.InvoicePattern, &org, &acct, &invoice)
 	if err != nil {
 		return nil, nil, nil, 0, err
 	}
@@ -119,10 +120,10 @@ func (s *Invoices) invoice(ctx context.Context, name string) (*billingv1.Invoice
 	var p *billingv1.BillingProfile
 	var cloud licensingv1.Organization_Cloud
 	err = s.Store.DB.View(func(tx kv.Tx) error {
-		if a, cloud, err = accountSeen(tx, auth.FromContext(ctx), ids[0], ids[1], name, accounts.SeesInvoices); err != nil {
+		if a, cloud, err = accountSeen(tx, auth.FromContext(ctx), org, acct, name, accounts.SeesInvoices); err != nil {
 			return err
 		}
-		if inv, err = store.GetInvoice(tx, ids[0], ids[1], ids[2]); err != nil {
+		if inv, err = store.GetInvoice(tx, org, acct, invoice); err != nil {
 			return err
 		}
 		if inv, err = inLanguage(tx, inv, locale.FromContext(ctx)); err != nil {
@@ -196,7 +197,8 @@ func fapiaoState(inv *billingv1.Invoice, now time.Time) *billingv1.Invoice {
 
 // RequestFapiao requests the Fapiao of a paid invoice of a 21Vianet account.
 func (s *Invoices) RequestFapiao(ctx context.Context, req *billingv1.RequestFapiaoRequest) (*billingv1.Invoice, error) {
-	ids, err := names.Parse("name", req.GetName(), accounts.InvoicePattern)
+	var org, acct, invoice string
+	err := names.ParseInto("name", req.GetName(), accounts.InvoicePattern, &org, &acct, &invoice)
 	if err != nil {
 		return nil, err
 	}
@@ -208,14 +210,14 @@ func (s *Invoices) RequestFapiao(ctx context.Context, req *billingv1.RequestFapi
 	now := s.Clock.Now()
 	resp := &billingv1.Invoice{}
 	_, err = idem.Update(ctx, s.Store.DB, idem.NewKey("RequestFapiao", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
-		a, cloud, err := accountSeen(tx, caller, ids[0], ids[1], req.GetName(), accounts.SeesInvoices)
+		a, cloud, err := accountSeen(tx, caller, org, acct, req.GetName(), accounts.SeesInvoices)
 		if err != nil {
 			return err
 		}
 		if err := accounts.MayChange(caller, a); err != nil {
 			return err
 		}
-		inv, err := store.GetInvoice(tx, ids[0], ids[1], ids[2])
+		inv, err := store.GetInvoice(tx, org, acct, invoice)
 		if err != nil {
 			return err
 		}

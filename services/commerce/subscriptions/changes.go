@@ -369,15 +369,16 @@ func (s *Service) ConvertTrial(ctx context.Context, req *commercev1.ConvertTrial
 	if err := terms.Frequency(req.GetBillingFrequency()); err != nil {
 		return nil, err
 	}
-	ids, err := names.Parse("name", req.GetName(), SubscriptionPattern)
+	var org, id string
+	err := names.ParseInto("name", req.GetName(), SubscriptionPattern, &org, &id)
 	if err != nil {
 		return nil, err
 	}
-	sub, _, err := s.load(ids[0], ids[1])
+	sub, _, err := s.load(org, id)
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.checkBuyer(ctx, names.Format(names.Organization, ids[0]), sub.GetProduct())
+	b, err := s.checkBuyer(ctx, names.Format(names.Organization, org), sub.GetProduct())
 	if err != nil {
 		return nil, err
 	}
@@ -397,7 +398,7 @@ func (s *Service) ConvertTrial(ctx context.Context, req *commercev1.ConvertTrial
 	if err != nil {
 		return nil, err
 	}
-	assigned, err := s.assigned(ctx, ids[0], ids[1])
+	assigned, err := s.assigned(ctx, org, id)
 	if err != nil {
 		return nil, err
 	}

@@ -77,27 +77,28 @@ func (d *Directory) CreateOrganization(ctx context.Context, req *licensingv1.Cre
 
 // GetOrganization returns an organization to its users and operators.
 func (d *Directory) GetOrganization(ctx context.Context, req *licensingv1.GetOrganizationRequest) (*licensingv1.Organization, error) {
-	ids, err := names.Parse("name", req.GetName(), directory.OrganizationPattern)
+	var orgID string
+	err := names.ParseInto("name", req.GetName(), directory.OrganizationPattern, &orgID)
 	if err != nil {
 		return nil, err
 	}
-	if !auth.FromContext(ctx).Sees(ids[0]) {
+	if !auth.FromContext(ctx).Sees(orgID) {
 		return nil, errs.NotFound(req.GetName())
 	}
 	// Organizations never change once created: a read is served from memory
 	// after the first.
-	if org, ok := d.orgs.Load(ids[0]); ok {
+	if org, ok := d.orgs.Load(orgID); ok {
 		return org.(*licensingv1.Organization), nil
 	}
 	var org *licensingv1.Organization
 	err = d.Store.DB.View(func(tx kv.Tx) (err error) {
-		org, err = store.GetOrganization(tx, ids[0])
+		org, err = store.GetOrganization(tx, orgID)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	d.orgs.Store(ids[0], org)
+	d.orgs.Store(orgID, org)
 	return org, nil
 }
 

@@ -38,11 +38,10 @@ type Licensing struct {
 // visiblePool reads a pool the caller may see; NOT_FOUND otherwise, the same
 // as for a pool that does not exist.
 func visiblePool(tx kv.Tx, caller *auth.Identity, name string) (org, sub string, p *licensingv1.Pool, err error) {
-	ids, err := names.Parse("name", name, seats.PoolPattern)
+	err = names.ParseInto("name", name, seats.PoolPattern, &org, &sub)
 	if err != nil {
 		return "", "", nil, err
 	}
-	org, sub = ids[0], ids[1]
 	if !caller.Sees(org) && !caller.IsService() {
 		return "", "", nil, errs.NotFound(name)
 	}
@@ -171,11 +170,11 @@ func (l *Licensing) UnassignLicenses(ctx context.Context, req *licensingv1.Unass
 }
 
 func (l *Licensing) change(ctx context.Context, method string, req proto.Message, name string, users []string, requestID string, assign bool) (*licensingv1.License, error) {
-	ids, err := names.Parse("name", name, seats.PoolPattern)
+	var org, poolID string
+	err := names.ParseInto("name", name, seats.PoolPattern, &org, &poolID)
 	if err != nil {
 		return nil, err
 	}
-	org := ids[0]
 	caller := auth.FromContext(ctx)
 	if !caller.Sees(org) {
 		return nil, errs.NotFound(name)
@@ -198,7 +197,7 @@ func (l *Licensing) change(ctx context.Context, method string, req proto.Message
 		actorOrg, actorID = a[0], a[1]
 	}
 	_, err = idem.Update(ctx, l.Store.DB, idem.NewKey(method, principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
-		store.PrefetchChange(tx, org, ids[1], userIDs, actorOrg, actorID)
+		store.PrefetchChange(tx, org, poolID, userIDs, actorOrg, actorID)
 		_, sub, p, err := visiblePool(tx, caller, name)
 		if err != nil {
 			return err

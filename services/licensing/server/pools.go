@@ -49,7 +49,8 @@ func (s *Pools) update(ctx context.Context, name string, v int64, fn func(tx kv.
 	if err := internalOnly(ctx); err != nil {
 		return nil, err
 	}
-	ids, err := names.Parse("name", name, seats.PoolPattern)
+	var org, id string
+	err := names.ParseInto("name", name, seats.PoolPattern, &org, &id)
 	if err != nil {
 		return nil, err
 	}
@@ -61,16 +62,16 @@ func (s *Pools) update(ctx context.Context, name string, v int64, fn func(tx kv.
 	err = kv.Commit(s.Store.DB, func(tx kv.Tx) error {
 		out.Reset()
 		wrote = false
-		p, err := store.GetPool(tx, ids[0], ids[1])
+		p, err := store.GetPool(tx, org, id)
 		if err != nil {
 			return err
 		}
 		if !seats.Stale(p, v) {
-			if wrote, err = fn(tx, ids[0], ids[1], p); err != nil {
+			if wrote, err = fn(tx, org, id, p); err != nil {
 				return err
 			}
 			p.SubscriptionVersion = v
-			if err := store.PutPool(tx, ids[0], ids[1], p, s.Clock.Now()); err != nil {
+			if err := store.PutPool(tx, org, id, p, s.Clock.Now()); err != nil {
 				return err
 			}
 		}

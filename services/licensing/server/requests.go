@@ -119,11 +119,10 @@ func (s *Requests) ListLicenseRequests(ctx context.Context, req *licensingv1.Lis
 
 // visibleRequest reads a request the caller may see; NOT_FOUND otherwise.
 func visibleRequest(tx kv.Tx, caller *auth.Identity, name string) (org, id string, r *licensingv1.LicenseRequest, err error) {
-	ids, err := names.Parse("name", name, requests.Pattern)
+	err = names.ParseInto("name", name, requests.Pattern, &org, &id)
 	if err != nil {
 		return "", "", nil, err
 	}
-	org, id = ids[0], ids[1]
 	if !caller.Sees(org) {
 		return "", "", nil, errs.NotFound(name)
 	}
