@@ -167,6 +167,14 @@ func markForWebhooks(tx kv.Tx, eventKey []byte) error {
 	return tx.Bucket(webhookFanout).Put(eventKey, []byte{})
 }
 
+// Unfanned tells whether events wait for FanOut: a read that saves the
+// sender a write transaction (a bbolt commit writes its meta page even
+// when nothing changed) on every idle round.
+func Unfanned(tx kv.Tx) bool {
+	k, _ := tx.Bucket(webhookFanout).Cursor().First()
+	return k != nil
+}
+
 // FanOut turns up to limit marked events into deliveries queued at now, one
 // per endpoint of the event's organization that takes its type, and
 // reports how many events it went through (0: none was waiting).

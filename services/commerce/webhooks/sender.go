@@ -114,6 +114,13 @@ func (s *Sender) backlog() (float64, bool) {
 func (s *Sender) Round(ctx context.Context) (int, error) {
 	s.init()
 	for {
+		waiting := false
+		if err := s.Store.DB.View(func(tx kv.Tx) error { waiting = store.Unfanned(tx); return nil }); err != nil || !waiting {
+			if err != nil {
+				return 0, err
+			}
+			break
+		}
 		var n int
 		err := s.Store.DB.Update(func(tx kv.Tx) (err error) {
 			n, err = store.FanOut(tx, s.Now(), fanOutBatch)
