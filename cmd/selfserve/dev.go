@@ -21,6 +21,7 @@ import (
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	"github.com/selfserve/selfserve/services/billing"
 	"github.com/selfserve/selfserve/services/billing/invoicepdf"
+	"github.com/selfserve/selfserve/services/kit/names"
 	"github.com/selfserve/selfserve/services/kit/serve"
 	"github.com/selfserve/selfserve/services/kit/telemetry"
 	"github.com/selfserve/selfserve/services/licensing"
@@ -169,7 +170,7 @@ func (s *system) banner(ctx context.Context, w io.Writer, gatewayURL string) err
 		dir := licensingv1.NewDirectoryServiceClient(conn)
 		for _, o := range licensing.Demo {
 			for _, u := range o.Users {
-				name := "organizations/" + o.ID + "/users/" + u.ID
+				name := names.Format(names.User, o.ID, u.ID)
 				resp, err := dir.IssueToken(octx, &licensingv1.IssueTokenRequest{Name: name})
 				if status.Code(err) == codes.NotFound {
 					continue

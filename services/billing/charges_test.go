@@ -35,14 +35,15 @@ func (e *env) paymentEvents(t *testing.T) []*commercev1.PaymentEvent {
 	t.Helper()
 	var out []*commercev1.PaymentEvent
 	e.comp.Store.DB.View(func(tx kv.Tx) error {
-		return tx.Bucket(store.PaymentOutbox).ForEach(func(_, v []byte) error {
+		pending, err := store.PendingPaymentEvents(tx)
+		for _, v := range pending {
 			pe := &commercev1.PaymentEvent{}
 			if err := proto.Unmarshal(v, pe); err != nil {
 				t.Fatal(err)
 			}
 			out = append(out, pe)
-			return nil
-		})
+		}
+		return err
 	})
 	return out
 }

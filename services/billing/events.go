@@ -58,7 +58,7 @@ func (c *Component) outboxes(cfg Config) error {
 			return err
 		}, log)
 	}
-	c.Audit = outbox.New(c.Store.DB, store.AuditOutbox, audit, log)
-	c.Payments = outbox.New(c.Store.DB, store.PaymentOutbox, payments, log)
+	c.Audit = store.NewAuditOutbox(c.Store.DB, audit, log)
+	c.Payments = store.NewPaymentOutbox(c.Store.DB, payments, log)
 	return nil
 }

@@ -45,5 +45,5 @@ func newEventSender(cfg Config, st *store.Store) (*outbox.Outbox, func() error, 
 			return err
 		}, log)
 	}
-	return outbox.New(st.DB, store.Events, deliver, log), closeConn, nil
+	return store.NewEventOutbox(st.DB, deliver, log), closeConn, nil
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/selfserve/selfserve/services/kit/kv"
 	"github.com/selfserve/selfserve/services/kit/metrics"
 	"github.com/selfserve/selfserve/services/kit/names"
-	"github.com/selfserve/selfserve/services/kit/outbox"
 )
 
 // Charges implements the internal ChargeService and the payment retries.
@@ -277,8 +276,9 @@ type payment struct {
 func (s *Charges) pay(ctx context.Context, c *store.Charge, amount int64, currency string) (payment, error) {
 	var primary, backup string
 	err := s.Store.DB.View(func(tx kv.Tx) error {
-		ids := profileIDs(c.Profile)
-		p, err := store.GetProfile(tx, ids[0], ids[1], ids[2])
+		var org, acct, prof string
+		names.Scan(c.Profile, accounts.ProfilePattern, &org, &acct, &prof) // a stored name: a mismatch reads nothing
+		p, err := store.GetProfile(tx, org, acct, prof)
 		if err != nil {
 			return err
 		}
@@ -319,14 +319,6 @@ func (s *Charges) payWith(ctx context.Context, c *store.Charge, amount int64, cu
 		out.decline = res.DeclineCode
 	}
 	return out, nil
-}
-
-func profileIDs(name string) []string {
-	ids, _ := names.Match(name, accounts.ProfilePattern)
-	if len(ids) != 3 {
-		return []string{"", "", ""}
-	}
-	return ids
 }
 
 // settle pays an OPEN or PAST_DUE invoice once and records the outcome.
@@ -428,7 +420,7 @@ func (s *Charges) paymentEvent(tx kv.Tx, typ commercev1.PaymentEvent_Type, c *st
 	if err != nil {
 		return err
 	}
-	return outbox.Add(tx, store.PaymentOutbox, v)
+	return store.AddPaymentEvent(tx, v)
 }
 
 // RunDue charges again every PAST_DUE invoice whose retry is due at now; an

@@ -129,8 +129,9 @@ func (s *Invoices) invoice(ctx context.Context, name string) (*billingv1.Invoice
 		if inv, err = inLanguage(tx, inv, locale.FromContext(ctx)); err != nil {
 			return err
 		}
-		if pids, ok := names.Match(inv.GetBillingProfile(), accounts.ProfilePattern); ok {
-			p, _ = store.GetProfile(tx, pids[0], pids[1], pids[2])
+		var porg, pacct, prof string
+		if names.Scan(inv.GetBillingProfile(), accounts.ProfilePattern, &porg, &pacct, &prof) {
+			p, _ = store.GetProfile(tx, porg, pacct, prof)
 		}
 		return nil
 	})

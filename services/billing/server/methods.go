@@ -173,18 +173,22 @@ func (s *Accounts) CreatePaymentMethod(ctx context.Context, req *billingv1.Creat
 }
 
 // methodOf reads a payment method of an account the caller may see.
-func methodOf(tx kv.Tx, caller *auth.Identity, name string) (*billingv1.BillingAccount, *billingv1.PaymentMethod, []string, error) {
-	ids, err := names.Parse("name", name, accounts.PaymentMethodPattern)
-	if err != nil {
-		return nil, nil, nil, err
+func methodOf(tx kv.Tx, caller *auth.Identity, name string) (*billingv1.BillingAccount, *billingv1.PaymentMethod, methodRef, error) {
+	var r methodRef
+	if err := names.ParseInto("name", name, accounts.PaymentMethodPattern, &r.org, &r.account, &r.id); err != nil {
+		return nil, nil, r, err
 	}
-	a, err := details(tx, caller, ids[0], ids[1], name)
+	a, err := details(tx, caller, r.org, r.account, name)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, r, err
 	}
-	m, err := store.GetPaymentMethod(tx, ids[0], ids[1], ids[2])
-	return a, m, ids, err
+	m, err := store.GetPaymentMethod(tx, r.org, r.account, r.id)
+	return a, m, r, err
 }
+
+// methodRef is a payment method's name parsed: its organization, account
+// and id.
+type methodRef struct{ org, account, id string }
 
 // GetPaymentMethod reads a payment method as shown: never a full number.
 func (s *Accounts) GetPaymentMethod(ctx context.Context, req *billingv1.GetPaymentMethodRequest) (*billingv1.PaymentMethod, error) {
@@ -247,7 +251,7 @@ func (s *Accounts) UpdatePaymentMethod(ctx context.Context, req *billingv1.Updat
 	now := s.Clock.Now()
 	resp := &billingv1.PaymentMethod{}
 	_, err = idem.UpdateFingerprint(ctx, s.Store.DB, idem.NewKey("UpdatePaymentMethod", principal(caller), rid), now, idem.KeyedFingerprint(s.Secret, req), resp, func(tx kv.Tx) error {
-		a, m, ids, err := methodOf(tx, caller, in.GetName())
+		a, m, ref, err := methodOf(tx, caller, in.GetName())
 		if err != nil {
 			return err
 		}
@@ -274,11 +278,11 @@ func (s *Accounts) UpdatePaymentMethod(ctx context.Context, req *billingv1.Updat
 			return err
 		}
 		m.Details = &billingv1.PaymentMethod_Card{Card: card}
-		if err := store.PutPaymentMethod(tx, ids[0], ids[1], ids[2], m, now); err != nil {
+		if err := store.PutPaymentMethod(tx, ref.org, ref.account, ref.id, m, now); err != nil {
 			return err
 		}
 		meta := map[string]string{"brand": card.GetBrand().String(), "last4": card.GetLast4()}
-		if err := event(tx, ids[0], commercev1.Event_PAYMENT_METHOD_UPDATED, caller, m.GetName(), meta, now); err != nil {
+		if err := event(tx, ref.org, commercev1.Event_PAYMENT_METHOD_UPDATED, caller, m.GetName(), meta, now); err != nil {
 			return err
 		}
 		proto.Merge(resp, m)
@@ -335,24 +339,24 @@ func (s *Accounts) DeletePaymentMethod(ctx context.Context, req *billingv1.Delet
 	now := s.Clock.Now()
 	resp := &emptypb.Empty{}
 	_, err = idem.Update(ctx, s.Store.DB, idem.NewKey("DeletePaymentMethod", principal(caller), rid), now, req, resp, func(tx kv.Tx) error {
-		a, m, ids, err := methodOf(tx, caller, req.GetName())
+		a, m, ref, err := methodOf(tx, caller, req.GetName())
 		if err != nil {
 			return err
 		}
 		if err := accounts.MayChange(caller, a); err != nil {
 			return err
 		}
-		user, err := store.MethodInUse(tx, ids[0], ids[1], m.GetName())
+		user, err := store.MethodInUse(tx, ref.org, ref.account, m.GetName())
 		if err != nil {
 			return err
 		}
 		if user != "" {
 			return errs.New(errs.PaymentMethodInUse, "%s is used by %s; replace it there first", m.GetName(), user).With("billing_profile", user)
 		}
-		if err := store.DeletePaymentMethod(tx, ids[0], ids[1], ids[2]); err != nil {
+		if err := store.DeletePaymentMethod(tx, ref.org, ref.account, ref.id); err != nil {
 			return err
 		}
-		return event(tx, ids[0], commercev1.Event_PAYMENT_METHOD_DELETED, caller, m.GetName(), methodMeta(m), now)
+		return event(tx, ref.org, commercev1.Event_PAYMENT_METHOD_DELETED, caller, m.GetName(), methodMeta(m), now)
 	})
 	if err != nil {
 		return nil, err

@@ -31,16 +31,16 @@ func get[T proto.Message](tx kv.Tx, bucket []byte, key []byte, m T, name string)
 func InsertAccount(tx kv.Tx, org, id, ownerID string, a *billingv1.BillingAccount, cloud licensingv1.Organization_Cloud, now time.Time) error {
 	a.Name = names.Format(accounts.AccountPattern, org, id)
 	a.CreateTime = timestamppb.New(now)
-	if tx.Bucket(Accounts).Get(kv.Key(org, id)) != nil {
+	if tx.Bucket(accountsBucket).Get(kv.Key(org, id)) != nil {
 		return errs.New(errs.ResourceExists, "%s already exists", a.Name)
 	}
-	if err := kv.Put(tx.Bucket(Accounts), kv.Key(org, id), a); err != nil {
+	if err := kv.Put(tx.Bucket(accountsBucket), kv.Key(org, id), a); err != nil {
 		return err
 	}
-	if err := tx.Bucket(AccountOwners).Put(kv.Key(org, ownerID, id), nil); err != nil {
+	if err := tx.Bucket(accountOwners).Put(kv.Key(org, ownerID, id), nil); err != nil {
 		return err
 	}
-	if err := tx.Bucket(AccountClouds).Put(kv.Key(org, id), []byte{byte(cloud)}); err != nil {
+	if err := tx.Bucket(accountClouds).Put(kv.Key(org, id), []byte{byte(cloud)}); err != nil {
 		return err
 	}
 	p := &billingv1.BillingProfile{
@@ -50,17 +50,17 @@ func InsertAccount(tx kv.Tx, org, id, ownerID string, a *billingv1.BillingAccoun
 		CreateTime:  a.GetCreateTime(),
 		UpdateTime:  a.GetCreateTime(),
 	}
-	return kv.Put(tx.Bucket(Profiles), kv.Key(org, id, accounts.DefaultProfile), p)
+	return kv.Put(tx.Bucket(profilesBucket), kv.Key(org, id, accounts.DefaultProfile), p)
 }
 
 // GetAccount reads an account and its organization's cloud.
 func GetAccount(tx kv.Tx, org, id string) (*billingv1.BillingAccount, licensingv1.Organization_Cloud, error) {
-	a, err := get(tx, Accounts, kv.Key(org, id), &billingv1.BillingAccount{}, names.Format(accounts.AccountPattern, org, id))
+	a, err := get(tx, accountsBucket, kv.Key(org, id), &billingv1.BillingAccount{}, names.Format(accounts.AccountPattern, org, id))
 	if err != nil {
 		return nil, 0, err
 	}
 	cloud := licensingv1.Organization_GLOBAL
-	if v := tx.Bucket(AccountClouds).Get(kv.Key(org, id)); len(v) == 1 {
+	if v := tx.Bucket(accountClouds).Get(kv.Key(org, id)); len(v) == 1 {
 		cloud = licensingv1.Organization_Cloud(v[0])
 	}
 	return a, cloud, nil
@@ -68,7 +68,7 @@ func GetAccount(tx kv.Tx, org, id string) (*billingv1.BillingAccount, licensingv
 
 // ListAccounts lists an organization's accounts in id order.
 func ListAccounts(tx kv.Tx, org string, after []byte, size int) ([]*billingv1.BillingAccount, []byte, error) {
-	return kv.Page(tx.Bucket(Accounts), kv.Prefix(org), after, size, false, func(_, v []byte) (*billingv1.BillingAccount, bool, error) {
+	return kv.Page(tx.Bucket(accountsBucket), kv.Prefix(org), after, size, false, func(_, v []byte) (*billingv1.BillingAccount, bool, error) {
 		a := &billingv1.BillingAccount{}
 		return a, true, proto.Unmarshal(v, a)
 	})
@@ -76,7 +76,7 @@ func ListAccounts(tx kv.Tx, org string, after []byte, size int) ([]*billingv1.Bi
 
 // ListOwnAccounts lists the accounts an owner holds.
 func ListOwnAccounts(tx kv.Tx, org, owner string, after []byte, size int) ([]*billingv1.BillingAccount, []byte, error) {
-	return kv.Page(tx.Bucket(AccountOwners), kv.Prefix(org, owner), after, size, false, func(k, _ []byte) (*billingv1.BillingAccount, bool, error) {
+	return kv.Page(tx.Bucket(accountOwners), kv.Prefix(org, owner), after, size, false, func(k, _ []byte) (*billingv1.BillingAccount, bool, error) {
 		a, _, err := GetAccount(tx, org, kv.Split(k)[2])
 		return a, err == nil, err
 	})
@@ -84,18 +84,18 @@ func ListOwnAccounts(tx kv.Tx, org, owner string, after []byte, size int) ([]*bi
 
 // GetProfile reads a billing profile.
 func GetProfile(tx kv.Tx, org, account, id string) (*billingv1.BillingProfile, error) {
-	return get(tx, Profiles, kv.Key(org, account, id), &billingv1.BillingProfile{}, names.Format(accounts.ProfilePattern, org, account, id))
+	return get(tx, profilesBucket, kv.Key(org, account, id), &billingv1.BillingProfile{}, names.Format(accounts.ProfilePattern, org, account, id))
 }
 
 // PutProfile writes a billing profile.
 func PutProfile(tx kv.Tx, org, account, id string, p *billingv1.BillingProfile, now time.Time) error {
 	p.UpdateTime = timestamppb.New(now)
-	return kv.Put(tx.Bucket(Profiles), kv.Key(org, account, id), p)
+	return kv.Put(tx.Bucket(profilesBucket), kv.Key(org, account, id), p)
 }
 
 // ListProfiles lists the profiles of an account.
 func ListProfiles(tx kv.Tx, org, account string, after []byte, size int) ([]*billingv1.BillingProfile, []byte, error) {
-	return kv.Page(tx.Bucket(Profiles), kv.Prefix(org, account), after, size, false, func(_, v []byte) (*billingv1.BillingProfile, bool, error) {
+	return kv.Page(tx.Bucket(profilesBucket), kv.Prefix(org, account), after, size, false, func(_, v []byte) (*billingv1.BillingProfile, bool, error) {
 		p := &billingv1.BillingProfile{}
 		return p, true, proto.Unmarshal(v, p)
 	})
@@ -106,15 +106,15 @@ func InsertPaymentMethod(tx kv.Tx, org, account, id string, m *billingv1.Payment
 	m.Name = names.Format(accounts.PaymentMethodPattern, org, account, id)
 	m.CreateTime = timestamppb.New(now)
 	m.UpdateTime = m.CreateTime
-	if err := kv.Put(tx.Bucket(PaymentMethods), kv.Key(org, account, id), m); err != nil {
+	if err := kv.Put(tx.Bucket(paymentMethods), kv.Key(org, account, id), m); err != nil {
 		return err
 	}
-	return tx.Bucket(PaymentTokens).Put(kv.Key(org, account, id), []byte(token))
+	return tx.Bucket(paymentTokens).Put(kv.Key(org, account, id), []byte(token))
 }
 
 // GetPaymentMethod reads a payment method as shown.
 func GetPaymentMethod(tx kv.Tx, org, account, id string) (*billingv1.PaymentMethod, error) {
-	return get(tx, PaymentMethods, kv.Key(org, account, id), &billingv1.PaymentMethod{}, names.Format(accounts.PaymentMethodPattern, org, account, id))
+	return get(tx, paymentMethods, kv.Key(org, account, id), &billingv1.PaymentMethod{}, names.Format(accounts.PaymentMethodPattern, org, account, id))
 }
 
 // PaymentToken is the processor's token of a payment method, by name; empty
@@ -124,26 +124,26 @@ func PaymentToken(tx kv.Tx, name string) string {
 	if !ok {
 		return ""
 	}
-	return string(tx.Bucket(PaymentTokens).Get(kv.Key(ids...)))
+	return string(tx.Bucket(paymentTokens).Get(kv.Key(ids...)))
 }
 
 // PutPaymentMethod writes an edited payment method.
 func PutPaymentMethod(tx kv.Tx, org, account, id string, m *billingv1.PaymentMethod, now time.Time) error {
 	m.UpdateTime = timestamppb.New(now)
-	return kv.Put(tx.Bucket(PaymentMethods), kv.Key(org, account, id), m)
+	return kv.Put(tx.Bucket(paymentMethods), kv.Key(org, account, id), m)
 }
 
 // DeletePaymentMethod removes a payment method and its token.
 func DeletePaymentMethod(tx kv.Tx, org, account, id string) error {
-	if err := tx.Bucket(PaymentMethods).Delete(kv.Key(org, account, id)); err != nil {
+	if err := tx.Bucket(paymentMethods).Delete(kv.Key(org, account, id)); err != nil {
 		return err
 	}
-	return tx.Bucket(PaymentTokens).Delete(kv.Key(org, account, id))
+	return tx.Bucket(paymentTokens).Delete(kv.Key(org, account, id))
 }
 
 // ListPaymentMethods lists the payment methods of an account.
 func ListPaymentMethods(tx kv.Tx, org, account string, after []byte, size int) ([]*billingv1.PaymentMethod, []byte, error) {
-	return kv.Page(tx.Bucket(PaymentMethods), kv.Prefix(org, account), after, size, false, func(_, v []byte) (*billingv1.PaymentMethod, bool, error) {
+	return kv.Page(tx.Bucket(paymentMethods), kv.Prefix(org, account), after, size, false, func(_, v []byte) (*billingv1.PaymentMethod, bool, error) {
 		m := &billingv1.PaymentMethod{}
 		return m, true, proto.Unmarshal(v, m)
 	})
@@ -153,7 +153,7 @@ func ListPaymentMethods(tx kv.Tx, org, account string, after []byte, size int) (
 // as payment or backup method; empty when none does.
 func MethodInUse(tx kv.Tx, org, account, name string) (string, error) {
 	var user string
-	err := kv.Scan(tx.Bucket(Profiles), kv.Prefix(org, account), nil, func(_, v []byte) (bool, error) {
+	err := kv.Scan(tx.Bucket(profilesBucket), kv.Prefix(org, account), nil, func(_, v []byte) (bool, error) {
 		p := &billingv1.BillingProfile{}
 		if err := proto.Unmarshal(v, p); err != nil {
 			return false, err
@@ -173,5 +173,5 @@ func AddEvent(tx kv.Tx, e *commercev1.Event) error {
 	if err != nil {
 		return err
 	}
-	return outbox.Add(tx, AuditOutbox, v)
+	return outbox.Add(tx, auditOutbox, v)
 }

@@ -31,7 +31,7 @@ func timeBytes(t time.Time) []byte { return kv.Uint64(uint64(t.UnixNano())) }
 
 // NextInvoiceNumber takes the next sequential number of an account's invoices.
 func NextInvoiceNumber(tx kv.Tx, org, account string) (uint64, error) {
-	b := tx.Bucket(InvoiceNumbers)
+	b := tx.Bucket(invoiceNumbers)
 	var n uint64
 	if v := b.Get(kv.Key(org, account)); len(v) == 8 {
 		n = binary.BigEndian.Uint64(v)
@@ -46,11 +46,11 @@ func InvoiceID(n uint64) string { return fmt.Sprintf("inv-%08d", n) }
 // InsertInvoice stores a new invoice and its place in time.
 func InsertInvoice(tx kv.Tx, org, account, id string, inv *billingv1.Invoice) error {
 	inv.Name = names.Format(accounts.InvoicePattern, org, account, id)
-	if err := kv.Put(tx.Bucket(Invoices), kv.Key(org, account, id), inv); err != nil {
+	if err := kv.Put(tx.Bucket(invoicesBucket), kv.Key(org, account, id), inv); err != nil {
 		return err
 	}
 	k := append(kv.Prefix(org, account), timeBytes(inv.GetIssueTime().AsTime())...)
-	return tx.Bucket(InvoiceTimes).Put(append(k, id...), nil)
+	return tx.Bucket(invoiceTimes).Put(append(k, id...), nil)
 }
 
 // PutInvoiceTexts keeps the descriptions of an invoice's lines in every
@@ -63,7 +63,7 @@ func PutInvoiceTexts(tx kv.Tx, org, account, id string, texts []map[string]strin
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(InvoiceTexts).Put(kv.Key(org, account, id), v)
+	return tx.Bucket(invoiceTexts).Put(kv.Key(org, account, id), v)
 }
 
 // GetInvoiceTexts reads the descriptions of an invoice's lines in every
@@ -73,7 +73,7 @@ func GetInvoiceTexts(tx kv.Tx, name string) ([]map[string]string, error) {
 	if !ok {
 		return nil, errs.NotFound(name)
 	}
-	v := tx.Bucket(InvoiceTexts).Get(kv.Key(ids...))
+	v := tx.Bucket(invoiceTexts).Get(kv.Key(ids...))
 	if v == nil {
 		return nil, nil
 	}
@@ -86,16 +86,16 @@ func GetInvoiceTexts(tx kv.Tx, name string) ([]map[string]string, error) {
 
 // GetInvoice reads an invoice.
 func GetInvoice(tx kv.Tx, org, account, id string) (*billingv1.Invoice, error) {
-	return get(tx, Invoices, kv.Key(org, account, id), &billingv1.Invoice{}, names.Format(accounts.InvoicePattern, org, account, id))
+	return get(tx, invoicesBucket, kv.Key(org, account, id), &billingv1.Invoice{}, names.Format(accounts.InvoicePattern, org, account, id))
 }
 
 // GetInvoiceByName reads an invoice by resource name.
 func GetInvoiceByName(tx kv.Tx, name string) (*billingv1.Invoice, error) {
-	ids, ok := names.Match(name, accounts.InvoicePattern)
-	if !ok {
+	var org, acct, id string
+	if !names.Scan(name, accounts.InvoicePattern, &org, &acct, &id) {
 		return nil, errs.NotFound(name)
 	}
-	return GetInvoice(tx, ids[0], ids[1], ids[2])
+	return GetInvoice(tx, org, acct, id)
 }
 
 // PutInvoice writes an invoice back (its issue time never changes).
@@ -104,7 +104,7 @@ func PutInvoice(tx kv.Tx, inv *billingv1.Invoice) error {
 	if !ok {
 		return errs.NotFound(inv.GetName())
 	}
-	return kv.Put(tx.Bucket(Invoices), kv.Key(ids...), inv)
+	return kv.Put(tx.Bucket(invoicesBucket), kv.Key(ids...), inv)
 }
 
 // ListInvoices lists an account's invoices issued in [from, to), newest
@@ -118,18 +118,18 @@ func ListInvoices(tx kv.Tx, org, account string, from, to time.Time, before []by
 	if kv.Prefetches(tx) {
 		// On etcd: the page's invoices and their line texts in one round trip.
 		var refs []kv.Ref
-		kv.ScanReverse(tx.Bucket(InvoiceTimes), prefix, before, func(k, _ []byte) (bool, error) {
+		kv.ScanReverse(tx.Bucket(invoiceTimes), prefix, before, func(k, _ []byte) (bool, error) {
 			rest := k[len(prefix):]
 			if len(rest) < 8 || string(rest[:8]) < string(low) {
 				return false, nil
 			}
 			key := kv.Key(org, account, string(rest[8:]))
-			refs = append(refs, kv.Ref{Bucket: Invoices, Key: key}, kv.Ref{Bucket: InvoiceTexts, Key: key})
+			refs = append(refs, kv.Ref{Bucket: invoicesBucket, Key: key}, kv.Ref{Bucket: invoiceTexts, Key: key})
 			return len(refs) < 2*(size+1), nil
 		})
 		kv.Prefetch(tx, refs...)
 	}
-	out, next, err := kv.Page(tx.Bucket(InvoiceTimes), prefix, before, size, true, func(k, _ []byte) (*billingv1.Invoice, bool, error) {
+	out, next, err := kv.Page(tx.Bucket(invoiceTimes), prefix, before, size, true, func(k, _ []byte) (*billingv1.Invoice, bool, error) {
 		rest := k[len(prefix):]
 		if len(rest) < 8 || string(rest[:8]) < string(low) {
 			return nil, false, errStop
@@ -152,7 +152,7 @@ func (stopScan) Error() string { return "stop" }
 
 // GetCharge reads the charge of an idempotency key; nil when there is none.
 func GetCharge(tx kv.Tx, org, key string) (*Charge, error) {
-	v := tx.Bucket(Charges).Get(kv.Key(org, key))
+	v := tx.Bucket(chargesBucket).Get(kv.Key(org, key))
 	if v == nil {
 		return nil, nil
 	}
@@ -166,10 +166,10 @@ func PutCharge(tx kv.Tx, org string, c *Charge, previousRetry time.Time) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.Bucket(Charges).Put(kv.Key(org, c.Key), v); err != nil {
+	if err := tx.Bucket(chargesBucket).Put(kv.Key(org, c.Key), v); err != nil {
 		return err
 	}
-	r := tx.Bucket(Retries)
+	r := tx.Bucket(retriesBucket)
 	if !previousRetry.IsZero() {
 		if err := r.Delete(append(timeBytes(previousRetry), kv.Key(org, c.Key)...)); err != nil {
 			return err
@@ -183,7 +183,7 @@ func PutCharge(tx kv.Tx, org string, c *Charge, previousRetry time.Time) error {
 
 // Retry is a charge whose retry is due.
 type Retry struct {
-	Key       []byte // in Retries
+	Key       []byte // in retriesBucket
 	Org       string
 	ChargeKey string
 }
@@ -192,7 +192,7 @@ type Retry struct {
 // first.
 func DueRetries(tx kv.Tx, now time.Time, limit int) ([]Retry, error) {
 	var out []Retry
-	c := tx.Bucket(Retries).Cursor()
+	c := tx.Bucket(retriesBucket).Cursor()
 	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
 		if int64(binary.BigEndian.Uint64(k[:8])) > now.UnixNano() {
 			break
@@ -204,4 +204,4 @@ func DueRetries(tx kv.Tx, now time.Time, limit int) ([]Retry, error) {
 }
 
 // DropRetry removes a retry, by its key, from the schedule.
-func DropRetry(tx kv.Tx, key []byte) error { return tx.Bucket(Retries).Delete(key) }
+func DropRetry(tx kv.Tx, key []byte) error { return tx.Bucket(retriesBucket).Delete(key) }

@@ -4,44 +4,47 @@
 package store
 
 import (
+	"log/slog"
+
 	"github.com/selfserve/selfserve/services/kit/idem"
 	"github.com/selfserve/selfserve/services/kit/kv"
+	"github.com/selfserve/selfserve/services/kit/outbox"
 )
 
 // Buckets, declared once. Keys are composite (kv.Key) of the ids named.
 var (
 	// accounts: {org}\0{account} → BillingAccount
-	Accounts = []byte("accounts")
+	accountsBucket = []byte("accounts")
 	// account_owners: {org}\0{owner}\0{account} → nothing
-	AccountOwners = []byte("account_owners")
+	accountOwners = []byte("account_owners")
 	// account_clouds: {org}\0{account} → the organization's cloud, one byte
-	AccountClouds = []byte("account_clouds")
+	accountClouds = []byte("account_clouds")
 	// profiles: {org}\0{account}\0{profile} → BillingProfile
-	Profiles = []byte("profiles")
+	profilesBucket = []byte("profiles")
 	// payment_methods: {org}\0{account}\0{method} → PaymentMethod as shown
-	PaymentMethods = []byte("payment_methods")
+	paymentMethods = []byte("payment_methods")
 	// payment_tokens: {org}\0{account}\0{method} → the processor's token
-	PaymentTokens = []byte("payment_tokens")
+	paymentTokens = []byte("payment_tokens")
 	// invoices: {org}\0{account}\0{invoice} → Invoice
-	Invoices = []byte("invoices")
+	invoicesBucket = []byte("invoices")
 	// invoice_times: {org}\0{account}\0 + issue time (8 bytes) + {invoice} → nothing
-	InvoiceTimes = []byte("invoice_times")
+	invoiceTimes = []byte("invoice_times")
 	// invoice_texts: {org}\0{account}\0{invoice} → the description of each
 	// line in every language, for invoices that have them
-	InvoiceTexts = []byte("invoice_texts")
+	invoiceTexts = []byte("invoice_texts")
 	// invoice_numbers: {org}\0{account} → the last invoice number, 8 bytes
-	InvoiceNumbers = []byte("invoice_numbers")
+	invoiceNumbers = []byte("invoice_numbers")
 	// charges: {org}\0{key} → Charge (JSON): the billable event behind an invoice
-	Charges = []byte("charges")
+	chargesBucket = []byte("charges")
 	// retries: next attempt time (8 bytes) + {org}\0{key} → nothing
-	Retries = []byte("retries")
+	retriesBucket = []byte("retries")
 	// audit_outbox: audit events for commerce's feed
-	AuditOutbox = []byte("audit_outbox")
+	auditOutbox = []byte("audit_outbox")
 	// payment_outbox: payment events for commerce's subscriptions
-	PaymentOutbox = []byte("payment_outbox")
+	paymentOutbox = []byte("payment_outbox")
 
-	buckets = [][]byte{Accounts, AccountOwners, AccountClouds, Profiles, PaymentMethods, PaymentTokens,
-		Invoices, InvoiceTimes, InvoiceTexts, InvoiceNumbers, Charges, Retries, AuditOutbox, PaymentOutbox, idem.Bucket}
+	buckets = [][]byte{accountsBucket, accountOwners, accountClouds, profilesBucket, paymentMethods, paymentTokens,
+		invoicesBucket, invoiceTimes, invoiceTexts, invoiceNumbers, chargesBucket, retriesBucket, auditOutbox, paymentOutbox, idem.Bucket}
 )
 
 // Store is the billing store.
@@ -69,3 +72,29 @@ func OpenWith(open kv.Opener) (*Store, error) {
 
 // Close closes the file.
 func (s *Store) Close() error { return s.DB.Close() }
+
+// NewAuditOutbox is the outbox of the audit events billing sends to
+// commerce; AddEvent fills it.
+func NewAuditOutbox(db kv.DB, deliver outbox.Deliver, log *slog.Logger) *outbox.Outbox {
+	return outbox.New(db, auditOutbox, deliver, log)
+}
+
+// NewPaymentOutbox is the outbox of the payment events billing sends to
+// commerce; AddPaymentEvent fills it.
+func NewPaymentOutbox(db kv.DB, deliver outbox.Deliver, log *slog.Logger) *outbox.Outbox {
+	return outbox.New(db, paymentOutbox, deliver, log)
+}
+
+// AddPaymentEvent queues an encoded PaymentEvent for commerce.
+func AddPaymentEvent(tx kv.Tx, v []byte) error { return outbox.Add(tx, paymentOutbox, v) }
+
+// PendingPaymentEvents reads the encoded PaymentEvents that wait in the
+// payment outbox, oldest first.
+func PendingPaymentEvents(tx kv.Tx) ([][]byte, error) {
+	var out [][]byte
+	err := tx.Bucket(paymentOutbox).ForEach(func(_, v []byte) error {
+		out = append(out, append([]byte(nil), v...))
+		return nil
+	})
+	return out, err
+}

@@ -50,11 +50,10 @@ var (
 // field is the event's place in the request ("events[3]"); errors name the
 // offending field under it ("events[3].type").
 func Normalize(field string, in *commercev1.Event) (*commercev1.Event, error) {
-	ids, err := names.Parse(field+".name", in.GetName(), EventPattern)
-	if err != nil {
+	var org string
+	if err := names.ParseInto(field+".name", in.GetName(), EventPattern, &org); err != nil {
 		return nil, err
 	}
-	org := ids[0]
 	if _, known := commercev1.Event_Type_name[int32(in.GetType())]; !known || in.GetType() == commercev1.Event_TYPE_UNSPECIFIED {
 		return nil, errs.Field(field+".type", "%s.type must be a known event type", field)
 	}
@@ -66,7 +65,8 @@ func Normalize(field string, in *commercev1.Event) (*commercev1.Event, error) {
 		return nil, errs.Field(field+".create_time", "%s.create_time must be a valid time from 1970 to 2262", field)
 	}
 	if a := in.GetActor(); a != "" {
-		if ids, ok := names.Match(a, UserPattern); !ok || ids[0] != org {
+		var of string
+		if !names.Scan(a, UserPattern, &of) || of != org {
 			return nil, errs.Field(field+".actor", "%s.actor must be empty or a user of %s", field, names.Format(OrganizationPattern, org))
 		}
 	}

@@ -364,10 +364,9 @@ func resourceID(name string) string {
 // productID is the id of products/{product}; any other value as it came (a
 // source may have recorded a display name).
 func productID(s string) string {
-	if ids, ok := names.Match(s, ProductPattern); ok {
-		return ids[0]
-	}
-	return s
+	id := s
+	names.Scan(s, ProductPattern, &id)
+	return id
 }
 
 // licenses is "n licenses" in language i, in the plural form its rules
@@ -383,8 +382,9 @@ func actor(e *commercev1.Event, i int, known Names) string {
 	if d := known.user(e.GetActor()); d != "" {
 		return d
 	}
-	if ids, ok := names.Match(e.GetActor(), UserPattern); ok {
-		return ids[1]
+	var org, id string
+	if names.Scan(e.GetActor(), UserPattern, &org, &id) {
+		return id
 	}
 	return msg(i, "system")
 }
@@ -413,10 +413,9 @@ func userList(s, displayNames string, known Names) []string {
 			name = known.user(u)
 		}
 		if name == "" {
+			var org string
 			name = u
-			if ids, ok := names.Match(u, UserPattern); ok {
-				name = ids[1]
-			}
+			names.Scan(u, UserPattern, &org, &name)
 		}
 		out = append(out, name)
 	}

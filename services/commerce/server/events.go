@@ -124,8 +124,9 @@ func (s *Events) describe(ctx context.Context, org string, lang language.Tag, ev
 // DescribeForWebhook fills an event's description, in English, and its
 // actor's display name, as the feed shows them: what a webhook sends.
 func (s *Events) DescribeForWebhook(ctx context.Context, e *commercev1.Event) {
-	if ids, ok := names.Match(e.GetName(), audit.EventPattern); ok {
-		s.describe(ctx, ids[0], locale.English, e)
+	var org string
+	if names.Scan(e.GetName(), audit.EventPattern, &org) {
+		s.describe(ctx, org, locale.English, e)
 	}
 }
 
@@ -140,20 +141,21 @@ func (s *Events) names(ctx context.Context, org string) audit.Names {
 			return d
 		}
 		d := ""
-		if ids, ok := names.Match(name, audit.UserPattern); ok && ids[0] == org && s.UserDisplayName != nil {
+		var of string
+		if names.Scan(name, audit.UserPattern, &of) && of == org && s.UserDisplayName != nil {
 			d = s.UserDisplayName(ctx, name)
 		}
 		users[name] = d
 		return d
 	}
 	product := func(name string, lang language.Tag) string {
-		ids, ok := names.Match(name, audit.ProductPattern)
-		if !ok {
+		var id string
+		if !names.Scan(name, audit.ProductPattern, &id) {
 			return ""
 		}
 		var d string
 		_ = s.Store.DB.View(func(tx kv.Tx) error {
-			if p, err := store.GetProduct(tx, ids[0]); err == nil {
+			if p, err := store.GetProduct(tx, id); err == nil {
 				d = p.DisplayName(lang)
 			}
 			return nil
@@ -161,13 +163,13 @@ func (s *Events) names(ctx context.Context, org string) audit.Names {
 		return d
 	}
 	subscription := func(name string, lang language.Tag) string {
-		ids, ok := names.Match(name, audit.SubscriptionPattern)
-		if !ok || ids[0] != org {
+		var of, id string
+		if !names.Scan(name, audit.SubscriptionPattern, &of, &id) || of != org {
 			return ""
 		}
 		var sub *commercev1.Subscription
 		_ = s.Store.DB.View(func(tx kv.Tx) (err error) {
-			sub, _, err = store.GetSubscription(tx, ids[0], ids[1])
+			sub, _, err = store.GetSubscription(tx, org, id)
 			return err
 		})
 		if sub == nil {

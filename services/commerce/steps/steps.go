@@ -10,7 +10,6 @@ package steps
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -71,10 +70,9 @@ func subName(org, id string) string { return names.Format(SubscriptionPattern, o
 
 // UserID is the id of a user name, "" for anything else.
 func UserID(name string) string {
-	if ids, ok := names.Match(name, UserPattern); ok {
-		return ids[1]
-	}
-	return ""
+	var org, id string
+	names.Scan(name, UserPattern, &org, &id)
+	return id
 }
 
 // result is what a sent step brought back.
@@ -180,52 +178,77 @@ func (e *Engine) Drive(ctx context.Context, org, id string) error {
 
 // DriveFrom is Drive starting from sub and m, the subscription as the
 // caller's commit wrote it (nil: read it), and answering it as the last
-// commit left it.
+// commit left it. A change that is undone (declined, or refused for good)
+// answers why, once the steps that put licensing back as it was are sent.
 func (e *Engine) DriveFrom(ctx context.Context, org, id string, sub *commercev1.Subscription, m *store.Meta) (*commercev1.Subscription, *store.Meta, error) {
 	e.busy.add(org, id)
 	defer e.busy.done(org, id)
+	var failure error // why the change was undone
+	fail := func(err error) (*commercev1.Subscription, *store.Meta, error) {
+		if failure != nil {
+			return nil, nil, failure
+		}
+		return nil, nil, err
+	}
 	for range MaxRounds {
 		if sub == nil {
 			var err error
 			if sub, m, err = e.Load(org, id); err != nil {
-				return nil, nil, err
+				return fail(err)
 			}
 		}
 		if m.Declined != "" {
 			return nil, nil, ErrDeclined(m.Declined, sub.GetBillingProfile())
 		}
 		if len(m.Pending) == 0 {
+			if failure != nil {
+				return nil, nil, failure
+			}
 			return sub, m, nil
 		}
 		r := e.sendRun(ctx, org, id, m)
 		if len(r.sent) == 0 && r.err != nil {
-			if errs.Permanent(r.err) && m.Undo != nil && !m.Hidden {
+			if failure == nil && errs.Permanent(r.err) && m.Undo != nil && !m.Hidden {
 				// The change cannot go through (a pool that became too small,
 				// say): put the subscription back as it was.
-				if err := e.undo(org, id, m.Pending[0]); err != nil {
-					return nil, nil, err
+				undone, undoneMeta, err := e.undo(org, id, m.Pending[0])
+				if err != nil {
+					return fail(err)
+				}
+				if undone != nil {
+					failure, sub, m = r.err, undone, undoneMeta
+					continue
 				}
 			}
-			return nil, nil, r.err
+			return fail(r.err)
 		}
 		next, nextMeta, err := e.commitRun(org, id, r)
 		if err != nil {
-			return nil, nil, err
+			return fail(err)
 		}
 		if r.err != nil {
-			if errs.Permanent(r.err) && next != nil && nextMeta.Undo != nil && !nextMeta.Hidden && len(nextMeta.Pending) > 0 {
-				if err := e.undo(org, id, nextMeta.Pending[0]); err != nil {
-					return nil, nil, err
+			if failure == nil && errs.Permanent(r.err) && next != nil && nextMeta.Undo != nil && !nextMeta.Hidden && len(nextMeta.Pending) > 0 {
+				undone, undoneMeta, err := e.undo(org, id, nextMeta.Pending[0])
+				if err != nil {
+					return fail(err)
+				}
+				if undone != nil {
+					failure, sub, m = r.err, undone, undoneMeta
+					continue
 				}
 			}
-			return nil, nil, r.err
+			return fail(r.err)
 		}
 		if r.declined != "" {
-			return nil, nil, ErrDeclined(r.declined, r.declinedProfile)
+			declined := ErrDeclined(r.declined, r.declinedProfile)
+			if next == nil || nextMeta.Hidden {
+				return nil, nil, declined
+			}
+			failure = declined // once licensing is as it was
 		}
 		sub, m = next, nextMeta // nil when another driver moved it: read again
 	}
-	return nil, nil, errs.New(errs.Aborted, "too many steps; try again")
+	return fail(errs.New(errs.Aborted, "too many steps; try again"))
 }
 
 // run is one round's sending: the remote steps sent and what each brought
@@ -285,7 +308,8 @@ func (e *Engine) commitRun(org, id string, r *run) (*commercev1.Subscription, *s
 			res := r.results[i]
 			if res.declined != "" {
 				r.declined, r.declinedProfile = res.declined, st.Profile
-				return applyDecline(tx, org, id, sub, m, res.declined)
+				sub, err = applyDecline(tx, org, id, sub, m, res.declined)
+				return err
 			}
 			m.Pending = m.Pending[1:]
 			if res.invoice != nil && st.Order != 0 {
@@ -315,34 +339,62 @@ func (e *Engine) commitRun(org, id string, r *run) (*commercev1.Subscription, *s
 // applyDecline undoes a change whose charge was declined: a purchase or a
 // trial that never started stays hidden as a declined record (its trial
 // free to take again); any other change puts the subscription back as it
-// was.
-func applyDecline(tx kv.Tx, org, id string, sub *commercev1.Subscription, m *store.Meta, code string) error {
+// was, and answers it as it wrote it.
+func applyDecline(tx kv.Tx, org, id string, sub *commercev1.Subscription, m *store.Meta, code string) (*commercev1.Subscription, error) {
 	m.Pending = nil
 	if m.Hidden {
 		m.Declined = code
 		if sub.GetIsTrial() {
-			if err := store.ReleaseTrial(tx, org, strings.TrimPrefix(sub.GetProduct(), "products/")); err != nil {
-				return err
+			var product string
+			names.Scan(sub.GetProduct(), ProductPattern, &product)
+			if err := store.ReleaseTrial(tx, org, product); err != nil {
+				return nil, err
 			}
 		}
 		sub.NextLifecycleTime = nil
-		return store.PutSubscription(tx, org, id, UserID(sub.GetPurchaser()), sub, m)
+		return sub, store.PutSubscription(tx, org, id, UserID(sub.GetPurchaser()), sub, m)
 	}
 	if m.Undo != nil {
 		prev := &commercev1.Subscription{}
 		if err := proto.Unmarshal(m.Undo, prev); err != nil {
-			return err
+			return nil, err
 		}
 		sub = prev
 	}
+	restore(m, sub)
+	return sub, store.PutSubscription(tx, org, id, UserID(sub.GetPurchaser()), sub, m)
+}
+
+// poolStates is the pool state each subscription state implies.
+var poolStates = map[commercev1.Subscription_State]licensingv1.License_State{
+	commercev1.Subscription_ACTIVE:   licensingv1.License_ENABLED,
+	commercev1.Subscription_EXPIRED:  licensingv1.License_WARNING,
+	commercev1.Subscription_DISABLED: licensingv1.License_SUSPENDED,
+}
+
+// restore replaces an undone change's steps with the pool calls that bring
+// licensing back to prev, the subscription as it is put back: a step the
+// change sent before the one that failed may have reached licensing (a
+// reduction's resize goes before its credit). Each is a no-op when the
+// pool is as prev has it, and carries a version above every one sent.
+func restore(m *store.Meta, prev *commercev1.Subscription) {
 	m.Undo = nil
-	return store.PutSubscription(tx, org, id, UserID(sub.GetPurchaser()), sub, m)
+	m.Version++
+	m.Pending = []store.Step{{Kind: store.StepResizePool, Total: prev.GetQuantity(), Version: m.Version}}
+	if st, ok := poolStates[prev.GetState()]; ok {
+		m.Version++
+		m.Pending = append(m.Pending, store.Step{Kind: store.StepPoolState, State: int32(st), Version: m.Version})
+	}
 }
 
 // undo puts a subscription back as it was before a change whose step st
-// the callee refused for good, if st is still its first pending step.
-func (e *Engine) undo(org, id string, st store.Step) error {
-	return e.Store.DB.Update(func(tx kv.Tx) error {
+// the callee refused for good, if st is still its first pending step, and
+// answers it as it wrote it (nil when it was not).
+func (e *Engine) undo(org, id string, st store.Step) (*commercev1.Subscription, *store.Meta, error) {
+	var out *commercev1.Subscription
+	var outMeta *store.Meta
+	err := kv.Commit(e.Store.DB, func(tx kv.Tx) error {
+		out, outMeta = nil, nil
 		sub, m, err := store.GetSubscription(tx, org, id)
 		if err != nil || len(m.Pending) == 0 || !same(m.Pending[0], st) || m.Undo == nil {
 			return err
@@ -351,10 +403,14 @@ func (e *Engine) undo(org, id string, st store.Step) error {
 		if err := proto.Unmarshal(m.Undo, prev); err != nil {
 			return err
 		}
-		m.Pending, m.Undo = nil, nil
-		m.Version++ // later calls must outrank the one that failed
-		return store.PutSubscription(tx, org, id, UserID(sub.GetPurchaser()), prev, m)
+		restore(m, prev)
+		if err := store.PutSubscription(tx, org, id, UserID(sub.GetPurchaser()), prev, m); err != nil {
+			return err
+		}
+		out, outMeta = prev, m
+		return nil
 	})
+	return out, outMeta, err
 }
 
 // writeEvent writes the audit event a completed change announces.

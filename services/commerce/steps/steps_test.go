@@ -123,21 +123,36 @@ var (
 	declined    = errs.New(errs.PaymentDeclined, "declined").With("decline_code", "insufficient_funds")
 	unavailable = errs.New(errs.Unavailable, "licensing is down")
 	tooSmall    = errs.New(errs.BelowAssignedLicenses, "3 users are assigned")
+	badPeriod   = errs.Field("line_items[0].period_end", "line_items[0] ends before it starts")
 )
 
 // A change of the subscription: quantity 5 → 10, charged, then the pool
 // resized, then the event. The subscription as it was (quantity 5) is the
 // undo record.
-func raise(hidden bool) ([]store.Step, *commercev1.Subscription) {
-	before := &commercev1.Subscription{Name: "organizations/contoso/subscriptions/s-1", Product: "products/pro",
-		Purchaser: "organizations/contoso/users/max", Quantity: 5, BillingProfile: "organizations/contoso/billingAccounts/ba/billingProfiles/default"}
+func raise(hidden bool) ([]store.Step, *commercev1.Subscription, int32) {
+	before := subscription()
 	charge := store.Step{Kind: store.StepCharge, Key: before.Name + "/orders/" + store.OrderID(1), Profile: before.BillingProfile, Order: 1,
 		Lines: []store.Line{{Type: int32(billingv1.LineItem_ADD_QUANTITY), Quantity: 5, Start: time.Unix(0, 0), End: time.Unix(100, 0), Amount: 5000}}}
 	first := store.Step{Kind: store.StepResizePool, Total: 10, Version: 2}
 	if hidden {
 		first = store.Step{Kind: store.StepCreatePool, Total: 10, Version: 1}
 	}
-	return []store.Step{charge, first, {Kind: store.StepEvent, EventType: int32(commercev1.Event_QUANTITY_CHANGED), Actor: before.Purchaser}}, before
+	return []store.Step{charge, first, {Kind: store.StepEvent, EventType: int32(commercev1.Event_QUANTITY_CHANGED), Actor: before.Purchaser}}, before, 10
+}
+
+// A reduction in grace: quantity 5 → 2, the pool resized first (it refuses
+// to go below its assignments), then the credit charged, then the event.
+func lower() ([]store.Step, *commercev1.Subscription, int32) {
+	before := subscription()
+	credit := store.Step{Kind: store.StepCharge, Key: before.Name + "/orders/" + store.OrderID(1), Profile: before.BillingProfile, Order: 1,
+		Lines: []store.Line{{Type: int32(billingv1.LineItem_REMOVE_QUANTITY), Quantity: 3, Start: time.Unix(0, 0), End: time.Unix(100, 0), Amount: -3000}}}
+	return []store.Step{{Kind: store.StepResizePool, Total: 2, Version: 2}, credit,
+		{Kind: store.StepEvent, EventType: int32(commercev1.Event_QUANTITY_CHANGED), Actor: before.Purchaser}}, before, 2
+}
+
+func subscription() *commercev1.Subscription {
+	return &commercev1.Subscription{Name: "organizations/contoso/subscriptions/s-1", Product: "products/pro", State: commercev1.Subscription_ACTIVE,
+		Purchaser: "organizations/contoso/users/max", Quantity: 5, BillingProfile: "organizations/contoso/billingAccounts/ba/billingProfiles/default"}
 }
 
 type harness struct {
@@ -147,18 +162,25 @@ type harness struct {
 	engine *steps.Engine
 }
 
-// setUp stores the subscription at quantity 10 with the steps of raise
-// pending (a purchase's, hidden, when hidden).
+// setUp stores the subscription with the steps of raise pending (a
+// purchase's, hidden, when hidden).
 func setUp(t *testing.T, hidden bool, script map[string][]error) *harness {
+	t.Helper()
+	pending, before, total := raise(hidden)
+	return setUpChange(t, hidden, pending, before, total, script)
+}
+
+// setUpChange stores the subscription changed from before to total, with
+// the change's steps pending.
+func setUpChange(t *testing.T, hidden bool, pending []store.Step, before *commercev1.Subscription, total int32, script map[string][]error) *harness {
 	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "commerce.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	pending, before := raise(hidden)
 	after := proto.CloneOf(before)
-	after.Quantity = 10
+	after.Quantity = total
 	m := &store.Meta{Version: 2, Currency: "SEK", Pending: pending, Hidden: hidden}
 	if !hidden {
 		m.Undo, _ = proto.Marshal(before)
@@ -212,6 +234,7 @@ func TestDrive(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		hidden  bool
+		lower   bool // the change is lower's, not raise's
 		script  map[string][]error
 		crashes int // failed commits before the first Drive
 		drives  int // Drive calls
@@ -226,9 +249,9 @@ func TestDrive(t *testing.T) {
 	}{
 		{name: "all at once", drives: 1,
 			wantCalls: []string{chargeKey, "ResizePool v2"}, wantQty: 10, wantEvents: 1, invoiced: true},
-		{name: "decline mid-run undoes the change and sends nothing after it", drives: 1,
+		{name: "decline mid-run undoes the change and sends nothing after it but the pool as it was", drives: 1,
 			script:     map[string][]error{"Charge": {declined}},
-			wantReason: "PAYMENT_DECLINED", wantCalls: []string{chargeKey}, wantQty: 5},
+			wantReason: "PAYMENT_DECLINED", wantCalls: []string{chargeKey, "ResizePool v3", "SetPoolState v4"}, wantQty: 5},
 		{name: "a declined purchase stays hidden as declined", hidden: true, drives: 1,
 			script:     map[string][]error{"Charge": {declined}},
 			wantReason: "PAYMENT_DECLINED", wantCalls: []string{chargeKey}, wantQty: 10, declined: "insufficient_funds"},
@@ -240,7 +263,16 @@ func TestDrive(t *testing.T) {
 			wantCalls: []string{chargeKey, "ResizePool v2", "ResizePool v2"}, wantQty: 10, wantEvents: 1, invoiced: true},
 		{name: "undo after a partial run: the pool refused for good", drives: 1,
 			script:     map[string][]error{"ResizePool": {tooSmall}},
-			wantReason: "BELOW_ASSIGNED_LICENSES", wantCalls: []string{chargeKey, "ResizePool v2"}, wantQty: 5, invoiced: true},
+			wantReason: "BELOW_ASSIGNED_LICENSES", wantCalls: []string{chargeKey, "ResizePool v2", "ResizePool v3", "SetPoolState v4"}, wantQty: 5, invoiced: true},
+		{name: "a reduction's credit refused for good after its resize: the pool is resized back", lower: true, drives: 1,
+			script:     map[string][]error{"Charge": {badPeriod}},
+			wantReason: "INVALID_FIELD", wantCalls: []string{"ResizePool v2", chargeKey, "ResizePool v3", "SetPoolState v4"}, wantQty: 5},
+		{name: "a reduction's credit declined after its resize: the pool is resized back", lower: true, drives: 1,
+			script:     map[string][]error{"Charge": {declined}},
+			wantReason: "PAYMENT_DECLINED", wantCalls: []string{"ResizePool v2", chargeKey, "ResizePool v3", "SetPoolState v4"}, wantQty: 5},
+		{name: "the steps that put the pool back wait for licensing, and the answer is still the refusal", lower: true, drives: 1,
+			script:     map[string][]error{"Charge": {badPeriod}, "ResizePool": {nil, unavailable}},
+			wantReason: "INVALID_FIELD", wantCalls: []string{"ResizePool v2", chargeKey, "ResizePool v3"}, wantQty: 5, wantLeft: 2},
 		{name: "replay after a crash before the commit: the same key and version again", crashes: 1, drives: 2,
 			wantCalls: []string{chargeKey, "ResizePool v2", chargeKey, "ResizePool v2"}, wantQty: 10, wantEvents: 1, invoiced: true},
 		{name: "a drive of a finished subscription calls nothing", drives: 3,
@@ -248,6 +280,10 @@ func TestDrive(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := setUp(t, tc.hidden, tc.script)
+			if tc.lower {
+				pending, before, total := lower()
+				h = setUpChange(t, false, pending, before, total, tc.script)
+			}
 			h.db.n = tc.crashes
 			var err error
 			for range tc.drives {
@@ -272,8 +308,8 @@ func TestDrive(t *testing.T) {
 			if tc.wantLeft == 0 && tc.declined == "" && (m.Undo != nil || m.Hidden) {
 				t.Fatalf("a finished change keeps its undo record or stays hidden: %+v", m)
 			}
-			if tc.wantReason == "BELOW_ASSIGNED_LICENSES" && m.Version != 3 {
-				t.Fatalf("an undone change leaves version %d, want 3: later calls must outrank it", m.Version)
+			if tc.wantQty == 5 && !tc.hidden && m.Version != 4 {
+				t.Fatalf("an undone change leaves version %d, want 4: the calls that put the pool back, and later ones, must outrank it", m.Version)
 			}
 		})
 	}

@@ -15,13 +15,13 @@ import (
 // The catalog's buckets (listed in store.go's buckets).
 var (
 	// products: {product} → catalog.Product as JSON, every language in it
-	Products = []byte("products")
+	productsBucket = []byte("products")
 	// product_policies: {org}\0{product} → the product's own policy, by its
 	// enum name (DISABLED); absent when it inherits the default
-	ProductPolicies = []byte("product_policies")
+	productPolicies = []byte("product_policies")
 	// self_service_settings: {org} → the organization's default policy, by
 	// its enum name; absent until an admin sets it (then it is ENABLED)
-	SelfServiceSettings = []byte("self_service_settings")
+	selfServiceSettings = []byte("self_service_settings")
 )
 
 // PutProduct stores a product, creating or replacing it, after
@@ -34,12 +34,12 @@ func PutProduct(tx kv.Tx, p catalog.Product) error {
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(Products).Put([]byte(p.ID), v)
+	return tx.Bucket(productsBucket).Put([]byte(p.ID), v)
 }
 
 // GetProduct reads a product by id; NOT_FOUND (products/{id}) when absent.
 func GetProduct(tx kv.Tx, id string) (catalog.Product, error) {
-	v := tx.Bucket(Products).Get([]byte(id))
+	v := tx.Bucket(productsBucket).Get([]byte(id))
 	if v == nil {
 		return catalog.Product{}, errs.NotFound(catalog.ProductName(id))
 	}
@@ -48,7 +48,7 @@ func GetProduct(tx kv.Tx, id string) (catalog.Product, error) {
 
 // decoded remembers each product as last decoded, with the bytes it was
 // decoded from: every purchase reads its product, and the same bytes decode
-// the same way. Products read from the store are shared: never changed.
+// the same way. productsBucket read from the store are shared: never changed.
 var decoded sync.Map // id → decodedProduct
 
 type decodedProduct struct {
@@ -74,7 +74,7 @@ func decodeProduct(id string, v []byte) (catalog.Product, error) {
 func ListProducts(tx kv.Tx, after []byte, size int) ([]catalog.Product, []byte, error) {
 	var out []catalog.Product
 	var next, last []byte
-	err := kv.Scan(tx.Bucket(Products), nil, after, func(k, v []byte) (bool, error) {
+	err := kv.Scan(tx.Bucket(productsBucket), nil, after, func(k, v []byte) (bool, error) {
 		if len(out) == size {
 			next = last
 			return false, nil
@@ -92,7 +92,7 @@ func ListProducts(tx kv.Tx, after []byte, size int) ([]catalog.Product, []byte, 
 
 // SeedCatalog makes the stored catalog hold every product of products as
 // defined there: missing ones are added and changed ones are overwritten, so
-// the seed stays the source of truth for the products it defines. Products
+// the seed stays the source of truth for the products it defines. productsBucket
 // it does not name are left alone.
 func SeedCatalog(db kv.DB, products []catalog.Product) error {
 	return db.Update(func(tx kv.Tx) error {
@@ -101,7 +101,7 @@ func SeedCatalog(db kv.DB, products []catalog.Product) error {
 			if err != nil {
 				return err
 			}
-			if bytes.Equal(tx.Bucket(Products).Get([]byte(p.ID)), v) {
+			if bytes.Equal(tx.Bucket(productsBucket).Get([]byte(p.ID)), v) {
 				continue
 			}
 			if err := PutProduct(tx, p); err != nil {
@@ -137,7 +137,7 @@ func setPolicyValue(b kv.Bucket, key []byte, v commercev1.ProductPolicy_Value) e
 // GetPolicy reads the policy org set on a product itself:
 // VALUE_UNSPECIFIED when it has none and inherits the default.
 func GetPolicy(tx kv.Tx, org, product string) (commercev1.ProductPolicy_Value, error) {
-	b := tx.Bucket(ProductPolicies).Get(kv.Key(org, product))
+	b := tx.Bucket(productPolicies).Get(kv.Key(org, product))
 	if b == nil {
 		return commercev1.ProductPolicy_VALUE_UNSPECIFIED, nil
 	}
@@ -147,13 +147,13 @@ func GetPolicy(tx kv.Tx, org, product string) (commercev1.ProductPolicy_Value, e
 // SetPolicy sets the policy of a product in org; VALUE_UNSPECIFIED removes it,
 // and the product inherits the default again.
 func SetPolicy(tx kv.Tx, org, product string, v commercev1.ProductPolicy_Value) error {
-	return setPolicyValue(tx.Bucket(ProductPolicies), kv.Key(org, product), v)
+	return setPolicyValue(tx.Bucket(productPolicies), kv.Key(org, product), v)
 }
 
 // GetDefaultPolicy reads org's default policy: catalog.DefaultPolicy
 // (ENABLED) until an admin sets one.
 func GetDefaultPolicy(tx kv.Tx, org string) (commercev1.ProductPolicy_Value, error) {
-	b := tx.Bucket(SelfServiceSettings).Get([]byte(org))
+	b := tx.Bucket(selfServiceSettings).Get([]byte(org))
 	if b == nil {
 		return catalog.DefaultPolicy, nil
 	}
@@ -163,7 +163,7 @@ func GetDefaultPolicy(tx kv.Tx, org string) (commercev1.ProductPolicy_Value, err
 // SetDefaultPolicy sets org's default policy; VALUE_UNSPECIFIED goes back to
 // catalog.DefaultPolicy.
 func SetDefaultPolicy(tx kv.Tx, org string, v commercev1.ProductPolicy_Value) error {
-	return setPolicyValue(tx.Bucket(SelfServiceSettings), []byte(org), v)
+	return setPolicyValue(tx.Bucket(selfServiceSettings), []byte(org), v)
 }
 
 // EffectivePolicy is the policy that applies to a product in org (see

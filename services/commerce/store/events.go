@@ -32,12 +32,13 @@ func InsertEvent(tx kv.Tx, e *commercev1.Event) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	index := tx.Bucket(EventNames)
+	index := tx.Bucket(eventNames)
 	if index.Get([]byte(e.GetName())) != nil {
 		return false, nil
 	}
-	ids, _ := names.Match(e.GetName(), audit.EventPattern)
-	key := eventKey(ids[0], e, ids[1])
+	var org, id string
+	names.Scan(e.GetName(), audit.EventPattern, &org, &id) // the caller checked the name
+	key := eventKey(org, e, id)
 	// Not the deterministic encoding kv.Put makes: sorting the metadata's
 	// keys costs more than the rest of the event, and nothing compares the
 	// bytes of an event.
@@ -45,7 +46,7 @@ func InsertEvent(tx kv.Tx, e *commercev1.Event) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := tx.Bucket(Events).Put(key, v); err != nil {
+	if err := tx.Bucket(eventsBucket).Put(key, v); err != nil {
 		return false, err
 	}
 	if err := markForWebhooks(tx, key); err != nil {
@@ -57,7 +58,7 @@ func InsertEvent(tx kv.Tx, e *commercev1.Event) (bool, error) {
 // NewEventName names a new event of org that commerce itself records, with a
 // sequence id unique in this store ("commerce-000000000000002a").
 func NewEventName(tx kv.Tx, org string) (string, error) {
-	seq, err := tx.Bucket(Events).NextSequence()
+	seq, err := tx.Bucket(eventsBucket).NextSequence()
 	if err != nil {
 		return "", err
 	}
@@ -74,13 +75,13 @@ func ListEvents(tx kv.Tx, org string, before []byte, size int) ([]*commercev1.Ev
 	}
 	var out []*commercev1.Event
 	var next, last []byte
-	err := kv.ScanReverse(tx.Bucket(Events), prefix, before, func(k, v []byte) (bool, error) {
+	err := kv.ScanReverse(tx.Bucket(eventsBucket), prefix, before, func(k, v []byte) (bool, error) {
 		if len(out) == size {
 			next = last
 			return false, nil
 		}
 		e := &commercev1.Event{}
-		if _, err := kv.Get(tx.Bucket(Events), k, e); err != nil {
+		if _, err := kv.Get(tx.Bucket(eventsBucket), k, e); err != nil {
 			return false, err
 		}
 		out = append(out, e)

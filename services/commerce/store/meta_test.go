@@ -85,7 +85,7 @@ func TestMetaReadsJSON(t *testing.T) {
 		if err := store.PutSubscription(tx, "o", "s", "u", sub, &store.Meta{}); err != nil {
 			return err
 		}
-		if err := tx.Bucket(store.SubscriptionMeta).Put(kv.Key("o", "s"), v); err != nil {
+		if err := tx.Bucket(store.SubscriptionMetaBucket).Put(kv.Key("o", "s"), v); err != nil {
 			return err
 		}
 		_, got, err = store.GetSubscription(tx, "o", "s")
@@ -160,7 +160,7 @@ func TestMetaReadsStoredBytes(t *testing.T) {
 		if err := store.PutSubscription(tx, "o", "s", "u", sub, &store.Meta{}); err != nil {
 			return err
 		}
-		if err := tx.Bucket(store.SubscriptionMeta).Put(kv.Key("o", "s"), v); err != nil {
+		if err := tx.Bucket(store.SubscriptionMetaBucket).Put(kv.Key("o", "s"), v); err != nil {
 			return err
 		}
 		_, got, err = store.GetSubscription(tx, "o", "s")
@@ -174,7 +174,7 @@ func TestMetaReadsStoredBytes(t *testing.T) {
 		if err := store.PutSubscription(tx, "o", "s", "u", &commercev1.Subscription{Name: "organizations/o/subscriptions/s", Purchaser: "organizations/o/users/u"}, got); err != nil {
 			return err
 		}
-		if again := tx.Bucket(store.SubscriptionMeta).Get(kv.Key("o", "s")); hex.EncodeToString(again) != storedBytes {
+		if again := tx.Bucket(store.SubscriptionMetaBucket).Get(kv.Key("o", "s")); hex.EncodeToString(again) != storedBytes {
 			t.Errorf("written back as %x", again)
 		}
 		return nil

@@ -10,14 +10,14 @@ import (
 // InsertPaymentEvent records a payment event once by name and queues it for
 // the subscriptions; it reports whether it was new.
 func InsertPaymentEvent(tx kv.Tx, e *commercev1.PaymentEvent) (bool, error) {
-	b := tx.Bucket(PaymentEvents)
+	b := tx.Bucket(paymentEvents)
 	if b.Get([]byte(e.GetName())) != nil {
 		return false, nil
 	}
 	if err := kv.Put(b, []byte(e.GetName()), e); err != nil {
 		return false, err
 	}
-	inbox := tx.Bucket(PaymentInbox)
+	inbox := tx.Bucket(paymentInbox)
 	n, err := inbox.NextSequence()
 	if err != nil {
 		return false, err
@@ -30,10 +30,10 @@ func InsertPaymentEvent(tx kv.Tx, e *commercev1.PaymentEvent) (bool, error) {
 func PendingPaymentEvents(tx kv.Tx, limit int) ([][]byte, []*commercev1.PaymentEvent, error) {
 	var keys [][]byte
 	var out []*commercev1.PaymentEvent
-	c := tx.Bucket(PaymentInbox).Cursor()
+	c := tx.Bucket(paymentInbox).Cursor()
 	for k, name := c.First(); k != nil && len(out) < limit; k, name = c.Next() {
 		e := &commercev1.PaymentEvent{}
-		if err := proto.Unmarshal(tx.Bucket(PaymentEvents).Get(name), e); err != nil {
+		if err := proto.Unmarshal(tx.Bucket(paymentEvents).Get(name), e); err != nil {
 			return nil, nil, err
 		}
 		keys = append(keys, append([]byte(nil), k...))
@@ -44,4 +44,4 @@ func PendingPaymentEvents(tx kv.Tx, limit int) ([][]byte, []*commercev1.PaymentE
 
 // DonePaymentEvent takes a payment event, by the key PendingPaymentEvents
 // answered, out of the inbox.
-func DonePaymentEvent(tx kv.Tx, key []byte) error { return tx.Bucket(PaymentInbox).Delete(key) }
+func DonePaymentEvent(tx kv.Tx, key []byte) error { return tx.Bucket(paymentInbox).Delete(key) }

@@ -13,18 +13,18 @@ import (
 var (
 	// events: {org}\0{create_time unix nanos, 8 bytes big-endian}\0{event} → Event;
 	// by business time, so a reverse scan is newest first
-	Events = []byte("events")
+	eventsBucket = []byte("events")
 	// event_names: {event name} → its events key; an event is recorded once
-	EventNames = []byte("event_names")
+	eventNames = []byte("event_names")
 
 	// payment_events: {name} → PaymentEvent; what billing told of invoices
-	PaymentEvents = []byte("payment_events")
+	paymentEvents = []byte("payment_events")
 	// payment_inbox: {sequence, 8 bytes} → payment event name; the ones the
 	// subscriptions have not acted on yet, in arrival order
-	PaymentInbox = []byte("payment_inbox")
+	paymentInbox = []byte("payment_inbox")
 
-	buckets = append([][]byte{Events, EventNames, PaymentEvents, PaymentInbox, Products, ProductPolicies, SelfServiceSettings, Subscriptions, SubscriptionMeta, SubscriptionOwners,
-		LifecycleDue, PendingSteps, Orders, TrialsUsed, idem.Bucket}, webhookBuckets...)
+	buckets = append([][]byte{eventsBucket, eventNames, paymentEvents, paymentInbox, productsBucket, productPolicies, selfServiceSettings, subscriptionsBucket, subscriptionMeta, subscriptionOwners,
+		lifecycleDue, pendingSteps, ordersBucket, trialsUsed, idem.Bucket}, webhookBuckets...)
 )
 
 // Store is the commerce store.

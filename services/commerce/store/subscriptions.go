@@ -16,19 +16,19 @@ import (
 // Buckets of subscriptions, declared with the others in store.go.
 var (
 	// subscriptions: {org}\0{sub} → Subscription as stored (assigned counts come from licensing)
-	Subscriptions = []byte("subscriptions")
+	subscriptionsBucket = []byte("subscriptions")
 	// subscription_meta: {org}\0{sub} → Meta (see meta.go)
-	SubscriptionMeta = []byte("subscription_meta")
+	subscriptionMeta = []byte("subscription_meta")
 	// subscription_owners: {org}\0{purchaser}\0{sub} → nothing
-	SubscriptionOwners = []byte("subscription_owners")
+	subscriptionOwners = []byte("subscription_owners")
 	// lifecycle_due: next lifecycle time (8 bytes) + {org}\0{sub} → nothing
-	LifecycleDue = []byte("lifecycle_due")
+	lifecycleDue = []byte("lifecycle_due")
 	// pending_steps: {org}\0{sub} → nothing, while cross-service steps wait
-	PendingSteps = []byte("pending_steps")
+	pendingSteps = []byte("pending_steps")
 	// orders: {org}\0{sub}\0{sequence, 8 bytes} → Order
-	Orders = []byte("orders")
+	ordersBucket = []byte("orders")
 	// trials_used: {org}\0{product} → the trial's subscription name
-	TrialsUsed = []byte("trials_used")
+	trialsUsed = []byte("trials_used")
 )
 
 // Line is a line of a charge to make.
@@ -110,7 +110,7 @@ func dueKey(t time.Time, org, id string) []byte {
 // GetSubscription reads a subscription and its meta; NOT_FOUND when absent.
 func GetSubscription(tx kv.Tx, org, id string) (*commercev1.Subscription, *Meta, error) {
 	s := &commercev1.Subscription{}
-	ok, err := kv.Get(tx.Bucket(Subscriptions), kv.Key(org, id), s)
+	ok, err := kv.Get(tx.Bucket(subscriptionsBucket), kv.Key(org, id), s)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -118,7 +118,7 @@ func GetSubscription(tx kv.Tx, org, id string) (*commercev1.Subscription, *Meta,
 		return nil, nil, errs.NotFound(names.Format(names.Subscription, org, id))
 	}
 	m := &Meta{}
-	if err := decodeMeta(tx.Bucket(SubscriptionMeta).Get(kv.Key(org, id)), m); err != nil {
+	if err := decodeMeta(tx.Bucket(subscriptionMeta).Get(kv.Key(org, id)), m); err != nil {
 		return nil, nil, err
 	}
 	return s, m, nil
@@ -135,7 +135,7 @@ func PutSubscription(tx kv.Tx, org, id, purchaserID string, s *commercev1.Subscr
 	if err != nil {
 		return err
 	}
-	subs := tx.Bucket(Subscriptions)
+	subs := tx.Bucket(subscriptionsBucket)
 	if old := subs.Get(key); old == nil || !bytes.Equal(old, v) {
 		if err := reschedule(tx, org, id, old, s); err != nil {
 			return err
@@ -148,16 +148,16 @@ func PutSubscription(tx kv.Tx, org, id, purchaserID string, s *commercev1.Subscr
 	if err != nil {
 		return err
 	}
-	if err := tx.Bucket(SubscriptionMeta).Put(key, mv); err != nil {
+	if err := tx.Bucket(subscriptionMeta).Put(key, mv); err != nil {
 		return err
 	}
-	if err := putIndex(tx.Bucket(SubscriptionOwners), kv.Key(org, purchaserID, id)); err != nil {
+	if err := putIndex(tx.Bucket(subscriptionOwners), kv.Key(org, purchaserID, id)); err != nil {
 		return err
 	}
 	if len(m.Pending) > 0 {
-		return putIndex(tx.Bucket(PendingSteps), key)
+		return putIndex(tx.Bucket(pendingSteps), key)
 	}
-	return tx.Bucket(PendingSteps).Delete(key)
+	return tx.Bucket(pendingSteps).Delete(key)
 }
 
 // reschedule moves a subscription in the lifecycle schedule from where old
@@ -180,7 +180,7 @@ func reschedule(tx kv.Tx, org, id string, old []byte, s *commercev1.Subscription
 	if bytes.Equal(oldDue, newDue) {
 		return nil
 	}
-	due := tx.Bucket(LifecycleDue)
+	due := tx.Bucket(lifecycleDue)
 	if oldDue != nil {
 		if err := due.Delete(oldDue); err != nil {
 			return err
@@ -203,7 +203,7 @@ func putIndex(b kv.Bucket, key []byte) error {
 // ListSubscriptions lists an organization's subscriptions in id order,
 // those keep accepts.
 func ListSubscriptions(tx kv.Tx, org string, after []byte, size int, keep func(*commercev1.Subscription, *Meta) bool) ([]*commercev1.Subscription, []byte, error) {
-	return subscriptionsPage(tx, tx.Bucket(Subscriptions), kv.Prefix(org), after, size, func(k []byte) (string, string) {
+	return subscriptionsPage(tx, tx.Bucket(subscriptionsBucket), kv.Prefix(org), after, size, func(k []byte) (string, string) {
 		p := kv.Split(k)
 		return p[0], p[1]
 	}, keep)
@@ -211,7 +211,7 @@ func ListSubscriptions(tx kv.Tx, org string, after []byte, size int, keep func(*
 
 // ListOwnSubscriptions lists a purchaser's subscriptions.
 func ListOwnSubscriptions(tx kv.Tx, org, purchaser string, after []byte, size int, keep func(*commercev1.Subscription, *Meta) bool) ([]*commercev1.Subscription, []byte, error) {
-	return subscriptionsPage(tx, tx.Bucket(SubscriptionOwners), kv.Prefix(org, purchaser), after, size, func(k []byte) (string, string) {
+	return subscriptionsPage(tx, tx.Bucket(subscriptionOwners), kv.Prefix(org, purchaser), after, size, func(k []byte) (string, string) {
 		p := kv.Split(k)
 		return p[0], p[2]
 	}, keep)
@@ -223,7 +223,7 @@ func subscriptionsPage(tx kv.Tx, b kv.Bucket, prefix, after []byte, size int, id
 		var refs []kv.Ref
 		kv.Scan(b, prefix, after, func(k, _ []byte) (bool, error) {
 			org, id := ids(k)
-			refs = append(refs, kv.Ref{Bucket: Subscriptions, Key: kv.Key(org, id)}, kv.Ref{Bucket: SubscriptionMeta, Key: kv.Key(org, id)})
+			refs = append(refs, kv.Ref{Bucket: subscriptionsBucket, Key: kv.Key(org, id)}, kv.Ref{Bucket: subscriptionMeta, Key: kv.Key(org, id)})
 			return len(refs) < 2*(size+1), nil
 		})
 		kv.Prefetch(tx, refs...)
@@ -242,7 +242,7 @@ func subscriptionsPage(tx kv.Tx, b kv.Bucket, prefix, after []byte, size int, id
 // {org, id} pairs, soonest first.
 func Due(tx kv.Tx, now time.Time, limit int) ([][2]string, error) {
 	var out [][2]string
-	c := tx.Bucket(LifecycleDue).Cursor()
+	c := tx.Bucket(lifecycleDue).Cursor()
 	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
 		if int64(binary.BigEndian.Uint64(k[:8])) > now.UnixNano() {
 			break
@@ -255,15 +255,17 @@ func Due(tx kv.Tx, now time.Time, limit int) ([][2]string, error) {
 
 // NextSubscriptionSeq is a new number for a subscription id: unique in the
 // store, and increasing within a process.
-func NextSubscriptionSeq(tx kv.Tx) (uint64, error) { return tx.Bucket(Subscriptions).NextSequence() }
+func NextSubscriptionSeq(tx kv.Tx) (uint64, error) {
+	return tx.Bucket(subscriptionsBucket).NextSequence()
+}
 
 // CountPendingSteps counts the subscriptions with steps to send.
-func CountPendingSteps(tx kv.Tx) int { return kv.Count(tx.Bucket(PendingSteps)) }
+func CountPendingSteps(tx kv.Tx) int { return kv.Count(tx.Bucket(pendingSteps)) }
 
 // WithPendingSteps lists up to limit subscriptions with steps to send.
 func WithPendingSteps(tx kv.Tx, limit int) ([][2]string, error) {
 	var out [][2]string
-	c := tx.Bucket(PendingSteps).Cursor()
+	c := tx.Bucket(pendingSteps).Cursor()
 	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
 		p := kv.Split(k)
 		out = append(out, [2]string{p[0], p[1]})
@@ -275,7 +277,7 @@ func WithPendingSteps(tx kv.Tx, limit int) ([][2]string, error) {
 func AddOrder(tx kv.Tx, org, id string, m *Meta, o *commercev1.Order) (uint64, error) {
 	m.LastOrder++
 	o.Name = names.Format(names.Order, org, id, OrderID(m.LastOrder))
-	return m.LastOrder, kv.Put(tx.Bucket(Orders), append(kv.Prefix(org, id), kv.Uint64(m.LastOrder)...), o)
+	return m.LastOrder, kv.Put(tx.Bucket(ordersBucket), append(kv.Prefix(org, id), kv.Uint64(m.LastOrder)...), o)
 }
 
 // OrderID is the resource id of a subscription's n-th order.
@@ -294,19 +296,19 @@ func leftPad(n uint64) string {
 func SetOrderInvoice(tx kv.Tx, org, id string, n uint64, invoice string, amount *commercev1.Money) error {
 	k := append(kv.Prefix(org, id), kv.Uint64(n)...)
 	o := &commercev1.Order{}
-	if ok, err := kv.Get(tx.Bucket(Orders), k, o); err != nil || !ok {
+	if ok, err := kv.Get(tx.Bucket(ordersBucket), k, o); err != nil || !ok {
 		return err
 	}
 	o.Invoice = invoice
 	if amount != nil {
 		o.Amount = amount
 	}
-	return kv.Put(tx.Bucket(Orders), k, o)
+	return kv.Put(tx.Bucket(ordersBucket), k, o)
 }
 
 // ListOrders lists a subscription's orders, oldest first.
 func ListOrders(tx kv.Tx, org, id string, after []byte, size int) ([]*commercev1.Order, []byte, error) {
-	return kv.Page(tx.Bucket(Orders), kv.Prefix(org, id), after, size, false, func(_, v []byte) (*commercev1.Order, bool, error) {
+	return kv.Page(tx.Bucket(ordersBucket), kv.Prefix(org, id), after, size, false, func(_, v []byte) (*commercev1.Order, bool, error) {
 		o := &commercev1.Order{}
 		return o, true, proto.Unmarshal(v, o)
 	})
@@ -315,15 +317,15 @@ func ListOrders(tx kv.Tx, org, id string, after []byte, size int) ([]*commercev1
 // TrialUsed names the subscription of an organization's trial of a product,
 // if there was one.
 func TrialUsed(tx kv.Tx, org, product string) string {
-	return string(tx.Bucket(TrialsUsed).Get(kv.Key(org, product)))
+	return string(tx.Bucket(trialsUsed).Get(kv.Key(org, product)))
 }
 
 // UseTrial records an organization's one trial of a product.
 func UseTrial(tx kv.Tx, org, product, sub string) error {
-	return tx.Bucket(TrialsUsed).Put(kv.Key(org, product), []byte(sub))
+	return tx.Bucket(trialsUsed).Put(kv.Key(org, product), []byte(sub))
 }
 
 // ReleaseTrial forgets a trial that never started (its payment was declined).
 func ReleaseTrial(tx kv.Tx, org, product string) error {
-	return tx.Bucket(TrialsUsed).Delete(kv.Key(org, product))
+	return tx.Bucket(trialsUsed).Delete(kv.Key(org, product))
 }

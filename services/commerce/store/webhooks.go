@@ -206,7 +206,7 @@ func FanOut(tx kv.Tx, now time.Time, limit int) (int, error) {
 			continue
 		}
 		e := &commercev1.Event{}
-		ok, err := kv.Get(tx.Bucket(Events), m.key, e)
+		ok, err := kv.Get(tx.Bucket(eventsBucket), m.key, e)
 		if err != nil {
 			return 0, err
 		}
@@ -502,12 +502,12 @@ func Settle(tx kv.Tx, a *Attempt, o Outcome, next func(start time.Time, n int) (
 
 // GetEvent reads an event by its name; nil when the feed does not hold it.
 func GetEvent(tx kv.Tx, name string) (*commercev1.Event, error) {
-	k := tx.Bucket(EventNames).Get([]byte(name))
+	k := tx.Bucket(eventNames).Get([]byte(name))
 	if k == nil {
 		return nil, nil
 	}
 	e := &commercev1.Event{}
-	ok, err := kv.Get(tx.Bucket(Events), k, e)
+	ok, err := kv.Get(tx.Bucket(eventsBucket), k, e)
 	if err != nil || !ok {
 		return nil, err
 	}

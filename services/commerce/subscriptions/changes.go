@@ -2,6 +2,7 @@ package subscriptions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -93,6 +94,9 @@ func (c *changeCtx) event(typ commercev1.Event_Type, meta map[string]string) sto
 // language, the product named as the catalog names it in each.
 func (c *changeCtx) chargeStep(tx kv.Tx, order uint64, typ billingv1.LineItem_Type, text terms.Line, qty int32, start, end time.Time, amount int64, pastDue bool) store.Step {
 	descs := terms.Describe(text, productNames(tx, c.sub))
+	if start.After(end) {
+		start = end // a term that ended as the change was made: nothing left of it to charge
+	}
 	return store.Step{Kind: store.StepCharge, Key: c.sub.GetName() + "/orders/" + store.OrderID(order), Profile: c.sub.GetBillingProfile(), Order: order,
 		Actor: c.caller.UserName(), PastDue: pastDue,
 		Lines: []store.Line{{Type: int32(typ), Description: descs[locale.Code(locale.English)], Descriptions: descs, Quantity: qty, Start: start, End: end, Amount: amount}}}
@@ -101,7 +105,9 @@ func (c *changeCtx) chargeStep(tx kv.Tx, order uint64, typ billingv1.LineItem_Ty
 // productNames names a subscription's product in a language as the catalog
 // does, or as the subscription does when the catalog no longer has it.
 func productNames(tx kv.Tx, sub *commercev1.Subscription) func(language.Tag) string {
-	p, err := store.GetProduct(tx, strings.TrimPrefix(sub.GetProduct(), "products/"))
+	var id string
+	names.Scan(sub.GetProduct(), ProductPattern, &id)
+	p, err := store.GetProduct(tx, id)
 	if err != nil {
 		return func(language.Tag) string { return sub.GetProductDisplayName() }
 	}
@@ -129,27 +135,43 @@ func (s *Service) mutateAs(ctx context.Context, method string, req proto.Message
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Drive(ctx, org, id); err != nil && errs.ReasonOf(err) != errs.ResourceNotFound.Name {
-		return nil, err
-	}
-	now := s.Clock.Now()
 	resp := &commercev1.Subscription{}
-	_, err = idem.Update(ctx, s.Store.DB, idem.NewKey(method, org+"/"+caller.Subject, rid), now, req, resp, func(tx kv.Tx) error {
-		sub, m, err := store.GetSubscription(tx, org, id)
-		if err != nil || m.Hidden || !Sees(caller, sub) {
-			return errs.NotFound(name)
+	for attempt := 0; ; attempt++ {
+		if err := s.catchUp(ctx, org, id, s.Clock.Now()); err != nil && errs.ReasonOf(err) != errs.ResourceNotFound.Name {
+			return nil, err
 		}
-		if err := may(caller, sub); err != nil {
-			return err
+		if err := s.Drive(ctx, org, id); err != nil && errs.ReasonOf(err) != errs.ResourceNotFound.Name {
+			return nil, err
 		}
-		c := &changeCtx{org: org, id: id, caller: caller, sub: sub, meta: m, now: now}
-		if err := fn(tx, c); err != nil {
-			return err
+		now := s.Clock.Now()
+		_, err = idem.Update(ctx, s.Store.DB, idem.NewKey(method, org+"/"+caller.Subject, rid), now, req, resp, func(tx kv.Tx) error {
+			sub, m, err := store.GetSubscription(tx, org, id)
+			if err != nil || m.Hidden || !Sees(caller, sub) {
+				return errs.NotFound(name)
+			}
+			if err := may(caller, sub); err != nil {
+				return err
+			}
+			if len(m.Pending) > 0 {
+				// Another change came in since the drive: this one goes on
+				// top of it once it is done, or its undo would undo both.
+				return errBusy
+			}
+			c := &changeCtx{org: org, id: id, caller: caller, sub: sub, meta: m, now: now}
+			if err := fn(tx, c); err != nil {
+				return err
+			}
+			schedule(c.sub, c.meta)
+			proto.Merge(resp, c.sub)
+			return store.PutSubscription(tx, org, id, userID(c.sub.GetPurchaser()), c.sub, c.meta)
+		})
+		if !errors.Is(err, errBusy) || attempt == maxBusy {
+			break
 		}
-		schedule(c.sub, c.meta)
-		proto.Merge(resp, c.sub)
-		return store.PutSubscription(tx, org, id, userID(c.sub.GetPurchaser()), c.sub, c.meta)
-	})
+	}
+	if errors.Is(err, errBusy) {
+		return nil, errs.New(errs.Aborted, "another change of %s is being made; try again", name)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +183,41 @@ func (s *Service) mutateAs(ctx context.Context, method string, req proto.Message
 		return nil, err
 	}
 	return s.view(ctx, caller, sub)
+}
+
+// errBusy refuses a change while an earlier one's steps are being sent;
+// mutate tries maxBusy more times, each after driving them.
+var errBusy = errors.New("steps pending")
+
+const maxBusy = 4
+
+// catchUp runs the lifecycle steps of one subscription due by now, as the
+// background run would, so that a change never lands on a term that has
+// ended (a clock moved past it, or a run not yet come round).
+func (s *Service) catchUp(ctx context.Context, org, id string, now time.Time) error {
+	for range 100 {
+		due := false
+		err := s.Store.DB.View(func(tx kv.Tx) error {
+			sub, m, err := store.GetSubscription(tx, org, id)
+			if err != nil {
+				return err
+			}
+			kind, at := terms.Next(sub, m.DisabledAt, m.TrialNeedsPayment)
+			due = kind != terms.None && !at.After(now) && !m.Hidden
+			return nil
+		})
+		if err != nil || !due {
+			return err
+		}
+		floor, err := s.renewalFloor(ctx, org, id, now)
+		if err != nil {
+			return err
+		}
+		if err := s.step(org, id, now, floor); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // assigned reads how many licenses of a subscription are assigned.
@@ -254,6 +311,7 @@ func (s *Service) Cancel(ctx context.Context, req *commercev1.CancelSubscription
 		if err := active(c.sub); err != nil {
 			return err
 		}
+		c.snapshot() // for a refund that cannot be made
 		c.sub.Cancellation = &commercev1.Subscription_Cancellation{Reason: req.GetReason(), Feedback: feedback, CancelTime: timestamppb.New(c.now)}
 		c.sub.AutoRenew = false
 		meta := map[string]string{"reason": req.GetReason().String()}
@@ -456,14 +514,14 @@ func (s *Service) TakeOver(ctx context.Context, req *commercev1.TakeOverSubscrip
 	target := ""
 	switch a := req.GetAction().(type) {
 	case *commercev1.TakeOverSubscriptionRequest_MoveUsersTo:
-		tids, err := names.Parse("move_users_to", a.MoveUsersTo, SubscriptionPattern)
-		if err != nil {
+		var torg, tid string
+		if err := names.ParseInto("move_users_to", a.MoveUsersTo, SubscriptionPattern, &torg, &tid); err != nil {
 			return nil, err
 		}
-		if tids[0] != org || tids[1] == id {
+		if torg != org || tid == id {
 			return nil, errs.Field("move_users_to", "move_users_to must be another subscription of the organization")
 		}
-		tsub, tm, err := s.load(tids[0], tids[1])
+		tsub, tm, err := s.load(org, tid)
 		if err != nil || tm.Hidden {
 			return nil, errs.NotFound(a.MoveUsersTo)
 		}
@@ -473,7 +531,7 @@ func (s *Service) TakeOver(ctx context.Context, req *commercev1.TakeOverSubscrip
 		if err := active(tsub); err != nil {
 			return nil, err
 		}
-		target = poolName(tids[0], tids[1])
+		target = poolName(org, tid)
 	case *commercev1.TakeOverSubscriptionRequest_Cancel:
 		if !a.Cancel {
 			return nil, errs.Field("cancel", "give move_users_to, or cancel: true")

@@ -200,22 +200,22 @@ func (s *Service) ProcessPayments(ctx context.Context) error {
 				if err := store.DonePaymentEvent(tx, keys[i]); err != nil {
 					return err
 				}
-				ids, ok := names.Match(e.GetSubscription(), SubscriptionPattern)
-				if !ok || e.GetType() != commercev1.PaymentEvent_INVOICE_UNPAID {
+				var org, id string
+				if !names.Scan(e.GetSubscription(), SubscriptionPattern, &org, &id) || e.GetType() != commercev1.PaymentEvent_INVOICE_UNPAID {
 					continue
 				}
-				sub, m, err := store.GetSubscription(tx, ids[0], ids[1])
+				sub, m, err := store.GetSubscription(tx, org, id)
 				if err != nil {
 					continue // not ours any more
 				}
 				if st := sub.GetState(); st != commercev1.Subscription_ACTIVE && st != commercev1.Subscription_EXPIRED {
 					continue
 				}
-				c := &changeCtx{org: ids[0], id: ids[1], caller: system, sub: sub, meta: m, now: s.Clock.Now()}
+				c := &changeCtx{org: org, id: id, caller: system, sub: sub, meta: m, now: s.Clock.Now()}
 				disable(c, c.now)
 				c.meta.Pending[len(c.meta.Pending)-1].Meta["invoice"] = e.GetInvoice()
 				schedule(c.sub, c.meta)
-				if err := store.PutSubscription(tx, ids[0], ids[1], userID(sub.GetPurchaser()), c.sub, c.meta); err != nil {
+				if err := store.PutSubscription(tx, org, id, userID(sub.GetPurchaser()), c.sub, c.meta); err != nil {
 					return err
 				}
 			}

@@ -40,11 +40,10 @@ var orgBuyers = []string{auth.GlobalAdmin, auth.BillingAdmin}
 // checkBuyer checks that the caller may buy product in the organization of
 // parent at all: a MEMBER user, a product sold in the organization's cloud.
 func (s *Service) checkBuyer(ctx context.Context, parent, productName string) (*buyer, error) {
-	ids, err := names.Parse("parent", parent, OrganizationPattern)
-	if err != nil {
+	b := &buyer{caller: auth.FromContext(ctx)}
+	if err := names.ParseInto("parent", parent, OrganizationPattern, &b.org); err != nil {
 		return nil, err
 	}
-	b := &buyer{org: ids[0], caller: auth.FromContext(ctx)}
 	if !b.caller.MemberOf(b.org) {
 		if b.caller.Sees(b.org) {
 			return nil, errs.Denied("subscriptions are bought by users of the organization")
@@ -310,8 +309,9 @@ func (s *Service) finish(ctx context.Context, org, name string) (*commercev1.Sub
 // finishFrom is finish starting from sub and m, what the commit that made
 // the subscription wrote (nil: read it).
 func (s *Service) finishFrom(ctx context.Context, org, name string, sub *commercev1.Subscription, m *store.Meta) (*commercev1.Subscription, error) {
-	ids, _ := names.Match(name, SubscriptionPattern)
-	sub, m, err := s.Steps.DriveFrom(ctx, org, ids[1], sub, m)
+	var id string
+	names.Scan(name, SubscriptionPattern, &org, &id) // a name the caller made
+	sub, m, err := s.Steps.DriveFrom(ctx, org, id, sub, m)
 	if err != nil {
 		return nil, err
 	}

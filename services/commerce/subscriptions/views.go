@@ -34,8 +34,9 @@ func (s *Service) views(ctx context.Context, caller *auth.Identity, subs []*comm
 	}
 	req := &licensingv1.BatchGetPoolsRequest{WithAssignments: true}
 	for _, sub := range subs {
-		ids, _ := names.Match(sub.GetName(), SubscriptionPattern)
-		req.Names = append(req.Names, poolName(ids[0], ids[1]))
+		var org, id string
+		names.Scan(sub.GetName(), SubscriptionPattern, &org, &id) // a stored name
+		req.Names = append(req.Names, poolName(org, id))
 	}
 	resp, err := s.Pools.BatchGetPools(ctx, req)
 	if err != nil {
@@ -126,7 +127,8 @@ func (s *Service) ListOrders(ctx context.Context, req *commercev1.ListOrdersRequ
 	if _, err := s.Get(ctx, &commercev1.GetSubscriptionRequest{Name: req.GetParent()}); err != nil {
 		return nil, err
 	}
-	ids, _ := names.Match(req.GetParent(), SubscriptionPattern)
+	var org, id string
+	names.Scan(req.GetParent(), SubscriptionPattern, &org, &id) // checked above
 	pg, err := page.Open(req.GetPageSize(), req.GetPageToken(), "ListOrders", req.GetParent())
 	if err != nil {
 		return nil, err
@@ -135,7 +137,7 @@ func (s *Service) ListOrders(ctx context.Context, req *commercev1.ListOrdersRequ
 	err = s.Store.DB.View(func(tx kv.Tx) error {
 		var next []byte
 		var err error
-		resp.Orders, next, err = store.ListOrders(tx, ids[0], ids[1], pg.After, pg.Size)
+		resp.Orders, next, err = store.ListOrders(tx, org, id, pg.After, pg.Size)
 		resp.NextPageToken = pg.Next(next)
 		return err
 	})

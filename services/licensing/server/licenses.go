@@ -319,8 +319,9 @@ func licenseEvent(tx kv.Tx, org string, typ commercev1.Event_Type, actor string,
 			"product":            p.GetProduct(),
 		},
 	}
-	if ids, ok := names.Match(actor, directory.UserPattern); ok {
-		if u, err := store.GetUser(tx, ids[0], ids[1]); err == nil {
+	var actorOrg, actorID string
+	if names.Scan(actor, directory.UserPattern, &actorOrg, &actorID) {
+		if u, err := store.GetUser(tx, actorOrg, actorID); err == nil {
 			e.ActorDisplayName = u.GetDisplayName()
 		}
 	}

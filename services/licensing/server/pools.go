@@ -94,19 +94,17 @@ func (s *Pools) CreatePool(ctx context.Context, req *licensingv1.CreatePoolReque
 		return nil, err
 	}
 	in := req.GetPool()
-	sub, err := names.Parse("pool.subscription", in.GetSubscription(), seats.SubscriptionPattern)
-	if err != nil {
+	var org, subID, buyerOrg, buyer string
+	if err := names.ParseInto("pool.subscription", in.GetSubscription(), seats.SubscriptionPattern, &org, &subID); err != nil {
 		return nil, err
 	}
-	org := sub[0]
 	if _, err := names.Parse("pool.product", in.GetProduct(), seats.ProductPattern); err != nil {
 		return nil, err
 	}
-	buyer, err := names.Parse("pool.purchaser", in.GetPurchaser(), directory.UserPattern)
-	if err != nil {
+	if err := names.ParseInto("pool.purchaser", in.GetPurchaser(), directory.UserPattern, &buyerOrg, &buyer); err != nil {
 		return nil, err
 	}
-	if buyer[0] != org {
+	if buyerOrg != org {
 		return nil, seats.NotInOrganization(in.GetPurchaser())
 	}
 	if in.GetChannel() != licensingv1.Pool_SELF_SERVICE && in.GetChannel() != licensingv1.Pool_ADMIN {
@@ -127,12 +125,12 @@ func (s *Pools) CreatePool(ctx context.Context, req *licensingv1.CreatePoolReque
 		return nil, err
 	}
 	out := &licensingv1.Pool{}
-	err = kv.Commit(s.Store.DB, func(tx kv.Tx) error {
+	err := kv.Commit(s.Store.DB, func(tx kv.Tx) error {
 		out.Reset()
-		if _, err := store.GetUser(tx, org, buyer[1]); err != nil {
+		if _, err := store.GetUser(tx, org, buyer); err != nil {
 			return seats.NotInOrganization(in.GetPurchaser())
 		}
-		p, err := store.GetPool(tx, org, sub[1])
+		p, err := store.GetPool(tx, org, subID)
 		switch {
 		case err == nil && seats.Stale(p, req.GetSubscriptionVersion()):
 			proto.Merge(out, p)
@@ -143,7 +141,7 @@ func (s *Pools) CreatePool(ctx context.Context, req *licensingv1.CreatePoolReque
 			}
 		case errs.ReasonOf(err) == errs.ResourceNotFound.Name:
 			p = &licensingv1.Pool{
-				Name:         names.Format(seats.PoolPattern, org, sub[1]),
+				Name:         names.Format(seats.PoolPattern, org, subID),
 				Subscription: in.GetSubscription(),
 				Product:      in.GetProduct(),
 				Purchaser:    in.GetPurchaser(),
@@ -155,7 +153,7 @@ func (s *Pools) CreatePool(ctx context.Context, req *licensingv1.CreatePoolReque
 		p.TotalLicenses = in.GetTotalLicenses()
 		p.State = state
 		p.SubscriptionVersion = req.GetSubscriptionVersion()
-		if err := store.PutPool(tx, org, sub[1], p, s.Clock.Now()); err != nil {
+		if err := store.PutPool(tx, org, subID, p, s.Clock.Now()); err != nil {
 			return err
 		}
 		proto.Merge(out, p)
@@ -358,24 +356,22 @@ func (s *Pools) BatchGetPools(ctx context.Context, req *licensingv1.BatchGetPool
 	type id struct{ org, sub string }
 	ids := make([]id, 0, len(req.GetNames()))
 	for i, n := range req.GetNames() {
-		p, err := names.Parse(fmt.Sprintf("names[%d]", i), n, seats.PoolPattern)
-		if err != nil {
+		var p id
+		if err := names.ParseInto(fmt.Sprintf("names[%d]", i), n, seats.PoolPattern, &p.org, &p.sub); err != nil {
 			return nil, err
 		}
-		if len(ids) > 0 && p[0] != ids[0].org {
+		if len(ids) > 0 && p.org != ids[0].org {
 			return nil, errs.Field("names", "every pool must be of the same organization")
 		}
-		ids = append(ids, id{p[0], p[1]})
+		ids = append(ids, p)
 	}
 	resp := &licensingv1.BatchGetPoolsResponse{}
 	err := s.Store.DB.View(func(tx kv.Tx) error {
-		if kv.Prefetches(tx) {
-			refs := make([]kv.Ref, len(ids))
-			for n, i := range ids {
-				refs[n] = kv.Ref{Bucket: store.Pools, Key: kv.Key(i.org, i.sub)}
-			}
-			kv.Prefetch(tx, refs...)
+		keys := make([][2]string, len(ids))
+		for n, i := range ids {
+			keys[n] = [2]string{i.org, i.sub}
 		}
+		store.PrefetchPools(tx, keys)
 		for _, i := range ids {
 			p, err := store.GetPool(tx, i.org, i.sub)
 			if errs.ReasonOf(err) == errs.ResourceNotFound.Name {

@@ -214,8 +214,9 @@ func (s *Requests) ApproveLicenseRequest(ctx context.Context, req *licensingv1.A
 		}
 		userIDs := make([]string, 0, len(r.GetUsers()))
 		for _, u := range r.GetUsers() {
-			if ids, ok := names.Match(u, seats.UserPattern); ok {
-				userIDs = append(userIDs, ids[1])
+			var uorg, uid string
+			if names.Scan(u, seats.UserPattern, &uorg, &uid) {
+				userIDs = append(userIDs, uid)
 			}
 		}
 		assigned, err := assignUsers(tx, org, sub, p, userIDs, now)

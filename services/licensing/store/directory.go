@@ -15,7 +15,7 @@ import (
 
 // InsertOrganization stores a new organization with id inside tx.
 func InsertOrganization(tx kv.Tx, id string, org *licensingv1.Organization, now time.Time) error {
-	b := tx.Bucket(Organizations)
+	b := tx.Bucket(organizationsBucket)
 	name := names.Format(directory.OrganizationPattern, id)
 	if b.Get([]byte(id)) != nil {
 		return errs.New(errs.ResourceExists, "%s already exists", name).With("resource", name)
@@ -29,7 +29,7 @@ func InsertOrganization(tx kv.Tx, id string, org *licensingv1.Organization, now 
 // GetOrganization reads an organization inside tx; NOT_FOUND when absent.
 func GetOrganization(tx kv.Tx, id string) (*licensingv1.Organization, error) {
 	org := &licensingv1.Organization{}
-	ok, err := kv.Get(tx.Bucket(Organizations), []byte(id), org)
+	ok, err := kv.Get(tx.Bucket(organizationsBucket), []byte(id), org)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func GetOrganization(tx kv.Tx, id string) (*licensingv1.Organization, error) {
 // ListOrganizations returns up to size organizations after the cursor, in id
 // order, and the cursor of the next page (nil at the end).
 func ListOrganizations(tx kv.Tx, after []byte, size int) ([]*licensingv1.Organization, []byte, error) {
-	return kv.Page(tx.Bucket(Organizations), nil, after, size, false, func(_, v []byte) (*licensingv1.Organization, bool, error) {
+	return kv.Page(tx.Bucket(organizationsBucket), nil, after, size, false, func(_, v []byte) (*licensingv1.Organization, bool, error) {
 		org := &licensingv1.Organization{}
 		if err := proto.Unmarshal(v, org); err != nil {
 			return nil, false, err
@@ -57,11 +57,11 @@ func ListOrganizations(tx kv.Tx, after []byte, size int) ([]*licensingv1.Organiz
 // search index entries.
 func InsertUser(tx kv.Tx, org, id string, u *licensingv1.User, now time.Time) error {
 	name := names.Format(directory.UserPattern, org, id)
-	users := tx.Bucket(Users)
+	users := tx.Bucket(usersBucket)
 	if users.Get(kv.Key(org, id)) != nil {
 		return errs.New(errs.ResourceExists, "%s already exists", name).With("resource", name)
 	}
-	emails := tx.Bucket(UserEmails)
+	emails := tx.Bucket(userEmails)
 	if emails.Get(kv.Key(org, u.GetEmail())) != nil {
 		return errs.New(errs.ResourceExists, "a user with this e-mail already exists").With("field", "user.email")
 	}
@@ -73,7 +73,7 @@ func InsertUser(tx kv.Tx, org, id string, u *licensingv1.User, now time.Time) er
 	if err := emails.Put(kv.Key(org, u.GetEmail()), []byte(id)); err != nil {
 		return err
 	}
-	terms := tx.Bucket(UserTerms)
+	terms := tx.Bucket(userTerms)
 	for _, t := range directory.SearchTerms(u) {
 		if err := terms.Put(kv.Key(org, t, id), nil); err != nil {
 			return err
@@ -85,7 +85,7 @@ func InsertUser(tx kv.Tx, org, id string, u *licensingv1.User, now time.Time) er
 // GetUser reads a user inside tx; NOT_FOUND when absent.
 func GetUser(tx kv.Tx, org, id string) (*licensingv1.User, error) {
 	u := &licensingv1.User{}
-	ok, err := kv.Get(tx.Bucket(Users), kv.Key(org, id), u)
+	ok, err := kv.Get(tx.Bucket(usersBucket), kv.Key(org, id), u)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func GetUser(tx kv.Tx, org, id string) (*licensingv1.User, error) {
 // ListUsers returns up to size users of org after the cursor, in id order,
 // and the cursor of the next page (nil at the end).
 func ListUsers(tx kv.Tx, org string, after []byte, size int) ([]*licensingv1.User, []byte, error) {
-	return kv.Page(tx.Bucket(Users), kv.Prefix(org), after, size, false, func(_, v []byte) (*licensingv1.User, bool, error) {
+	return kv.Page(tx.Bucket(usersBucket), kv.Prefix(org), after, size, false, func(_, v []byte) (*licensingv1.User, bool, error) {
 		u := &licensingv1.User{}
 		return u, true, proto.Unmarshal(v, u)
 	})
@@ -109,7 +109,7 @@ func ListUsers(tx kv.Tx, org string, after []byte, size int) ([]*licensingv1.Use
 // the cursor (an index key), and the cursor of the next page.
 func SearchUsers(tx kv.Tx, org, query string, after []byte, size int) ([]*licensingv1.User, []byte, error) {
 	prefix := append(kv.Prefix(org), query...)
-	return kv.Page(tx.Bucket(UserTerms), prefix, after, size, false, func(k, _ []byte) (*licensingv1.User, bool, error) {
+	return kv.Page(tx.Bucket(userTerms), prefix, after, size, false, func(k, _ []byte) (*licensingv1.User, bool, error) {
 		parts := kv.Split(k)
 		if len(parts) != 3 {
 			return nil, false, nil

@@ -17,16 +17,15 @@ import (
 
 // userID is the id part of organizations/{org}/users/{user}.
 func userID(name string) string {
-	if ids, ok := names.Match(name, seats.UserPattern); ok {
-		return ids[1]
-	}
-	return ""
+	var org, id string
+	names.Scan(name, seats.UserPattern, &org, &id)
+	return id
 }
 
 // GetPool reads the pool of a subscription; NOT_FOUND when absent.
 func GetPool(tx kv.Tx, org, sub string) (*licensingv1.Pool, error) {
 	p := &licensingv1.Pool{}
-	ok, err := kv.Get(tx.Bucket(Pools), kv.Key(org, sub), p)
+	ok, err := kv.Get(tx.Bucket(poolsBucket), kv.Key(org, sub), p)
 	if err != nil {
 		return nil, err
 	}
@@ -42,21 +41,21 @@ func PutPool(tx kv.Tx, org, sub string, p *licensingv1.Pool, now time.Time) erro
 	if p.CreateTime == nil {
 		p.CreateTime = p.UpdateTime
 	}
-	if err := kv.Put(tx.Bucket(Pools), kv.Key(org, sub), p); err != nil {
+	if err := kv.Put(tx.Bucket(poolsBucket), kv.Key(org, sub), p); err != nil {
 		return err
 	}
-	return tx.Bucket(PoolOwners).Put(kv.Key(org, userID(p.GetPurchaser()), sub), nil)
+	return tx.Bucket(poolOwners).Put(kv.Key(org, userID(p.GetPurchaser()), sub), nil)
 }
 
 // Assigned tells whether a user holds a license of a pool.
 func Assigned(tx kv.Tx, org, sub, user string) bool {
-	return tx.Bucket(Assignments).Get(kv.Key(org, sub, user)) != nil
+	return tx.Bucket(assignmentsBucket).Get(kv.Key(org, sub, user)) != nil
 }
 
 // Assign gives users a license of the pool; the caller checked room, state
 // and that none holds one yet.
 func Assign(tx kv.Tx, org, sub string, p *licensingv1.Pool, users []*licensingv1.User, now time.Time) error {
-	as, ua := tx.Bucket(Assignments), tx.Bucket(UserAssignments)
+	as, ua := tx.Bucket(assignmentsBucket), tx.Bucket(userAssignments)
 	for _, u := range users {
 		id := userID(u.GetName())
 		a := &licensingv1.Assignment{User: u.GetName(), UserDisplayName: u.GetDisplayName(), AssignTime: timestamppb.New(now), License: p.GetName(), Product: p.GetProduct()}
@@ -74,7 +73,7 @@ func Assign(tx kv.Tx, org, sub string, p *licensingv1.Pool, users []*licensingv1
 // Unassign takes the licenses of users back; users without one are skipped.
 // It returns the user ids whose license was removed.
 func Unassign(tx kv.Tx, org, sub string, p *licensingv1.Pool, users []string, now time.Time) ([]string, error) {
-	as, ua := tx.Bucket(Assignments), tx.Bucket(UserAssignments)
+	as, ua := tx.Bucket(assignmentsBucket), tx.Bucket(userAssignments)
 	var removed []string
 	for _, id := range users {
 		if as.Get(kv.Key(org, sub, id)) == nil {
@@ -100,7 +99,7 @@ func Unassign(tx kv.Tx, org, sub string, p *licensingv1.Pool, users []string, no
 // AssignedUsers lists every user id holding a license of a pool.
 func AssignedUsers(tx kv.Tx, org, sub string) ([]string, error) {
 	var ids []string
-	err := kv.Scan(tx.Bucket(Assignments), kv.Prefix(org, sub), nil, func(k, _ []byte) (bool, error) {
+	err := kv.Scan(tx.Bucket(assignmentsBucket), kv.Prefix(org, sub), nil, func(k, _ []byte) (bool, error) {
 		parts := kv.Split(k)
 		ids = append(ids, parts[len(parts)-1])
 		return true, nil
@@ -110,7 +109,7 @@ func AssignedUsers(tx kv.Tx, org, sub string) ([]string, error) {
 
 // ListPools lists the pools of org in subscription order, those keep accepts.
 func ListPools(tx kv.Tx, org string, after []byte, size int, keep func(*licensingv1.Pool) bool) ([]*licensingv1.Pool, []byte, error) {
-	return kv.Page(tx.Bucket(Pools), kv.Prefix(org), after, size, false, func(k, v []byte) (*licensingv1.Pool, bool, error) {
+	return kv.Page(tx.Bucket(poolsBucket), kv.Prefix(org), after, size, false, func(k, v []byte) (*licensingv1.Pool, bool, error) {
 		p := &licensingv1.Pool{}
 		if err := proto.Unmarshal(v, p); err != nil {
 			return nil, false, err
@@ -121,7 +120,7 @@ func ListPools(tx kv.Tx, org string, after []byte, size int, keep func(*licensin
 
 // ListOwnPools lists the pools a purchaser bought, through the owner index.
 func ListOwnPools(tx kv.Tx, org, purchaser string, after []byte, size int) ([]*licensingv1.Pool, []byte, error) {
-	return kv.Page(tx.Bucket(PoolOwners), kv.Prefix(org, purchaser), after, size, false, func(k, _ []byte) (*licensingv1.Pool, bool, error) {
+	return kv.Page(tx.Bucket(poolOwners), kv.Prefix(org, purchaser), after, size, false, func(k, _ []byte) (*licensingv1.Pool, bool, error) {
 		parts := kv.Split(k)
 		p, err := GetPool(tx, org, parts[2])
 		return p, err == nil, err
@@ -130,7 +129,7 @@ func ListOwnPools(tx kv.Tx, org, purchaser string, after []byte, size int) ([]*l
 
 // ListAssignments lists the assignments of a pool in user order.
 func ListAssignments(tx kv.Tx, org, sub string, after []byte, size int) ([]*licensingv1.Assignment, []byte, error) {
-	return kv.Page(tx.Bucket(Assignments), kv.Prefix(org, sub), after, size, false, func(_, v []byte) (*licensingv1.Assignment, bool, error) {
+	return kv.Page(tx.Bucket(assignmentsBucket), kv.Prefix(org, sub), after, size, false, func(_, v []byte) (*licensingv1.Assignment, bool, error) {
 		a := &licensingv1.Assignment{}
 		return a, true, proto.Unmarshal(v, a)
 	})
@@ -138,10 +137,10 @@ func ListAssignments(tx kv.Tx, org, sub string, after []byte, size int) ([]*lice
 
 // ListUserAssignments lists a user's assignments in subscription order.
 func ListUserAssignments(tx kv.Tx, org, user string, after []byte, size int) ([]*licensingv1.Assignment, []byte, error) {
-	return kv.Page(tx.Bucket(UserAssignments), kv.Prefix(org, user), after, size, false, func(k, _ []byte) (*licensingv1.Assignment, bool, error) {
+	return kv.Page(tx.Bucket(userAssignments), kv.Prefix(org, user), after, size, false, func(k, _ []byte) (*licensingv1.Assignment, bool, error) {
 		parts := kv.Split(k)
 		a := &licensingv1.Assignment{}
-		ok, err := kv.Get(tx.Bucket(Assignments), kv.Key(org, parts[2], user), a)
+		ok, err := kv.Get(tx.Bucket(assignmentsBucket), kv.Key(org, parts[2], user), a)
 		return a, ok, err
 	})
 }
@@ -152,7 +151,7 @@ func AddEvent(tx kv.Tx, e *commercev1.Event) error {
 	if err != nil {
 		return err
 	}
-	return outbox.Add(tx, Events, v)
+	return outbox.Add(tx, eventsBucket, v)
 }
 
 // PrefetchChange reads at once (on etcd: one round trip) what an assign or
@@ -162,13 +161,13 @@ func PrefetchChange(tx kv.Tx, org, sub string, userIDs []string, actorOrg, actor
 	if !kv.Prefetches(tx) {
 		return
 	}
-	refs := []kv.Ref{{Bucket: Pools, Key: kv.Key(org, sub)}}
+	refs := []kv.Ref{{Bucket: poolsBucket, Key: kv.Key(org, sub)}}
 	for _, u := range userIDs {
-		refs = append(refs, kv.Ref{Bucket: Users, Key: kv.Key(org, u)}, kv.Ref{Bucket: Assignments, Key: kv.Key(org, sub, u)},
-			kv.Ref{Bucket: UserAssignments, Key: kv.Key(org, u, sub)})
+		refs = append(refs, kv.Ref{Bucket: usersBucket, Key: kv.Key(org, u)}, kv.Ref{Bucket: assignmentsBucket, Key: kv.Key(org, sub, u)},
+			kv.Ref{Bucket: userAssignments, Key: kv.Key(org, u, sub)})
 	}
 	if actorID != "" {
-		refs = append(refs, kv.Ref{Bucket: Users, Key: kv.Key(actorOrg, actorID)})
+		refs = append(refs, kv.Ref{Bucket: usersBucket, Key: kv.Key(actorOrg, actorID)})
 	}
 	kv.Prefetch(tx, refs...)
 }

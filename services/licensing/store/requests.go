@@ -21,7 +21,7 @@ func timeKey(t time.Time, org, id string) []byte {
 
 // InsertRequest stores a new license request of org, giving it the next id.
 func InsertRequest(tx kv.Tx, org string, r *licensingv1.LicenseRequest, now time.Time) error {
-	b := tx.Bucket(LicenseRequests)
+	b := tx.Bucket(licenseRequests)
 	n, err := b.NextSequence()
 	if err != nil {
 		return err
@@ -32,16 +32,16 @@ func InsertRequest(tx kv.Tx, org string, r *licensingv1.LicenseRequest, now time
 	if err := kv.Put(b, kv.Key(org, id), r); err != nil {
 		return err
 	}
-	if err := tx.Bucket(RequestOwners).Put(kv.Key(org, userID(r.GetRequester()), id), nil); err != nil {
+	if err := tx.Bucket(requestOwners).Put(kv.Key(org, userID(r.GetRequester()), id), nil); err != nil {
 		return err
 	}
-	return tx.Bucket(RequestsByTime).Put(timeKey(now, org, id), nil)
+	return tx.Bucket(requestsByTime).Put(timeKey(now, org, id), nil)
 }
 
 // GetRequest reads a license request; NOT_FOUND when absent.
 func GetRequest(tx kv.Tx, org, id string) (*licensingv1.LicenseRequest, error) {
 	r := &licensingv1.LicenseRequest{}
-	ok, err := kv.Get(tx.Bucket(LicenseRequests), kv.Key(org, id), r)
+	ok, err := kv.Get(tx.Bucket(licenseRequests), kv.Key(org, id), r)
 	if err != nil {
 		return nil, err
 	}
@@ -53,13 +53,13 @@ func GetRequest(tx kv.Tx, org, id string) (*licensingv1.LicenseRequest, error) {
 
 // PutRequest writes a decided request back.
 func PutRequest(tx kv.Tx, org, id string, r *licensingv1.LicenseRequest) error {
-	return kv.Put(tx.Bucket(LicenseRequests), kv.Key(org, id), r)
+	return kv.Put(tx.Bucket(licenseRequests), kv.Key(org, id), r)
 }
 
 // ListRequests lists an organization's requests newest first, before the
 // cursor.
 func ListRequests(tx kv.Tx, org string, before []byte, size int) ([]*licensingv1.LicenseRequest, []byte, error) {
-	return kv.Page(tx.Bucket(LicenseRequests), kv.Prefix(org), before, size, true, func(_, v []byte) (*licensingv1.LicenseRequest, bool, error) {
+	return kv.Page(tx.Bucket(licenseRequests), kv.Prefix(org), before, size, true, func(_, v []byte) (*licensingv1.LicenseRequest, bool, error) {
 		r := &licensingv1.LicenseRequest{}
 		return r, true, proto.Unmarshal(v, r)
 	})
@@ -67,7 +67,7 @@ func ListRequests(tx kv.Tx, org string, before []byte, size int) ([]*licensingv1
 
 // ListOwnRequests lists a requester's requests newest first, before the cursor.
 func ListOwnRequests(tx kv.Tx, org, requester string, before []byte, size int) ([]*licensingv1.LicenseRequest, []byte, error) {
-	return kv.Page(tx.Bucket(RequestOwners), kv.Prefix(org, requester), before, size, true, func(k, _ []byte) (*licensingv1.LicenseRequest, bool, error) {
+	return kv.Page(tx.Bucket(requestOwners), kv.Prefix(org, requester), before, size, true, func(k, _ []byte) (*licensingv1.LicenseRequest, bool, error) {
 		r, err := GetRequest(tx, org, kv.Split(k)[2])
 		return r, true, err
 	})
@@ -76,7 +76,7 @@ func ListOwnRequests(tx kv.Tx, org, requester string, before []byte, size int) (
 // PurgeRequests deletes up to limit requests made before cutoff, oldest
 // first, and reports how many it deleted.
 func PurgeRequests(tx kv.Tx, cutoff time.Time, limit int) (int, error) {
-	byTime := tx.Bucket(RequestsByTime)
+	byTime := tx.Bucket(requestsByTime)
 	c := byTime.Cursor()
 	n := 0
 	for k, _ := c.First(); k != nil && n < limit; k, _ = c.First() {
@@ -86,11 +86,11 @@ func PurgeRequests(tx kv.Tx, cutoff time.Time, limit int) (int, error) {
 		parts := kv.Split(k[8:])
 		org, id := parts[0], parts[1]
 		if r, err := GetRequest(tx, org, id); err == nil {
-			if err := tx.Bucket(RequestOwners).Delete(kv.Key(org, userID(r.GetRequester()), id)); err != nil {
+			if err := tx.Bucket(requestOwners).Delete(kv.Key(org, userID(r.GetRequester()), id)); err != nil {
 				return n, err
 			}
 		}
-		if err := tx.Bucket(LicenseRequests).Delete(kv.Key(org, id)); err != nil {
+		if err := tx.Bucket(licenseRequests).Delete(kv.Key(org, id)); err != nil {
 			return n, err
 		}
 		if err := byTime.Delete(k); err != nil {
