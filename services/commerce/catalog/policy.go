@@ -24,7 +24,7 @@ const (
 )
 
 // LicenseRequestsPattern is the collection members file license requests in.
-const LicenseRequestsPattern = "organizations/{organization}/licenseRequests"
+const LicenseRequestsPattern = names.LicenseRequests
 
 // Settable tells whether v is a policy an admin can set: ENABLED,
 // ONLY_TRIALS_WITHOUT_PAYMENT_METHOD or DISABLED.

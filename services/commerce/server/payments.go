@@ -44,7 +44,7 @@ func (s *Payments) RecordPaymentEvents(ctx context.Context, req *commercev1.Reco
 		case e.GetCreateTime() == nil || e.GetCreateTime().CheckValid() != nil:
 			return nil, errs.Field(field+".create_time", "%s.create_time is required", field)
 		}
-		if _, ok := names.Match(e.GetSubscription(), "organizations/{organization}/subscriptions/{subscription}"); !ok {
+		if _, ok := names.Match(e.GetSubscription(), names.Subscription); !ok {
 			return nil, errs.Field(field+".subscription", "%s.subscription must be a subscription name", field)
 		}
 	}

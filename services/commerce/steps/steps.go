@@ -207,27 +207,17 @@ func (e *Engine) DriveFrom(ctx context.Context, org, id string, sub *commercev1.
 			return sub, m, nil
 		}
 		r := e.sendRun(ctx, org, id, m)
-		if len(r.sent) == 0 && r.err != nil {
-			if failure == nil && errs.Permanent(r.err) && m.Undo != nil && !m.Hidden {
-				// The change cannot go through (a pool that became too small,
-				// say): put the subscription back as it was.
-				undone, undoneMeta, err := e.undo(org, id, m.Pending[0])
-				if err != nil {
-					return fail(err)
-				}
-				if undone != nil {
-					failure, sub, m = r.err, undone, undoneMeta
-					continue
-				}
+		next, nextMeta := sub, m // nothing sent and an error: nothing to commit
+		if len(r.sent) > 0 || r.err == nil {
+			var err error
+			if next, nextMeta, err = e.commitRun(org, id, r); err != nil {
+				return fail(err)
 			}
-			return fail(r.err)
-		}
-		next, nextMeta, err := e.commitRun(org, id, r)
-		if err != nil {
-			return fail(err)
 		}
 		if r.err != nil {
 			if failure == nil && errs.Permanent(r.err) && next != nil && nextMeta.Undo != nil && !nextMeta.Hidden && len(nextMeta.Pending) > 0 {
+				// The change cannot go through (a pool that became too small,
+				// say): put the subscription back as it was.
 				undone, undoneMeta, err := e.undo(org, id, nextMeta.Pending[0])
 				if err != nil {
 					return fail(err)

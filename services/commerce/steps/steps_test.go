@@ -377,3 +377,21 @@ func TestErrDeclined(t *testing.T) {
 		t.Fatalf("a decline: %v", err)
 	}
 }
+
+// TestDriveLocalStepsOnly: a change that needs no other service (auto-renew
+// turned off) writes its event in the first commit and calls nothing.
+func TestDriveLocalStepsOnly(t *testing.T) {
+	before := subscription()
+	event := store.Step{Kind: store.StepEvent, EventType: int32(commercev1.Event_AUTO_RENEW_CHANGED), Actor: before.Purchaser}
+	h := setUpChange(t, false, []store.Step{event}, before, 5, nil)
+	if err := h.engine.Drive(context.Background(), org, id); err != nil {
+		t.Fatal(err)
+	}
+	_, m, events, _ := h.state(t)
+	if len(m.Pending) != 0 || len(events) != 1 || events[0].GetType() != commercev1.Event_AUTO_RENEW_CHANGED {
+		t.Fatalf("%d steps left, events %v: want none left and the AUTO_RENEW_CHANGED event", len(m.Pending), events)
+	}
+	if calls := h.fake.called(); len(calls) != 0 {
+		t.Fatalf("calls %q, want none", calls)
+	}
+}

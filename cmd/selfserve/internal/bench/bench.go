@@ -704,8 +704,8 @@ func (b *bencher) fixtures(ctx context.Context, sys *benchSys) (*benchFixtures, 
 		return nil, err
 	}
 	fx := &benchFixtures{op: op, users: benchUserNames(b.maxConc())}
-	org := "/v1/organizations/" + benchOrg
-	tok, err := b.call(ctx, "POST", sys.url+org+"/users/"+benchBuyer+":issueToken", op, map[string]any{})
+	org := "/v1/" + names.Format(names.Organization, benchOrg)
+	tok, err := b.call(ctx, "POST", sys.url+"/v1/"+names.Format(names.User, benchOrg, benchBuyer)+":issueToken", op, map[string]any{})
 	if err != nil {
 		return nil, err
 	}
