@@ -24,31 +24,7 @@ import (
 
 // runComponent runs one component in this process, as docker-compose does.
 func runComponent(ctx context.Context, name string, args []string, stderr io.Writer) error {
-	f := newFlags(name, stderr)
-	switch name {
-	case "licensing":
-		f.dataDir()
-		f.store()
-		f.addrs(false, true, true, true)
-		f.service(true)
-	case "commerce":
-		f.dataDir()
-		f.store()
-		f.addrs(false, true, true, true)
-		f.service(true)
-		f.webhooks()
-	case "billing":
-		f.dataDir()
-		f.store()
-		f.addrs(false, true, true, true)
-		f.service(false)
-		f.pdf()
-	case "gateway":
-		f.addrs(true, true, true, true)
-		f.StringVar(&f.cfg.SigningKey, "signing-key", "", "the services' token signing key, if this machine has it: the rate limits then exempt operators and count callers by who they are (empty: by token)")
-	}
-	f.limits()
-	f.common()
+	f := componentFlags(name, stderr)
 	cfg, err := f.parse(args)
 	if err != nil {
 		return err
@@ -63,35 +39,12 @@ func runComponent(ctx context.Context, name string, args []string, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	sys := &system{cfg: cfg, log: log, dial: map[string]string{
-		"licensing": cfg.LicensingAddr, "commerce": cfg.CommerceAddr, "billing": cfg.BillingAddr,
-	}}
-	if name != "gateway" {
-		if sys.signer, err = cfg.signer(); err != nil {
-			lis.Close()
-			return err
-		}
-	} else if cfg.SigningKey != "" {
-		// The gateway only verifies: a key it made itself would verify nothing.
-		key, err := auth.LoadKey(cfg.SigningKey)
-		if err == nil {
-			sys.signer, err = auth.NewSigner(key)
-		}
-		if err != nil {
-			lis.Close()
-			return fmt.Errorf("--signing-key: %w", err)
-		}
+	sys, closeStore, err := newSystem(cfg, log, name, lis)
+	if err != nil {
+		lis.Close()
+		return err
 	}
-	sys.dial[name] = dialAddr(lis)
-	if name != "gateway" {
-		open, closeStore, err := cfg.opener()
-		if err != nil {
-			lis.Close()
-			return err
-		}
-		defer closeStore()
-		sys.store = open
-	}
+	defer closeStore()
 	unit, err := sys.open(ctx, name)
 	if err != nil {
 		lis.Close()
@@ -133,6 +86,70 @@ func runComponent(ctx context.Context, name string, args []string, stderr io.Wri
 	}
 	clog.Info("stopped")
 	return err
+}
+
+// componentFlags are the flags of one component's command.
+func componentFlags(name string, stderr io.Writer) *flagSet {
+	f := newFlags(name, stderr)
+	switch name {
+	case "licensing":
+		f.dataDir()
+		f.store()
+		f.addrs(false, true, true, true)
+		f.service(true)
+	case "commerce":
+		f.dataDir()
+		f.store()
+		f.addrs(false, true, true, true)
+		f.service(true)
+		f.webhooks()
+	case "billing":
+		f.dataDir()
+		f.store()
+		f.addrs(false, true, true, true)
+		f.service(false)
+		f.pdf()
+	case "gateway":
+		f.addrs(true, true, true, true)
+		f.StringVar(&f.cfg.SigningKey, "signing-key", "", "the services' token signing key, if this machine has it: the rate limits then exempt operators and count callers by who they are (empty: by token)")
+	}
+	f.limits()
+	f.common()
+	return f
+}
+
+// newSystem is what a component started alone needs of the others: their
+// addresses (its own as lis has it), the signer and, for a service, its
+// store; call the function it returns to close the store.
+func newSystem(cfg *config, log *slog.Logger, name string, lis net.Listener) (*system, func() error, error) {
+	sys := &system{cfg: cfg, log: log, dial: map[string]string{
+		"licensing": cfg.LicensingAddr, "commerce": cfg.CommerceAddr, "billing": cfg.BillingAddr,
+	}}
+	var err error
+	if name != "gateway" {
+		if sys.signer, err = cfg.signer(); err != nil {
+			return nil, nil, err
+		}
+	} else if cfg.SigningKey != "" {
+		// The gateway only verifies: a key it made itself would verify nothing.
+		key, err := auth.LoadKey(cfg.SigningKey)
+		if err == nil {
+			sys.signer, err = auth.NewSigner(key)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("--signing-key: %w", err)
+		}
+	}
+	sys.dial[name] = dialAddr(lis)
+	if name == "gateway" {
+		return sys, func() error { return nil }, nil
+	}
+	open, closeStore, err := cfg.opener()
+	if err != nil {
+		return nil, nil, err
+	}
+	sys.store = open
+	return sys, closeStore, nil
 }
 
 // system knows how to open each component with the shared settings.
