@@ -86,13 +86,17 @@ func TestTraceOfAPurchase(t *testing.T) {
 	var root sdktrace.ReadOnlySpan
 	var spans tracetest.SpanStubs
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		// Each server span ends once its answer is sent, so commerce's may
+		// end after the gateway's: wait for both.
 		spans = exp.GetSpans()
+		served := false
 		for _, sp := range spans {
 			if sp.SpanKind == trace.SpanKindServer && sp.Name == "POST /v1/{parent=organizations/*}/subscriptions:purchase" {
 				root = sp.Snapshot()
 			}
+			served = served || (sp.SpanKind == trace.SpanKindServer && sp.Name == "selfserve.commerce.v1.SubscriptionService/PurchaseSubscription")
 		}
-		if root != nil || time.Now().After(deadline) {
+		if (root != nil && served) || time.Now().After(deadline) {
 			break
 		}
 	}

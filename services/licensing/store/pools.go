@@ -58,7 +58,10 @@ func Assign(tx kv.Tx, org, sub string, p *licensingv1.Pool, users []*licensingv1
 	as, ua := tx.Bucket(assignmentsBucket), tx.Bucket(userAssignments)
 	for _, u := range users {
 		id := userID(u.GetName())
-		a := &licensingv1.Assignment{User: u.GetName(), UserDisplayName: u.GetDisplayName(), AssignTime: timestamppb.New(now), License: p.GetName(), Product: p.GetProduct()}
+		// Only the time is stored: the key names the user and the pool, the
+		// pool its product, the user's record their display name
+		// (fillAssignments reads them back).
+		a := &licensingv1.Assignment{AssignTime: timestamppb.New(now)}
 		if err := kv.Put(as, kv.Key(org, sub, id), a); err != nil {
 			return err
 		}
@@ -129,20 +132,85 @@ func ListOwnPools(tx kv.Tx, org, purchaser string, after []byte, size int) ([]*l
 
 // ListAssignments lists the assignments of a pool in user order.
 func ListAssignments(tx kv.Tx, org, sub string, after []byte, size int) ([]*licensingv1.Assignment, []byte, error) {
-	return kv.Page(tx.Bucket(assignmentsBucket), kv.Prefix(org, sub), after, size, false, func(_, v []byte) (*licensingv1.Assignment, bool, error) {
+	p, err := GetPool(tx, org, sub)
+	if err != nil {
+		return nil, nil, err
+	}
+	var users []string
+	out, next, err := kv.Page(tx.Bucket(assignmentsBucket), kv.Prefix(org, sub), after, size, false, func(k, v []byte) (*licensingv1.Assignment, bool, error) {
 		a := &licensingv1.Assignment{}
-		return a, true, proto.Unmarshal(v, a)
+		if err := proto.Unmarshal(v, a); err != nil {
+			return nil, false, err
+		}
+		parts := kv.Split(k)
+		users = append(users, parts[len(parts)-1])
+		return a, true, nil
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	pools := make([]*licensingv1.Pool, len(out))
+	for i := range pools {
+		pools[i] = p
+	}
+	fillAssignments(tx, org, out, users, pools)
+	return out, next, nil
 }
 
 // ListUserAssignments lists a user's assignments in subscription order.
 func ListUserAssignments(tx kv.Tx, org, user string, after []byte, size int) ([]*licensingv1.Assignment, []byte, error) {
-	return kv.Page(tx.Bucket(userAssignments), kv.Prefix(org, user), after, size, false, func(k, _ []byte) (*licensingv1.Assignment, bool, error) {
+	keys, next, err := kv.Page(tx.Bucket(userAssignments), kv.Prefix(org, user), after, size, false, func(k, _ []byte) (string, bool, error) {
 		parts := kv.Split(k)
-		a := &licensingv1.Assignment{}
-		ok, err := kv.Get(tx.Bucket(assignmentsBucket), kv.Key(org, parts[2], user), a)
-		return a, ok, err
+		return parts[2], true, nil
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if kv.Prefetches(tx) {
+		refs := make([]kv.Ref, 0, 2*len(keys))
+		for _, sub := range keys {
+			refs = append(refs, kv.Ref{Bucket: assignmentsBucket, Key: kv.Key(org, sub, user)}, kv.Ref{Bucket: poolsBucket, Key: kv.Key(org, sub)})
+		}
+		kv.Prefetch(tx, refs...)
+	}
+	var out []*licensingv1.Assignment
+	var users []string
+	var pools []*licensingv1.Pool
+	for _, sub := range keys {
+		a := &licensingv1.Assignment{}
+		ok, err := kv.Get(tx.Bucket(assignmentsBucket), kv.Key(org, sub, user), a)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, perr := GetPool(tx, org, sub)
+		if !ok || perr != nil {
+			continue
+		}
+		out, users, pools = append(out, a), append(users, user), append(pools, p)
+	}
+	fillAssignments(tx, org, out, users, pools)
+	return out, next, nil
+}
+
+// fillAssignments completes stored assignments with what is not stored in
+// them: the user's name and current display name, the pool's name and
+// product. Assignments stored whole (before only the time was) keep their
+// recorded display name when the user's record is gone.
+func fillAssignments(tx kv.Tx, org string, as []*licensingv1.Assignment, users []string, pools []*licensingv1.Pool) {
+	if kv.Prefetches(tx) {
+		refs := make([]kv.Ref, len(users))
+		for i, u := range users {
+			refs[i] = kv.Ref{Bucket: usersBucket, Key: kv.Key(org, u)}
+		}
+		kv.Prefetch(tx, refs...)
+	}
+	for i, a := range as {
+		a.User = names.Format(names.User, org, users[i])
+		if u, err := GetUser(tx, org, users[i]); err == nil {
+			a.UserDisplayName = u.GetDisplayName()
+		}
+		a.License, a.Product = pools[i].GetName(), pools[i].GetProduct()
+	}
 }
 
 // AddEvent puts an audit event in the outbox, in the transaction of the change.
