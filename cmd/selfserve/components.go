@@ -182,7 +182,7 @@ func (s *system) open(ctx context.Context, name string) (*unit, error) {
 	case "commerce":
 		c, err := commerce.Open(commerce.Config{DataDir: s.cfg.DataDir, Store: s.store, Clock: s.cfg.Clock, Seed: s.cfg.Seed,
 			LicensingAddr: s.dial["licensing"], BillingAddr: s.dial["billing"], Signer: s.signer, Logger: log,
-			WebhooksAllowPrivate: s.cfg.WebhooksAllowPrivate})
+			WebhooksAllowPrivate: s.cfg.WebhooksAllowPrivate, AuditRetentionMonths: s.cfg.AuditRetentionMonths})
 		if err != nil {
 			return nil, fmt.Errorf("commerce: %w", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/selfserve/selfserve/services/commerce"
 	"github.com/selfserve/selfserve/services/kit/auth"
 	"github.com/selfserve/selfserve/services/kit/kv"
 	"github.com/selfserve/selfserve/services/kit/ratelimit"
@@ -43,6 +44,8 @@ type config struct {
 	// WebhooksAllowPrivate lets webhooks reach loopback and private
 	// addresses over http (commerce).
 	WebhooksAllowPrivate bool
+	// AuditRetentionMonths is how long commerce keeps audit events.
+	AuditRetentionMonths int
 	// token
 	Operator bool
 	TTL      time.Duration
@@ -93,8 +96,9 @@ func (f *flagSet) service(seed bool) {
 	}
 }
 
-// webhooks declares commerce's webhook flags.
+// webhooks declares commerce's webhook and audit retention flags.
 func (f *flagSet) webhooks() {
+	f.IntVar(&f.cfg.AuditRetentionMonths, "audit-retention-months", commerce.DefaultAuditRetentionMonths, "months the audit events are kept; older ones are removed in the background, 1,000 a transaction (0: kept forever)")
 	f.BoolVar(&f.cfg.WebhooksAllowPrivate, "webhooks-allow-private", false, "let webhook endpoints be http URLs and resolve to loopback, private or link-local addresses (tests, closed networks); refused otherwise")
 }
 

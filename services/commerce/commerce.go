@@ -44,7 +44,15 @@ type Config struct {
 	// WebhooksAllowPrivate lets webhook endpoints be http URLs on loopback
 	// and private addresses: for tests and closed networks.
 	WebhooksAllowPrivate bool
+	// AuditRetentionMonths is how many months audit events are kept (by
+	// their business time); older ones are removed in the background. 0
+	// keeps them forever; Open takes a negative value as 0.
+	AuditRetentionMonths int
 }
+
+// DefaultAuditRetentionMonths is the audit retention of `selfserve commerce`
+// and `selfserve dev`: 13 months, a year and the month before it.
+const DefaultAuditRetentionMonths = 13
 
 // Component is a ready-to-serve commerce service.
 type Component struct {
@@ -55,7 +63,9 @@ type Component struct {
 	// Webhooks sends the feed's events to the organizations' endpoints.
 	Webhooks *webhooks.Sender
 
-	conns []*grpc.ClientConn
+	conns     []*grpc.ClientConn
+	retention int // months
+	log       *slog.Logger
 }
 
 // Open opens the store, the clock and the gRPC server.
@@ -93,7 +103,10 @@ func Open(cfg Config) (*Component, error) {
 	sender := &webhooks.Sender{Store: st, Client: policy.Client(), Describe: events.DescribeForWebhook, Log: log}
 	commercev1.RegisterWebhookServiceServer(svc, &server.Webhooks{Store: st, Clock: svc.Clock, Policy: policy, Notify: sender.Notify})
 	svc.Go(func(ctx context.Context) { sender.Run(ctx, time.Second) })
-	c := &Component{Service: svc, Store: st, Webhooks: sender}
+	c := &Component{Service: svc, Store: st, Webhooks: sender, retention: max(0, cfg.AuditRetentionMonths), log: log}
+	if c.retention > 0 {
+		svc.Go(func(ctx context.Context) { c.runRetention(ctx, time.Minute) })
+	}
 	if cfg.LicensingAddr == "" || cfg.BillingAddr == "" {
 		// Without the services it calls, commerce serves its catalog and
 		// feed only (as some tests run it); subscriptions answer

@@ -36,9 +36,13 @@ type catalogHarness struct {
 
 func newSigner(t *testing.T) *auth.Signer { return servetest.NewSigner(t) }
 
-func open(t *testing.T, dataDir string, signer *auth.Signer, seed bool) *catalogHarness {
+func open(t *testing.T, dataDir string, signer *auth.Signer, seed bool, with ...func(*commerce.Config)) *catalogHarness {
 	t.Helper()
-	c, err := commerce.Open(commerce.Config{DataDir: dataDir, Clock: "system", Seed: seed, Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := commerce.Config{DataDir: dataDir, Clock: "system", Seed: seed, Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, w := range with {
+		w(&cfg)
+	}
+	c, err := commerce.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

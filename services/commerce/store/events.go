@@ -2,7 +2,9 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -89,4 +91,47 @@ func ListEvents(tx kv.Tx, org string, before []byte, size int) ([]*commercev1.Ev
 		return true, nil
 	})
 	return out, next, err
+}
+
+// PurgeEvents removes up to limit events of any organization recorded (by
+// business time) before cutoff, with their name index entries, and answers
+// how many it removed. It reads only the old end of each organization's
+// events: a few keys a call when nothing is due.
+func PurgeEvents(tx kv.Tx, cutoff time.Time, limit int) (int, error) {
+	type old struct {
+		key  []byte
+		name string
+	}
+	var due []old
+	c := tx.Bucket(eventsBucket).Cursor()
+	for k, _ := c.First(); k != nil && len(due) < limit; {
+		sep := bytes.IndexByte(k, 0)
+		if sep < 0 || len(k) < sep+1+8+1 {
+			k, _ = c.Next() // not an event's key
+			continue
+		}
+		org := k[:sep]
+		at := int64(binary.BigEndian.Uint64(k[sep+1 : sep+9]))
+		if at >= cutoff.UnixNano() {
+			// The rest of this organization's events are newer: on to the
+			// next organization ("org\x01" sorts after every "org\x00…").
+			k, _ = c.Seek(append(bytes.Clone(org), 1))
+			continue
+		}
+		due = append(due, old{key: bytes.Clone(k), name: names.Format(audit.EventPattern, string(org), string(k[sep+10:]))})
+		k, _ = c.Next()
+	}
+	events, index, fanout := tx.Bucket(eventsBucket), tx.Bucket(eventNames), tx.Bucket(webhookFanout)
+	for _, e := range due {
+		if err := events.Delete(e.key); err != nil {
+			return 0, err
+		}
+		if err := index.Delete([]byte(e.name)); err != nil {
+			return 0, err
+		}
+		if err := fanout.Delete(e.key); err != nil {
+			return 0, err
+		}
+	}
+	return len(due), nil
 }
