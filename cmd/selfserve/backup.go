@@ -22,6 +22,20 @@ import (
 // each stream starts, not while it runs.
 const backupTokenTTL = 15 * time.Minute
 
+// operatorToken is an operator token signed with the configured key, which
+// must exist: a new one would sign a token no service accepts.
+func operatorToken(cfg *config, ttl time.Duration) (string, error) {
+	key, err := auth.LoadKey(cfg.SigningKey)
+	if err != nil {
+		return "", fmt.Errorf("signing key: %w", err)
+	}
+	signer, err := auth.NewSigner(key)
+	if err != nil {
+		return "", err
+	}
+	return signer.OperatorToken(ttl)
+}
+
 // runBackup copies the store of each running service into --out, each a
 // consistent snapshot taken while the service goes on serving. The signing
 // key is a secret and is not copied: restore the copies next to the key they
@@ -40,16 +54,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "selfserve backup: --out is required")
 		return errUsage
 	}
-	// The key must exist: a new one would sign a token no service accepts.
-	key, err := auth.LoadKey(cfg.SigningKey)
-	if err != nil {
-		return fmt.Errorf("signing key: %w", err)
-	}
-	signer, err := auth.NewSigner(key)
-	if err != nil {
-		return err
-	}
-	tok, err := signer.OperatorToken(backupTokenTTL)
+	tok, err := operatorToken(cfg, backupTokenTTL)
 	if err != nil {
 		return err
 	}

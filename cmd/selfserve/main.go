@@ -27,6 +27,9 @@ Usage:
                        print an operator bearer token signed with DIR/signing.key
   selfserve backup --out DIR [--data-dir DIR]
                        copy each running service's store into DIR, online
+  selfserve compact [--only licensing,commerce,billing] [--data-dir DIR]
+                       have each running service rewrite its bbolt file without
+                       its free pages; writes wait while it copies
   selfserve check      compare the three stores through the services' APIs and
                        report every disagreement (exit status 1 when any)
   selfserve etcd --name m0 --client-addr 127.0.0.1:2379 --peer-addr 127.0.0.1:2380
@@ -78,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runBackup(ctx, rest, stdout, stderr)
 	case "check":
 		return runCheck(ctx, rest, stdout, stderr)
+	case "compact":
+		return runCompact(ctx, rest, stdout, stderr)
 	case "bench":
 		return benchCommand(bench.Run(ctx, rest, stdout, stderr))
 	case "etcd":

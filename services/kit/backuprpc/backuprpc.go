@@ -15,6 +15,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
 	"github.com/selfserve/selfserve/services/kit/auth"
@@ -216,4 +217,30 @@ func Verify(path string) error {
 		}
 		return errors.Join(problems...)
 	})
+}
+
+// Compacter is a store that can rewrite its file without its free pages
+// (kv.Bolt).
+type Compacter interface {
+	Compact() (kv.Compaction, error)
+}
+
+// Compact rewrites the store's file without its free pages: reads go on,
+// writes wait while it copies (kv.Bolt.Compact).
+func (s *Server) Compact(ctx context.Context, req *operatorv1.CompactRequest) (*operatorv1.CompactResponse, error) {
+	if !auth.FromContext(ctx).IsOperator() {
+		return nil, errs.Denied("only an operator may compact a store")
+	}
+	if req.GetName() != "" && req.GetName() != "store" {
+		return nil, errs.NotFound(req.GetName())
+	}
+	c, ok := s.DB.(Compacter)
+	if !ok {
+		return nil, errs.New(errs.FailedPrecondition, "the %s store is not a bbolt file: etcd compacts its own history, and `etcdctl defrag` gives its space back", s.DB.Backend())
+	}
+	res, err := c.Compact()
+	if err != nil {
+		return nil, err
+	}
+	return &operatorv1.CompactResponse{FileName: s.Name + ".db", SizeBefore: res.Before, SizeAfter: res.After, WritesPaused: durationpb.New(res.Paused)}, nil
 }

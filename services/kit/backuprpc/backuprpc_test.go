@@ -187,7 +187,11 @@ func TestBackupUnderLoad(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 
-	cp := &kv.Bolt{Raw: open(t, path)}
+	cp, err := kv.OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
 	err = cp.View(func(tx kv.Tx) error {
 		if n := kv.Count(tx.Bucket(seeded)); n != 3000 {
 			t.Errorf("copy holds %d seeded keys, want 3000", n)
@@ -380,4 +384,48 @@ func TestVerify(t *testing.T) {
 			t.Errorf("Verify accepted %d of %d bytes", n, len(raw))
 		}
 	}
+}
+
+// notCompactable is a store without a file of its own to compact, as etcd's.
+type notCompactable struct{ kv.DB }
+
+func TestCompactRPC(t *testing.T) {
+	h := start(t, nil)
+	seed(t, h.db, 2000)
+	if err := h.db.Update(func(tx kv.Tx) error {
+		for i := range 2000 {
+			if i%10 != 0 {
+				if err := tx.Bucket(seeded).Delete(kv.Uint64(uint64(i))); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	client := operatorv1.NewBackupServiceClient(h.conn)
+	_, err := client.Compact(h.as(t, auth.GlobalAdmin), &operatorv1.CompactRequest{})
+	wantStatus(t, err, codes.PermissionDenied, errs.PermissionDenied)
+	_, err = client.Compact(h.as(t, auth.Operator), &operatorv1.CompactRequest{Name: "other"})
+	wantStatus(t, err, codes.NotFound, errs.ResourceNotFound)
+	res, err := client.Compact(h.as(t, auth.Operator), &operatorv1.CompactRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.GetFileName() != "licensing.db" || res.GetSizeAfter() >= res.GetSizeBefore() || res.GetWritesPaused().AsDuration() <= 0 {
+		t.Fatalf("compact answered %v", res)
+	}
+	if err := h.db.View(func(tx kv.Tx) error {
+		if n := kv.Count(tx.Bucket(seeded)); n != 200 {
+			t.Errorf("%d keys after the compaction, want 200", n)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	etcdLike := start(t, &backuprpc.Server{Name: "licensing", DB: notCompactable{h.db}})
+	_, err = operatorv1.NewBackupServiceClient(etcdLike.conn).Compact(etcdLike.as(t, auth.Operator), &operatorv1.CompactRequest{})
+	wantStatus(t, err, codes.FailedPrecondition, errs.FailedPrecondition)
 }

@@ -25,11 +25,11 @@ func Commit(db DB, fn func(Tx) error) error {
 	if !ok {
 		return db.Update(fn)
 	}
-	g, _ := groups.LoadOrStore(b.Raw, &group{db: b.Raw, name: b.name})
+	g, _ := groups.LoadOrStore(b, &group{db: b, name: b.name})
 	return g.(*group).run(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
 }
 
-var groups sync.Map // *bolt.DB → *group
+var groups sync.Map // *Bolt → *group
 
 type call struct {
 	fn   func(*bolt.Tx) error
@@ -37,7 +37,7 @@ type call struct {
 }
 
 type group struct {
-	db      *bolt.DB
+	db      *Bolt
 	name    string // of the store, in metrics
 	mu      sync.Mutex
 	pending []call
@@ -76,7 +76,7 @@ func (g *group) loop() {
 		g.mu.Unlock()
 		failed := -1
 		start := time.Now()
-		err := g.db.Update(func(tx *bolt.Tx) error {
+		err := g.db.update(func(tx *bolt.Tx) error {
 			for i, c := range batch {
 				if err := c.fn(tx); err != nil {
 					failed = i
@@ -96,7 +96,7 @@ func (g *group) loop() {
 			// commit (or fail) on their own.
 			for _, c := range batch {
 				start := time.Now()
-				err := g.db.Update(c.fn)
+				err := g.db.update(c.fn)
 				if err == nil {
 					metrics.ObserveCommit(g.name, "bbolt", start, 1)
 				}

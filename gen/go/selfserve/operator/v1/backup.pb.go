@@ -9,6 +9,7 @@ package operatorv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -21,6 +22,124 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Request for Compact.
+type CompactRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "store"; may be left empty.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompactRequest) Reset() {
+	*x = CompactRequest{}
+	mi := &file_selfserve_operator_v1_backup_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompactRequest) ProtoMessage() {}
+
+func (x *CompactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_selfserve_operator_v1_backup_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompactRequest.ProtoReflect.Descriptor instead.
+func (*CompactRequest) Descriptor() ([]byte, []int) {
+	return file_selfserve_operator_v1_backup_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CompactRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// What a compaction did.
+type CompactResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The store's file name, e.g. "licensing.db".
+	FileName string `protobuf:"bytes,1,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	// The file's size before and after, in bytes.
+	SizeBefore int64 `protobuf:"varint,2,opt,name=size_before,json=sizeBefore,proto3" json:"size_before,omitempty"`
+	SizeAfter  int64 `protobuf:"varint,3,opt,name=size_after,json=sizeAfter,proto3" json:"size_after,omitempty"`
+	// How long writes waited: the copy, the swap included.
+	WritesPaused  *durationpb.Duration `protobuf:"bytes,4,opt,name=writes_paused,json=writesPaused,proto3" json:"writes_paused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompactResponse) Reset() {
+	*x = CompactResponse{}
+	mi := &file_selfserve_operator_v1_backup_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompactResponse) ProtoMessage() {}
+
+func (x *CompactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_selfserve_operator_v1_backup_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompactResponse.ProtoReflect.Descriptor instead.
+func (*CompactResponse) Descriptor() ([]byte, []int) {
+	return file_selfserve_operator_v1_backup_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CompactResponse) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *CompactResponse) GetSizeBefore() int64 {
+	if x != nil {
+		return x.SizeBefore
+	}
+	return 0
+}
+
+func (x *CompactResponse) GetSizeAfter() int64 {
+	if x != nil {
+		return x.SizeAfter
+	}
+	return 0
+}
+
+func (x *CompactResponse) GetWritesPaused() *durationpb.Duration {
+	if x != nil {
+		return x.WritesPaused
+	}
+	return nil
+}
+
 // Request for Backup.
 type BackupRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -32,7 +151,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_selfserve_operator_v1_backup_proto_msgTypes[0]
+	mi := &file_selfserve_operator_v1_backup_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +163,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_operator_v1_backup_proto_msgTypes[0]
+	mi := &file_selfserve_operator_v1_backup_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +176,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_selfserve_operator_v1_backup_proto_rawDescGZIP(), []int{0}
+	return file_selfserve_operator_v1_backup_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *BackupRequest) GetName() string {
@@ -82,7 +201,7 @@ type BackupChunk struct {
 
 func (x *BackupChunk) Reset() {
 	*x = BackupChunk{}
-	mi := &file_selfserve_operator_v1_backup_proto_msgTypes[1]
+	mi := &file_selfserve_operator_v1_backup_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -94,7 +213,7 @@ func (x *BackupChunk) String() string {
 func (*BackupChunk) ProtoMessage() {}
 
 func (x *BackupChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_selfserve_operator_v1_backup_proto_msgTypes[1]
+	mi := &file_selfserve_operator_v1_backup_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -107,7 +226,7 @@ func (x *BackupChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupChunk.ProtoReflect.Descriptor instead.
 func (*BackupChunk) Descriptor() ([]byte, []int) {
-	return file_selfserve_operator_v1_backup_proto_rawDescGZIP(), []int{1}
+	return file_selfserve_operator_v1_backup_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *BackupChunk) GetData() []byte {
@@ -135,16 +254,26 @@ var File_selfserve_operator_v1_backup_proto protoreflect.FileDescriptor
 
 const file_selfserve_operator_v1_backup_proto_rawDesc = "" +
 	"\n" +
-	"\"selfserve/operator/v1/backup.proto\x12\x15selfserve.operator.v1\"#\n" +
+	"\"selfserve/operator/v1/backup.proto\x12\x15selfserve.operator.v1\x1a\x1egoogle/protobuf/duration.proto\"$\n" +
+	"\x0eCompactRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xae\x01\n" +
+	"\x0fCompactResponse\x12\x1b\n" +
+	"\tfile_name\x18\x01 \x01(\tR\bfileName\x12\x1f\n" +
+	"\vsize_before\x18\x02 \x01(\x03R\n" +
+	"sizeBefore\x12\x1d\n" +
+	"\n" +
+	"size_after\x18\x03 \x01(\x03R\tsizeAfter\x12>\n" +
+	"\rwrites_paused\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\fwritesPaused\"#\n" +
 	"\rBackupRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"]\n" +
 	"\vBackupChunk\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x1b\n" +
 	"\tfile_name\x18\x02 \x01(\tR\bfileName\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x03R\ttotalSize2e\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize2\xbf\x01\n" +
 	"\rBackupService\x12T\n" +
-	"\x06Backup\x12$.selfserve.operator.v1.BackupRequest\x1a\".selfserve.operator.v1.BackupChunk0\x01BHZFgithub.com/selfserve/selfserve/gen/go/selfserve/operator/v1;operatorv1b\x06proto3"
+	"\x06Backup\x12$.selfserve.operator.v1.BackupRequest\x1a\".selfserve.operator.v1.BackupChunk0\x01\x12X\n" +
+	"\aCompact\x12%.selfserve.operator.v1.CompactRequest\x1a&.selfserve.operator.v1.CompactResponseBHZFgithub.com/selfserve/selfserve/gen/go/selfserve/operator/v1;operatorv1b\x06proto3"
 
 var (
 	file_selfserve_operator_v1_backup_proto_rawDescOnce sync.Once
@@ -158,19 +287,25 @@ func file_selfserve_operator_v1_backup_proto_rawDescGZIP() []byte {
 	return file_selfserve_operator_v1_backup_proto_rawDescData
 }
 
-var file_selfserve_operator_v1_backup_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_selfserve_operator_v1_backup_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_selfserve_operator_v1_backup_proto_goTypes = []any{
-	(*BackupRequest)(nil), // 0: selfserve.operator.v1.BackupRequest
-	(*BackupChunk)(nil),   // 1: selfserve.operator.v1.BackupChunk
+	(*CompactRequest)(nil),      // 0: selfserve.operator.v1.CompactRequest
+	(*CompactResponse)(nil),     // 1: selfserve.operator.v1.CompactResponse
+	(*BackupRequest)(nil),       // 2: selfserve.operator.v1.BackupRequest
+	(*BackupChunk)(nil),         // 3: selfserve.operator.v1.BackupChunk
+	(*durationpb.Duration)(nil), // 4: google.protobuf.Duration
 }
 var file_selfserve_operator_v1_backup_proto_depIdxs = []int32{
-	0, // 0: selfserve.operator.v1.BackupService.Backup:input_type -> selfserve.operator.v1.BackupRequest
-	1, // 1: selfserve.operator.v1.BackupService.Backup:output_type -> selfserve.operator.v1.BackupChunk
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	4, // 0: selfserve.operator.v1.CompactResponse.writes_paused:type_name -> google.protobuf.Duration
+	2, // 1: selfserve.operator.v1.BackupService.Backup:input_type -> selfserve.operator.v1.BackupRequest
+	0, // 2: selfserve.operator.v1.BackupService.Compact:input_type -> selfserve.operator.v1.CompactRequest
+	3, // 3: selfserve.operator.v1.BackupService.Backup:output_type -> selfserve.operator.v1.BackupChunk
+	1, // 4: selfserve.operator.v1.BackupService.Compact:output_type -> selfserve.operator.v1.CompactResponse
+	3, // [3:5] is the sub-list for method output_type
+	1, // [1:3] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_selfserve_operator_v1_backup_proto_init() }
@@ -184,7 +319,7 @@ func file_selfserve_operator_v1_backup_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_selfserve_operator_v1_backup_proto_rawDesc), len(file_selfserve_operator_v1_backup_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

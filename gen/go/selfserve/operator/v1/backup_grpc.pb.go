@@ -19,7 +19,8 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	BackupService_Backup_FullMethodName = "/selfserve.operator.v1.BackupService/Backup"
+	BackupService_Backup_FullMethodName  = "/selfserve.operator.v1.BackupService/Backup"
+	BackupService_Compact_FullMethodName = "/selfserve.operator.v1.BackupService/Compact"
 )
 
 // BackupServiceClient is the client API for BackupService service.
@@ -27,13 +28,20 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // BackupService is served by every selfserve service: it streams a consistent
-// copy of that service's store while the service goes on serving. It is not
-// on the JSON edge; `selfserve backup` calls it over gRPC.
+// copy of that service's store while the service goes on serving, and
+// compacts the store's file. It is not on the JSON edge; `selfserve backup`
+// and `selfserve compact` call it over gRPC.
 type BackupServiceClient interface {
 	// Streams a copy of the store, taken in one read transaction, so that it
 	// holds every change committed before the call and none made during it
 	// (AIP-136 custom method). OPERATOR only.
 	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error)
+	// Rewrites the store's bbolt file without its free pages, which bbolt
+	// never gives back to the file system (AIP-136 custom method). Reads go on
+	// throughout; writes wait while the copy runs. OPERATOR only. On etcd it
+	// answers FAILED_PRECONDITION: the cluster compacts its own history and
+	// `etcdctl defrag` gives its space back.
+	Compact(ctx context.Context, in *CompactRequest, opts ...grpc.CallOption) (*CompactResponse, error)
 }
 
 type backupServiceClient struct {
@@ -63,18 +71,35 @@ func (c *backupServiceClient) Backup(ctx context.Context, in *BackupRequest, opt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type BackupService_BackupClient = grpc.ServerStreamingClient[BackupChunk]
 
+func (c *backupServiceClient) Compact(ctx context.Context, in *CompactRequest, opts ...grpc.CallOption) (*CompactResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompactResponse)
+	err := c.cc.Invoke(ctx, BackupService_Compact_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BackupServiceServer is the server API for BackupService service.
 // All implementations must embed UnimplementedBackupServiceServer
 // for forward compatibility.
 //
 // BackupService is served by every selfserve service: it streams a consistent
-// copy of that service's store while the service goes on serving. It is not
-// on the JSON edge; `selfserve backup` calls it over gRPC.
+// copy of that service's store while the service goes on serving, and
+// compacts the store's file. It is not on the JSON edge; `selfserve backup`
+// and `selfserve compact` call it over gRPC.
 type BackupServiceServer interface {
 	// Streams a copy of the store, taken in one read transaction, so that it
 	// holds every change committed before the call and none made during it
 	// (AIP-136 custom method). OPERATOR only.
 	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupChunk]) error
+	// Rewrites the store's bbolt file without its free pages, which bbolt
+	// never gives back to the file system (AIP-136 custom method). Reads go on
+	// throughout; writes wait while the copy runs. OPERATOR only. On etcd it
+	// answers FAILED_PRECONDITION: the cluster compacts its own history and
+	// `etcdctl defrag` gives its space back.
+	Compact(context.Context, *CompactRequest) (*CompactResponse, error)
 	mustEmbedUnimplementedBackupServiceServer()
 }
 
@@ -87,6 +112,9 @@ type UnimplementedBackupServiceServer struct{}
 
 func (UnimplementedBackupServiceServer) Backup(*BackupRequest, grpc.ServerStreamingServer[BackupChunk]) error {
 	return status.Error(codes.Unimplemented, "method Backup not implemented")
+}
+func (UnimplementedBackupServiceServer) Compact(context.Context, *CompactRequest) (*CompactResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Compact not implemented")
 }
 func (UnimplementedBackupServiceServer) mustEmbedUnimplementedBackupServiceServer() {}
 func (UnimplementedBackupServiceServer) testEmbeddedByValue()                       {}
@@ -120,13 +148,36 @@ func _BackupService_Backup_Handler(srv interface{}, stream grpc.ServerStream) er
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type BackupService_BackupServer = grpc.ServerStreamingServer[BackupChunk]
 
+func _BackupService_Compact_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompactRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BackupServiceServer).Compact(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BackupService_Compact_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BackupServiceServer).Compact(ctx, req.(*CompactRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BackupService_ServiceDesc is the grpc.ServiceDesc for BackupService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var BackupService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "selfserve.operator.v1.BackupService",
 	HandlerType: (*BackupServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Compact",
+			Handler:    _BackupService_Compact_Handler,
+		},
+	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Backup",
