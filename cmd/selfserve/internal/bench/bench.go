@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,8 +19,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
@@ -297,7 +300,8 @@ func (b *bencher) run(ctx context.Context) error {
 	b.report.Notes = append(b.report.Notes,
 		"assign loads: one operation is an assign and an unassign of the caller's own user (two requests, two durable commits); the raw chain does the same",
 		"ratios: to the raw chain at the same concurrency, per operation for assign cycles, per request for every other load",
-		"CPU: user+system time of the serving processes (not the load generator) from /proc, in 10 ms ticks, per operation")
+		"CPU: user+system time of the serving processes (not the load generator) from /proc, in 10 ms ticks, per operation",
+		"bbolt-update/local: plain bbolt in the bench's own process, one db.Update (one commit, its fsyncs) of one key an operation: the disk's bound on a chain of durable commits; the raw chain and the services share commits between callers, so they can pass it")
 	return nil
 }
 
@@ -417,6 +421,32 @@ func (b *bencher) runRaw(ctx context.Context) error {
 		conn.Close()
 	}
 	b.report.Components = append(b.report.Components, b.component("raw", "raw-chain", c.pid(), idle, filepath.Join(dir, "raw.db")))
+	return b.plainBolt(ctx, dir)
+}
+
+// plainBolt measures what bounds every durable load on this disk: bbolt
+// alone, in this process, one db.Update of one small key an operation (a
+// commit and its fsyncs), with bbolt's default options.
+func (b *bencher) plainBolt(ctx context.Context, dir string) error {
+	db, err := bolt.Open(filepath.Join(dir, "plain.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	value := make([]byte, 100)
+	var seq atomic.Uint64
+	for _, n := range b.concEnds() {
+		b.measure(ctx, benchLoad{name: "bbolt-update/local", system: "raw", conc: n, requests: 1,
+			op: benchCall(func(context.Context, *benchWorker) error {
+				return db.Update(func(tx *bolt.Tx) error {
+					bk, err := tx.CreateBucketIfNotExists([]byte("plain"))
+					if err != nil {
+						return err
+					}
+					return bk.Put(binary.BigEndian.AppendUint64(nil, seq.Add(1)), value)
+				})
+			})})
+	}
 	return nil
 }
 
