@@ -369,6 +369,10 @@ var poolStates = map[commercev1.Subscription_State]licensingv1.License_State{
 // pool is as prev has it, and carries a version above every one sent.
 func restore(m *store.Meta, prev *commercev1.Subscription) {
 	m.Undo = nil
+	if prev.GetState() == commercev1.Subscription_DELETED {
+		m.Pending = nil // its pool is locked out for good: nothing to put back
+		return
+	}
 	m.Version++
 	m.Pending = []store.Step{{Kind: store.StepResizePool, Total: prev.GetQuantity(), Version: m.Version}}
 	if st, ok := poolStates[prev.GetState()]; ok {
