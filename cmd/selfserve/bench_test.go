@@ -37,7 +37,7 @@ func TestBenchQuick(t *testing.T) {
 
 	want := map[string]bool{}
 	for _, name := range []string{"raw-chain/json", "echo/grpc", "echo-chain/grpc", "assign/json", "assign/grpc", "get-organization/json",
-		"get-organization/grpc", "list-subscriptions/json", "purchase/json", "list-invoices/json"} {
+		"get-organization/grpc", "list-subscriptions/json", "purchase/json", "list-invoices/json", "bbolt-update/local"} {
 		for _, c := range []int{1, 16} {
 			want[fmt.Sprintf("%s c=%d", name, c)] = true
 		}
