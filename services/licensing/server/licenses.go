@@ -112,12 +112,12 @@ func (l *Licensing) ListAssignments(ctx context.Context, req *licensingv1.ListAs
 	}
 	resp := &licensingv1.ListAssignmentsResponse{}
 	err = l.Store.DB.View(func(tx kv.Tx) error {
-		org, sub, _, err := visiblePool(tx, auth.FromContext(ctx), req.GetParent())
+		org, sub, p, err := visiblePool(tx, auth.FromContext(ctx), req.GetParent())
 		if err != nil {
 			return err
 		}
 		var next []byte
-		resp.Assignments, next, err = store.ListAssignments(tx, org, sub, pg.After, pg.Size)
+		resp.Assignments, next, err = store.ListPoolAssignments(tx, org, sub, p, pg.After, pg.Size)
 		resp.NextPageToken = pg.Next(next)
 		return err
 	})

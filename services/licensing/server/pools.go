@@ -382,7 +382,7 @@ func (s *Pools) BatchGetPools(ctx context.Context, req *licensingv1.BatchGetPool
 			}
 			resp.Pools = append(resp.Pools, p)
 			if req.GetWithAssignments() && p.GetAssignedLicenses() > 0 {
-				as, _, err := store.ListAssignments(tx, i.org, i.sub, nil, seats.MaxTotal)
+				as, _, err := store.ListPoolAssignments(tx, i.org, i.sub, p, nil, seats.MaxTotal)
 				if err != nil {
 					return err
 				}

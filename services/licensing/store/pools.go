@@ -130,12 +130,9 @@ func ListOwnPools(tx kv.Tx, org, purchaser string, after []byte, size int) ([]*l
 	})
 }
 
-// ListAssignments lists the assignments of a pool in user order.
-func ListAssignments(tx kv.Tx, org, sub string, after []byte, size int) ([]*licensingv1.Assignment, []byte, error) {
-	p, err := GetPool(tx, org, sub)
-	if err != nil {
-		return nil, nil, err
-	}
+// ListPoolAssignments lists the assignments of pool p (org's sub, read by
+// the caller) in user order.
+func ListPoolAssignments(tx kv.Tx, org, sub string, p *licensingv1.Pool, after []byte, size int) ([]*licensingv1.Assignment, []byte, error) {
 	var users []string
 	out, next, err := kv.Page(tx.Bucket(assignmentsBucket), kv.Prefix(org, sub), after, size, false, func(k, v []byte) (*licensingv1.Assignment, bool, error) {
 		a := &licensingv1.Assignment{}

@@ -55,7 +55,7 @@ func TestAssignmentsStoreTheirTimeAlone(t *testing.T) {
 		if want, _ := proto.Marshal(&licensingv1.Assignment{AssignTime: timestamppb.New(now)}); string(stored) != string(want) {
 			t.Errorf("stored %x, want the time alone %x", stored, want)
 		}
-		as, _, err := ListAssignments(tx, "contoso", "s-1", nil, 10)
+		as, _, err := ListPoolAssignments(tx, "contoso", "s-1", pool, nil, 10)
 		if err != nil {
 			return err
 		}
@@ -65,7 +65,7 @@ func TestAssignmentsStoreTheirTimeAlone(t *testing.T) {
 		}
 		for i := range want {
 			if i >= len(as) || !proto.Equal(as[i], want[i]) {
-				t.Fatalf("ListAssignments: %v, want %v", as, want)
+				t.Fatalf("ListPoolAssignments: %v, want %v", as, want)
 			}
 		}
 		mine, _, err := ListUserAssignments(tx, "contoso", "max", nil, 10)
