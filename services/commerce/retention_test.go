@@ -53,6 +53,16 @@ func TestAuditRetention(t *testing.T) {
 			t.Fatalf("%s's feed after the purge: %v, want %s", org, got, want)
 		}
 	}
+	// The purged events' names went with them; the kept ones' stayed.
+	if n := record(t, h, ctx, at(event("contoso", "old-0000", 0), now.AddDate(0, -14, 0))); n != 1 {
+		t.Fatalf("a purged event sent again: recorded %d, want 1 (its name is gone with it)", n)
+	}
+	if n := record(t, h, ctx, at(event("contoso", "today", 0), now)); n != 0 {
+		t.Fatalf("a kept event sent again: recorded %d, want 0", n)
+	}
+	if again, err := h.comp.PurgeEvents(context.Background()); err != nil || again != 1 {
+		t.Fatalf("the next run removed %d (%v), want the one sent again", again, err)
+	}
 	if again, err := h.comp.PurgeEvents(context.Background()); err != nil || again != 0 {
 		t.Fatalf("a second run removed %d (%v), want 0", again, err)
 	}

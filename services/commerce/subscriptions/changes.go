@@ -137,10 +137,13 @@ func (s *Service) mutateAs(ctx context.Context, method string, req proto.Message
 	}
 	resp := &commercev1.Subscription{}
 	for attempt := 0; ; attempt++ {
-		if err := s.catchUp(ctx, org, id, s.Clock.Now()); err != nil && errs.ReasonOf(err) != errs.ResourceNotFound.Name {
-			return nil, err
+		var cur *commercev1.Subscription
+		var curMeta *store.Meta
+		cur, curMeta, err = s.catchUp(ctx, org, id, s.Clock.Now())
+		if err == nil {
+			_, _, err = s.Steps.DriveFrom(ctx, org, id, cur, curMeta)
 		}
-		if err := s.Drive(ctx, org, id); err != nil && errs.ReasonOf(err) != errs.ResourceNotFound.Name {
+		if err != nil && errs.ReasonOf(err) != errs.ResourceNotFound.Name {
 			return nil, err
 		}
 		now := s.Clock.Now()
@@ -193,31 +196,37 @@ const maxBusy = 4
 
 // catchUp runs the lifecycle steps of one subscription due by now, as the
 // background run would, so that a change never lands on a term that has
-// ended (a clock moved past it, or a run not yet come round).
-func (s *Service) catchUp(ctx context.Context, org, id string, now time.Time) error {
+// ended (a clock moved past it, or a run not yet come round). It answers
+// the subscription as it read it last when nothing was due, for the drive
+// that follows to start from (nil: read it again).
+func (s *Service) catchUp(ctx context.Context, org, id string, now time.Time) (*commercev1.Subscription, *store.Meta, error) {
 	for range 100 {
+		var sub *commercev1.Subscription
+		var m *store.Meta
 		due := false
-		err := s.Store.DB.View(func(tx kv.Tx) error {
-			sub, m, err := store.GetSubscription(tx, org, id)
-			if err != nil {
+		err := s.Store.DB.View(func(tx kv.Tx) (err error) {
+			if sub, m, err = store.GetSubscription(tx, org, id); err != nil {
 				return err
 			}
 			kind, at := terms.Next(sub, m.DisabledAt, m.TrialNeedsPayment)
 			due = kind != terms.None && !at.After(now) && !m.Hidden
 			return nil
 		})
-		if err != nil || !due {
-			return err
+		if err != nil {
+			return nil, nil, err
+		}
+		if !due {
+			return sub, m, nil
 		}
 		floor, err := s.renewalFloor(ctx, org, id, now)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		if err := s.step(org, id, now, floor); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
-	return nil
+	return nil, nil, nil
 }
 
 // assigned reads how many licenses of a subscription are assigned.
