@@ -106,7 +106,7 @@ func TestEndToEndCompact(t *testing.T) {
 	readAll(again, "after a restart")
 	t.Logf("%d records written around the compaction, all read back twice", len(made))
 
-	// Not an operator: refused.
+	// Without the signing key there is no operator token to send: refused.
 	msg, err := exec.Command(bin, "compact", "--data-dir", t.TempDir(), "--licensing-addr", again.grpc["licensing"], "--only", "licensing").CombinedOutput()
 	if err == nil || !strings.Contains(string(msg), "signing key") {
 		t.Errorf("compact without the key: %v %q", err, msg)
