@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -8,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 )
 
 func TestNoTokenIsUnauthenticated(t *testing.T) {
@@ -67,6 +72,23 @@ func TestCanonicalJSON(t *testing.T) {
 	}
 	if v, ok := got["countryCode"]; !ok || v != "" {
 		t.Fatalf("unpopulated countryCode not emitted: %s", r.body)
+	}
+	// The edge's bytes are protojson's (less its random spaces): the body,
+	// read back and written by protojson, is the same body.
+	var org licensingv1.Organization
+	if err := protojson.Unmarshal(r.body, &org); err != nil {
+		t.Fatal(err)
+	}
+	want, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(&org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, want); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(bytes.TrimSpace(r.body), compact.Bytes()) {
+		t.Fatalf("body\n%s\nprotojson\n%s", r.body, compact.Bytes())
 	}
 
 	r = h.do("POST", "/v1/organizations/contoso/subscriptions:purchase",

@@ -14,6 +14,7 @@ import (
 	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
+	"github.com/selfserve/selfserve/services/gateway/jsonenc"
 	"github.com/selfserve/selfserve/services/kit/idem"
 	"github.com/selfserve/selfserve/services/kit/locale"
 	"github.com/selfserve/selfserve/services/kit/metrics"
@@ -83,7 +84,7 @@ func newMux(ctx context.Context, b backends) (*runtime.ServeMux, error) {
 // in the caller's terms (decode.go).
 func jsonMarshaler() bodyCodec {
 	return bodyCodec{&runtime.JSONPb{
-		MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+		MarshalOptions:   jsonenc.Options,
 		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 	}}
 }
