@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	storagev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/storage/v1"
@@ -52,6 +53,40 @@ func encodeMeta(m *Meta) ([]byte, error) {
 	}
 	return deterministic.MarshalAppend([]byte{metaWire}, pm)
 }
+
+// metaHidden reads only a stored Meta's Hidden flag: a page of a list needs
+// no more of it, and the pending steps are most of its bytes.
+func metaHidden(v []byte) (bool, error) {
+	if len(v) == 0 || v[0] != metaWire {
+		var m Meta
+		err := decodeMeta(v, &m)
+		return m.Hidden, err
+	}
+	hidden := false
+	for b := v[1:]; len(b) > 0; {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false, fmt.Errorf("subscription meta: %w", protowire.ParseError(n))
+		}
+		b = b[n:]
+		if num == hiddenField && typ == protowire.VarintType {
+			x, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return false, fmt.Errorf("subscription meta: %w", protowire.ParseError(n))
+			}
+			hidden, b = x != 0, b[n:] // the last one counts, as proto.Unmarshal has it
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return false, fmt.Errorf("subscription meta: %w", protowire.ParseError(n))
+		}
+		b = b[n:]
+	}
+	return hidden, nil
+}
+
+var hiddenField = (&storagev1.SubscriptionMeta{}).ProtoReflect().Descriptor().Fields().ByName("hidden").Number()
 
 // decodeMeta reads a stored Meta, in either format.
 func decodeMeta(v []byte, m *Meta) error {

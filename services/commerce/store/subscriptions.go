@@ -202,7 +202,7 @@ func putIndex(b kv.Bucket, key []byte) error {
 
 // ListSubscriptions lists an organization's subscriptions in id order,
 // those keep accepts.
-func ListSubscriptions(tx kv.Tx, org string, after []byte, size int, keep func(*commercev1.Subscription, *Meta) bool) ([]*commercev1.Subscription, []byte, error) {
+func ListSubscriptions(tx kv.Tx, org string, after []byte, size int, keep func(*commercev1.Subscription) bool) ([]*commercev1.Subscription, []byte, error) {
 	return subscriptionsPage(tx, tx.Bucket(subscriptionsBucket), kv.Prefix(org), after, size, func(k []byte) (string, string) {
 		p := kv.Split(k)
 		return p[0], p[1]
@@ -210,14 +210,14 @@ func ListSubscriptions(tx kv.Tx, org string, after []byte, size int, keep func(*
 }
 
 // ListOwnSubscriptions lists a purchaser's subscriptions.
-func ListOwnSubscriptions(tx kv.Tx, org, purchaser string, after []byte, size int, keep func(*commercev1.Subscription, *Meta) bool) ([]*commercev1.Subscription, []byte, error) {
+func ListOwnSubscriptions(tx kv.Tx, org, purchaser string, after []byte, size int, keep func(*commercev1.Subscription) bool) ([]*commercev1.Subscription, []byte, error) {
 	return subscriptionsPage(tx, tx.Bucket(subscriptionOwners), kv.Prefix(org, purchaser), after, size, func(k []byte) (string, string) {
 		p := kv.Split(k)
 		return p[0], p[2]
 	}, keep)
 }
 
-func subscriptionsPage(tx kv.Tx, b kv.Bucket, prefix, after []byte, size int, ids func([]byte) (string, string), keep func(*commercev1.Subscription, *Meta) bool) ([]*commercev1.Subscription, []byte, error) {
+func subscriptionsPage(tx kv.Tx, b kv.Bucket, prefix, after []byte, size int, ids func([]byte) (string, string), keep func(*commercev1.Subscription) bool) ([]*commercev1.Subscription, []byte, error) {
 	if kv.Prefetches(tx) {
 		// On etcd: the page's subscriptions and metas in one round trip.
 		var refs []kv.Ref
@@ -230,11 +230,19 @@ func subscriptionsPage(tx kv.Tx, b kv.Bucket, prefix, after []byte, size int, id
 	}
 	return kv.Page(b, prefix, after, size, false, func(k, _ []byte) (*commercev1.Subscription, bool, error) {
 		org, id := ids(k)
-		s, m, err := GetSubscription(tx, org, id)
+		key := kv.Key(org, id)
+		s := &commercev1.Subscription{}
+		if ok, err := kv.Get(tx.Bucket(subscriptionsBucket), key, s); err != nil || !ok {
+			if err == nil {
+				err = errs.NotFound(names.Format(names.Subscription, org, id))
+			}
+			return nil, false, err
+		}
+		hidden, err := metaHidden(tx.Bucket(subscriptionMeta).Get(key))
 		if err != nil {
 			return nil, false, err
 		}
-		return s, !m.Hidden && keep(s, m), nil
+		return s, !hidden && keep(s), nil
 	})
 }
 

@@ -18,7 +18,9 @@ import (
 
 // view is a subscription as the caller sees it (see views).
 func (s *Service) view(ctx context.Context, caller *auth.Identity, sub *commercev1.Subscription) (*commercev1.Subscription, error) {
-	out, err := s.views(ctx, caller, []*commercev1.Subscription{sub})
+	// A copy: the caller may still hold sub (an idempotent answer, a
+	// purchase's record).
+	out, err := s.views(ctx, caller, []*commercev1.Subscription{proto.Clone(sub).(*commercev1.Subscription)})
 	if err != nil {
 		return nil, err
 	}
@@ -27,7 +29,8 @@ func (s *Service) view(ctx context.Context, caller *auth.Identity, sub *commerce
 
 // views are subscriptions of one organization as the caller sees them: with
 // their pools' assigned counts and, for admins and their purchaser, the users
-// holding their licenses. One call to licensing serves a whole page.
+// holding their licenses. One call to licensing serves a whole page. subs
+// are the caller's own (a page just read): they are filled in place.
 func (s *Service) views(ctx context.Context, caller *auth.Identity, subs []*commercev1.Subscription) ([]*commercev1.Subscription, error) {
 	if len(subs) == 0 {
 		return nil, nil
@@ -50,18 +53,15 @@ func (s *Service) views(ctx context.Context, caller *auth.Identity, subs []*comm
 	for _, a := range resp.GetAssignments() {
 		users[a.GetLicense()] = append(users[a.GetLicense()], &commercev1.Subscription_AssignedUser{User: a.GetUser(), DisplayName: a.GetUserDisplayName()})
 	}
-	out := make([]*commercev1.Subscription, len(subs))
 	for i, sub := range subs {
-		v := proto.Clone(sub).(*commercev1.Subscription)
 		if p, ok := pools[req.Names[i]]; ok {
-			v.AssignedLicenses = p.GetAssignedLicenses()
+			sub.AssignedLicenses = p.GetAssignedLicenses()
 			if caller.IsAdmin() || caller.UserName() == sub.GetPurchaser() {
-				v.AssignedUsers = users[req.Names[i]]
+				sub.AssignedUsers = users[req.Names[i]]
 			}
 		}
-		out[i] = v
 	}
-	return out, nil
+	return subs, nil
 }
 
 // Get reads a subscription the caller may see.
@@ -98,7 +98,7 @@ func (s *Service) List(ctx context.Context, req *commercev1.ListSubscriptionsReq
 	if err != nil {
 		return nil, err
 	}
-	keep := func(sub *commercev1.Subscription, _ *store.Meta) bool {
+	keep := func(sub *commercev1.Subscription) bool {
 		return req.GetChannel() == commercev1.Subscription_CHANNEL_UNSPECIFIED || sub.GetChannel() == req.GetChannel()
 	}
 	var subs []*commercev1.Subscription
