@@ -99,6 +99,9 @@ func checkSyntax(data []byte) *errs.Error {
 	if !utf8.Valid(data) {
 		return errs.New(errs.InvalidJSON, "the body is not valid UTF-8")
 	}
+	if json.Valid(data) {
+		return nil // the common case, without the decoder's copies
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
