@@ -84,6 +84,21 @@ func (b *Bolt) size() (float64, bool) {
 	return float64(n), err == nil
 }
 
+// InUse is the bytes of the pages that hold data: the file's pages less the
+// free and pending ones. The file itself grows ahead in chunks (doubling up
+// to 1 GiB) and never shrinks until compacted, so its size says less.
+func (b *Bolt) InUse() (int64, error) {
+	var n int64
+	err := b.Raw(func(db *bolt.DB) error {
+		return db.View(func(tx *bolt.Tx) error {
+			st := db.Stats()
+			n = tx.Size() - int64(st.FreePageN+st.PendingPageN)*int64(db.Info().PageSize)
+			return nil
+		})
+	})
+	return n, err
+}
+
 // Name is the store's name in metrics: the service's.
 func (b *Bolt) Name() string { return b.name }
 

@@ -81,3 +81,55 @@ func TestAssignmentsStoreTheirTimeAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A pool is stored without the two names its key gives, and read (alone or
+// in a page) with them; a pool stored whole before reads the same.
+func TestPoolsStoreNoNamesTheirKeyGives(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "licensing.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	mk := func(id string) *licensingv1.Pool {
+		return &licensingv1.Pool{Name: "organizations/contoso/licenses/" + id, Subscription: "organizations/contoso/subscriptions/" + id,
+			Product: "products/pro", Purchaser: "organizations/contoso/users/max", TotalLicenses: 5}
+	}
+	newer, older := mk("s-1"), mk("s-2")
+	err = st.DB.Update(func(tx kv.Tx) error {
+		if err := PutPool(tx, "contoso", "s-1", newer, now); err != nil {
+			return err
+		}
+		older.CreateTime, older.UpdateTime = timestamppb.New(now), timestamppb.New(now)
+		return kv.Put(tx.Bucket(poolsBucket), kv.Key("contoso", "s-2"), older) // as stored before
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if newer.GetName() == "" || newer.GetSubscription() == "" {
+		t.Fatalf("PutPool left the caller's pool without its names: %v", newer)
+	}
+	st.DB.View(func(tx kv.Tx) error {
+		var stored licensingv1.Pool
+		if err := proto.Unmarshal(tx.Bucket(poolsBucket).Get(kv.Key("contoso", "s-1")), &stored); err != nil {
+			t.Fatal(err)
+		}
+		if stored.Name != "" || stored.Subscription != "" || stored.Product != "products/pro" {
+			t.Errorf("stored %v, want no names and the product", &stored)
+		}
+		for _, want := range []*licensingv1.Pool{newer, older} {
+			got, err := GetPool(tx, "contoso", want.GetName()[len("organizations/contoso/licenses/"):])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(got, want) {
+				t.Errorf("GetPool = %v, want %v", got, want)
+			}
+		}
+		page, _, err := ListPools(tx, "contoso", nil, 10, func(*licensingv1.Pool) bool { return true })
+		if err != nil || len(page) != 2 || !proto.Equal(page[0], newer) || !proto.Equal(page[1], older) {
+			t.Errorf("ListPools = %v, %v", page, err)
+		}
+		return nil
+	})
+}

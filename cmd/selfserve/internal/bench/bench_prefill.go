@@ -39,6 +39,9 @@ type benchPrefillResult struct {
 	Users         int     `json:"users"`
 	Assignments   int     `json:"assignments"`
 	Seconds       float64 `json:"seconds"`
+	// LicensingInUse is the bytes of licensing.db's pages in use after the
+	// prefill (kv.Bolt.InUse): users, pools, assignments and indexes.
+	LicensingInUse int64 `json:"licensingInUse"`
 }
 
 const (
@@ -180,7 +183,11 @@ func benchPrefill(dir string, spec benchPrefillSpec, now time.Time) (benchPrefil
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
-	return res, errors.Join(ls.DB.(*kv.Bolt).Sync(), cs.DB.(*kv.Bolt).Sync())
+	if err := errors.Join(ls.DB.(*kv.Bolt).Sync(), cs.DB.(*kv.Bolt).Sync()); err != nil {
+		return res, err
+	}
+	res.LicensingInUse, err = ls.DB.(*kv.Bolt).InUse()
+	return res, err
 }
 
 // benchProduct is the product of the prefilled subscriptions: the first
