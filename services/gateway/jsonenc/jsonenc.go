@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -94,6 +95,9 @@ type field struct {
 	enum map[protoreflect.EnumNumber][]byte
 	// null is true for google.protobuf.NullValue, always written as null.
 	null bool
+	// sub is the plan of the field's message type, found on first use (a
+	// message field's type may be its own message's: no plan at build time).
+	sub atomic.Pointer[plan]
 }
 
 var plans sync.Map // protoreflect.FullName → *plan
@@ -116,19 +120,14 @@ func newPlan(md protoreflect.MessageDescriptor) *plan {
 		return p
 	}
 	fds := md.Fields()
+	p.fields = make([]field, fds.Len())
 	for i := range fds.Len() {
 		fd := fds.Get(i)
 		if fd.Cardinality() == protoreflect.Required {
-			p.kind = protojsonMessage
-			return p
+			return &plan{kind: protojsonMessage}
 		}
-		f := field{
-			fd:       fd,
-			oneof:    fd.ContainingOneof() != nil,
-			presence: fd.HasPresence(),
-			list:     fd.IsList(),
-			isMap:    fd.IsMap(),
-		}
+		f := &p.fields[i]
+		f.fd, f.oneof, f.presence, f.list, f.isMap = fd, fd.ContainingOneof() != nil, fd.HasPresence(), fd.IsList(), fd.IsMap()
 		name, _ := appendString(nil, fd.JSONName())
 		f.name = append(name, ':')
 		vd := fd
@@ -149,7 +148,6 @@ func newPlan(md protoreflect.MessageDescriptor) *plan {
 				}
 			}
 		}
-		p.fields = append(p.fields, f)
 	}
 	return p
 }
@@ -177,7 +175,23 @@ func kindOf(md protoreflect.MessageDescriptor) wkt {
 }
 
 func appendMessage(b []byte, m protoreflect.Message) ([]byte, error) {
+	return appendPlanned(b, m, planOf(m.Descriptor()))
+}
+
+// subPlan is the plan of a message value of f (f nil: looked up).
+func subPlan(m protoreflect.Message, f *field) *plan {
+	if f == nil {
+		return planOf(m.Descriptor())
+	}
+	if p := f.sub.Load(); p != nil {
+		return p
+	}
 	p := planOf(m.Descriptor())
+	f.sub.Store(p)
+	return p
+}
+
+func appendPlanned(b []byte, m protoreflect.Message, p *plan) ([]byte, error) {
 	switch p.kind {
 	case timestampMessage:
 		return appendTimestamp(b, m)
@@ -331,7 +345,8 @@ func appendScalar(b []byte, v protoreflect.Value, fd protoreflect.FieldDescripto
 	case protoreflect.EnumKind:
 		return appendEnum(b, v.Enum(), fd, f), nil
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return appendMessage(b, v.Message())
+		m := v.Message()
+		return appendPlanned(b, m, subPlan(m, f))
 	}
 	return b, errFallback
 }
