@@ -93,7 +93,7 @@ func TestEndToEndMetrics(t *testing.T) {
 		"grpc_server_started_total", "grpc_server_handled_total", "grpc_server_handling_seconds_bucket",
 		"grpc_client_handled_total", "grpc_client_handling_seconds_bucket",
 		"selfserve_http_requests_total", "selfserve_http_request_duration_seconds_bucket",
-		"selfserve_store_commit_seconds_bucket", "selfserve_store_committed_calls_total", "selfserve_store_size_bytes",
+		"selfserve_store_commit_seconds_bucket", "selfserve_store_committed_calls_total", "selfserve_store_size_bytes", "selfserve_store_in_use_bytes",
 		"selfserve_outbox_pending", "selfserve_pending_steps", "selfserve_webhook_deliveries_queued",
 		"selfserve_purchases_total", "selfserve_charges_total", "selfserve_license_assignments_total",
 		"go_goroutines", "process_resident_memory_bytes",

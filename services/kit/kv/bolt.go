@@ -63,7 +63,12 @@ func OpenBolt(path string, buckets ...[]byte) (*Bolt, error) {
 		return nil, err
 	}
 	b := &Bolt{raw: db, path: path, name: strings.TrimSuffix(filepath.Base(path), ".db")}
-	b.unsample = metrics.AddGauge(metrics.Gauge{Desc: metrics.StoreSize, Labels: []string{b.name, "bbolt"}, Read: b.size})
+	unsize := metrics.AddGauge(metrics.Gauge{Desc: metrics.StoreSize, Labels: []string{b.name, "bbolt"}, Read: b.size})
+	unuse := metrics.AddGauge(metrics.Gauge{Desc: metrics.StoreInUse, Labels: []string{b.name, "bbolt"}, Read: func() (float64, bool) {
+		n, err := b.InUse()
+		return float64(n), err == nil
+	}})
+	b.unsample = func() { unsize(); unuse() }
 	return b, nil
 }
 

@@ -85,6 +85,12 @@ func TestCompactWhileServing(t *testing.T) {
 			}
 		}
 	}()
+	// What compact would give back shows before it runs: the pages in use
+	// are a fraction of the file.
+	inUse, err := db.InUse()
+	if fi, serr := os.Stat(path); err != nil || serr != nil || inUse <= 0 || inUse >= fi.Size()/2 {
+		t.Fatalf("InUse = %d (%v) of a %v-byte file (%v), want under half", inUse, err, fi.Size(), serr)
+	}
 	time.Sleep(50 * time.Millisecond)
 	res, err := db.Compact()
 	time.Sleep(50 * time.Millisecond)

@@ -127,6 +127,8 @@ type Gauge struct {
 var (
 	StoreSize = prometheus.NewDesc(Namespace+"_store_size_bytes",
 		"Size of a service's store: the bbolt file's data, or the etcd keys under the service's prefix.", []string{"store", "backend"}, nil)
+	StoreInUse = prometheus.NewDesc(Namespace+"_store_in_use_bytes",
+		"Bytes of a bbolt store's pages that hold data: its size less its free pages, which only a compaction (selfserve compact) gives back.", []string{"store", "backend"}, nil)
 	OutboxPending = prometheus.NewDesc(Namespace+"_outbox_pending",
 		"Messages written to an outbox and not yet acknowledged by their receiver.", []string{"store", "outbox"}, nil)
 	WebhooksQueued = prometheus.NewDesc(Namespace+"_webhook_deliveries_queued",
@@ -160,7 +162,9 @@ func AddGauge(g Gauge) (remove func()) {
 
 func (s *gaugeSet) Describe(ch chan<- *prometheus.Desc) {
 	ch <- StoreSize
+	ch <- StoreInUse
 	ch <- OutboxPending
+	ch <- WebhooksQueued
 	ch <- PendingSteps
 }
 
