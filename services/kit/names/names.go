@@ -39,36 +39,56 @@ func Parse(field, name, pattern string) ([]string, error) {
 	return ids, nil
 }
 
-// Match is Parse without the error.
+// Match is Parse without the error. It walks name and pattern a segment at
+// a time (every request parses names: no split of either).
 func Match(name, pattern string) ([]string, bool) {
-	ps := strings.Split(pattern, "/")
-	ns := strings.Split(name, "/")
-	if len(ps) != len(ns) {
-		return nil, false
-	}
 	var ids []string
-	for i, p := range ps {
+	for {
+		p, prest, pmore := strings.Cut(pattern, "/")
+		n, nrest, nmore := strings.Cut(name, "/")
 		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
-			if !ValidID(ns[i]) {
+			if !ValidID(n) {
 				return nil, false
 			}
-			ids = append(ids, ns[i])
-		} else if p != ns[i] {
+			if ids == nil {
+				ids = make([]string, 0, strings.Count(pattern, "{")+1)
+			}
+			ids = append(ids, n)
+		} else if p != n {
 			return nil, false
 		}
+		if pmore != nmore {
+			return nil, false // one has more segments than the other
+		}
+		if !pmore {
+			return ids, true
+		}
+		pattern, name = prest, nrest
 	}
-	return ids, true
 }
 
-// Format fills pattern's variables with ids, in order.
+// Format fills pattern's variables with ids, in order (a variable beyond
+// the ids stays as it is written).
 func Format(pattern string, ids ...string) string {
-	ps := strings.Split(pattern, "/")
-	j := 0
-	for i, p := range ps {
-		if strings.HasPrefix(p, "{") && j < len(ids) {
-			ps[i] = ids[j]
-			j++
-		}
+	size := len(pattern)
+	for _, id := range ids {
+		size += len(id)
 	}
-	return strings.Join(ps, "/")
+	var b strings.Builder
+	b.Grow(size)
+	j := 0
+	for {
+		seg, rest, more := strings.Cut(pattern, "/")
+		if strings.HasPrefix(seg, "{") && j < len(ids) {
+			b.WriteString(ids[j])
+			j++
+		} else {
+			b.WriteString(seg)
+		}
+		if !more {
+			return b.String()
+		}
+		b.WriteByte('/')
+		pattern = rest
+	}
 }
