@@ -99,10 +99,9 @@ func probeNow(req *operatorv1.AdvanceClockRequest) time.Time {
 // forward passes the caller's token and language on to the services. The
 // runtime put the request's headers in the incoming metadata.
 func forward(ctx context.Context) context.Context {
-	in, _ := metadata.FromIncomingContext(ctx)
 	out := metadata.MD{}
 	for _, k := range []string{"authorization", locale.Header} {
-		if v := in.Get(k); len(v) > 0 {
+		if v := metadata.ValueFromIncomingContext(ctx, k); len(v) > 0 {
 			out.Set(k, v[0])
 		}
 	}

@@ -33,8 +33,7 @@ const MaxLen = 128
 func RequestID(ctx context.Context, fromBody string) (string, error) {
 	id := fromBody
 	if id == "" {
-		md, _ := metadata.FromIncomingContext(ctx)
-		if v := md.Get(Header); len(v) > 0 {
+		if v := metadata.ValueFromIncomingContext(ctx, Header); len(v) > 0 {
 			id = v[0]
 		}
 	}

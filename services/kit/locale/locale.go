@@ -42,8 +42,7 @@ func Match(acceptLanguage string) language.Tag {
 
 // FromContext reads the caller's language from incoming gRPC metadata.
 func FromContext(ctx context.Context) language.Tag {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get(Header); len(v) > 0 {
+	if v := metadata.ValueFromIncomingContext(ctx, Header); len(v) > 0 {
 		return Match(v[0])
 	}
 	return English

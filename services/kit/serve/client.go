@@ -74,10 +74,8 @@ func Outgoing(ctx context.Context) context.Context {
 	if id := auth.FromContext(ctx); id != nil && id.Token != "" {
 		kv = append(kv, "authorization", "Bearer "+id.Token)
 	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(locale.Header); len(v) > 0 {
-			kv = append(kv, locale.Header, v[0])
-		}
+	if v := metadata.ValueFromIncomingContext(ctx, locale.Header); len(v) > 0 {
+		kv = append(kv, locale.Header, v[0])
 	}
 	return metadata.AppendToOutgoingContext(ctx, kv...)
 }

@@ -40,8 +40,7 @@ func RequestID(ctx context.Context) string {
 // incomingRequestID is the id the caller sent, if it is one a log line can
 // hold as it is, or a new one.
 func incomingRequestID(ctx context.Context) string {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get(RequestIDHeader); len(v) > 0 && validRequestID(v[0]) {
+	if v := metadata.ValueFromIncomingContext(ctx, RequestIDHeader); len(v) > 0 && validRequestID(v[0]) {
 		return v[0]
 	}
 	return NewRequestID()
