@@ -317,3 +317,39 @@ func TestConcurrentAssignNeverOverfills(t *testing.T) {
 		t.Fatalf("pool holds %d assignments, %d counted (%v)", len(list.Assignments), e.assigned(t, "small"), err)
 	}
 }
+
+// TestBatchGetPools: a page's pools in one call, with the assignments of
+// those that have some; a pool that is not there is left out; a bad name is
+// refused on its own index, and the batch stays in one organization.
+func TestBatchGetPools(t *testing.T) {
+	e := start(t, t.TempDir(), "system", false)
+	acme(t, e)
+	e.pool(t, "s1", licensingv1.Pool_SELF_SERVICE, "buyer", 5)
+	e.pool(t, "s2", licensingv1.Pool_SELF_SERVICE, "buyer", 3)
+	if _, err := e.lic.AssignLicenses(e.member(t, "buyer"), &licensingv1.AssignLicensesRequest{Name: "organizations/acme/licenses/s2", Users: members(1, 2)}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := e.pools.BatchGetPools(e.service(t), &licensingv1.BatchGetPoolsRequest{WithAssignments: true,
+		Names: []string{"organizations/acme/licenses/s1", "organizations/acme/licenses/gone", "organizations/acme/licenses/s2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.GetPools()) != 2 || resp.Pools[0].GetName() != "organizations/acme/licenses/s1" || resp.Pools[1].GetAssignedLicenses() != 2 ||
+		resp.Pools[1].GetSubscription() != "organizations/acme/subscriptions/s2" {
+		t.Fatalf("pools %v", resp.GetPools())
+	}
+	if len(resp.GetAssignments()) != 2 || resp.Assignments[0].GetLicense() != "organizations/acme/licenses/s2" || resp.Assignments[0].GetUserDisplayName() == "" {
+		t.Fatalf("assignments %v", resp.GetAssignments())
+	}
+	for name, tc := range map[string]struct {
+		names         []string
+		reason, field string
+	}{
+		"a bad name": {[]string{"organizations/acme/licenses/s1", "organizations/acme/subscriptions/s2"}, "INVALID_RESOURCE_NAME", "names[1]"},
+		"two orgs":   {[]string{"organizations/acme/licenses/s1", "organizations/other/licenses/s2"}, "INVALID_FIELD", "names"},
+		"no names":   {nil, "INVALID_FIELD", "names"},
+	} {
+		_, err := e.pools.BatchGetPools(e.service(t), &licensingv1.BatchGetPoolsRequest{Names: tc.names})
+		t.Run(name, func(t *testing.T) { servetest.WantStatus(t, err, codes.InvalidArgument, tc.reason, tc.field) })
+	}
+}
