@@ -169,6 +169,9 @@ func (f *flagSet) parse(args []string) (*config, error) {
 	if c.OrgRate < 0 || c.CallerRate < 0 || c.OrgBurst < 0 || c.CallerBurst < 0 {
 		return nil, fmt.Errorf("--rate-limit-* must not be negative")
 	}
+	if c.AuditRetentionMonths < 0 {
+		return nil, fmt.Errorf("--audit-retention-months must be 0 (keep forever) or more, not %d", c.AuditRetentionMonths)
+	}
 	if c.Clock != "" && c.Clock != "system" && c.Clock != "manual" {
 		return nil, fmt.Errorf("--clock must be system or manual, not %q", c.Clock)
 	}

@@ -18,6 +18,7 @@ func devFlags() *flagSet {
 	f.dataDir()
 	f.addrs(true, true, true, true)
 	f.service(true)
+	f.webhooks()
 	f.common()
 	return f
 }
@@ -48,6 +49,9 @@ func TestFlagsEnvironmentAndDefaults(t *testing.T) {
 func TestFlagsRefuseBadValues(t *testing.T) {
 	if _, err := devFlags().parse([]string{"--clock", "sundial"}); err == nil {
 		t.Error("bad clock accepted")
+	}
+	if _, err := devFlags().parse([]string{"--audit-retention-months", "-1"}); err == nil || !strings.Contains(err.Error(), "--audit-retention-months") {
+		t.Errorf("negative retention: %v", err)
 	}
 	t.Setenv("SELFSERVE_SEED", "perhaps")
 	if _, err := devFlags().parse(nil); err == nil || !strings.Contains(err.Error(), "SELFSERVE_SEED") {

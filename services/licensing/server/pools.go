@@ -359,7 +359,9 @@ func (s *Pools) BatchGetPools(ctx context.Context, req *licensingv1.BatchGetPool
 		var p id
 		if !names.Scan(n, seats.PoolPattern, &p.org, &p.sub) {
 			// The field's name is made only for the error: a page asks for 50.
-			return nil, names.ParseInto(fmt.Sprintf("names[%d]", i), n, seats.PoolPattern, &p.org, &p.sub)
+			if err := names.ParseInto(fmt.Sprintf("names[%d]", i), n, seats.PoolPattern, &p.org, &p.sub); err != nil {
+				return nil, err
+			}
 		}
 		if len(ids) > 0 && p.org != ids[0].org {
 			return nil, errs.Field("names", "every pool must be of the same organization")

@@ -12,21 +12,29 @@ import (
 	"github.com/selfserve/selfserve/services/kit/kv"
 )
 
-// An assignment stores its time alone; reading it back gives the user's
-// name and current display name, the pool and its product. One stored whole,
-// as before, reads the same.
-func TestAssignmentsStoreTheirTimeAlone(t *testing.T) {
+// openStore opens a licensing store in a temporary directory, closed when
+// the test ends.
+func openStore(t *testing.T) *Store {
+	t.Helper()
 	st, err := Open(filepath.Join(t.TempDir(), "licensing.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// An assignment stores its time alone; reading it back gives the user's
+// name and current display name, the pool and its product. One stored whole,
+// as before, reads the same.
+func TestAssignmentsStoreTheirTimeAlone(t *testing.T) {
+	st := openStore(t)
 	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 	pool := &licensingv1.Pool{Name: "organizations/contoso/licenses/s-1", Subscription: "organizations/contoso/subscriptions/s-1",
 		Product: "products/pro", Purchaser: "organizations/contoso/users/max", TotalLicenses: 5}
 	max := &licensingv1.User{Name: "organizations/contoso/users/max", DisplayName: "Max", Email: "max@contoso.example"}
 	ann := &licensingv1.User{Name: "organizations/contoso/users/ann", DisplayName: "Ann", Email: "ann@contoso.example"}
-	err = st.DB.Update(func(tx kv.Tx) error {
+	err := st.DB.Update(func(tx kv.Tx) error {
 		for id, u := range map[string]*licensingv1.User{"max": max, "ann": ann} {
 			if err := InsertUser(tx, "contoso", id, u, now); err != nil {
 				return err
@@ -85,18 +93,14 @@ func TestAssignmentsStoreTheirTimeAlone(t *testing.T) {
 // A pool is stored without the two names its key gives, and read (alone or
 // in a page) with them; a pool stored whole before reads the same.
 func TestPoolsStoreNoNamesTheirKeyGives(t *testing.T) {
-	st, err := Open(filepath.Join(t.TempDir(), "licensing.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
 	mk := func(id string) *licensingv1.Pool {
 		return &licensingv1.Pool{Name: "organizations/contoso/licenses/" + id, Subscription: "organizations/contoso/subscriptions/" + id,
 			Product: "products/pro", Purchaser: "organizations/contoso/users/max", TotalLicenses: 5}
 	}
 	newer, older := mk("s-1"), mk("s-2")
-	err = st.DB.Update(func(tx kv.Tx) error {
+	err := st.DB.Update(func(tx kv.Tx) error {
 		if err := PutPool(tx, "contoso", "s-1", newer, now); err != nil {
 			return err
 		}

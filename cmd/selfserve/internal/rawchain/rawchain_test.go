@@ -21,7 +21,7 @@ import (
 	"github.com/selfserve/selfserve/services/kit/serve"
 )
 
-func start(t *testing.T) (*rawchain.Servers, *auth.Signer) {
+func start(t testing.TB) (*rawchain.Servers, *auth.Signer) {
 	t.Helper()
 	signer, err := auth.NewSigner([]byte(strings.Repeat("k", 32)))
 	if err != nil {
@@ -93,15 +93,7 @@ func TestEchoes(t *testing.T) {
 // bare grpc.Server and behind serve.NewServer, called in parallel by a
 // plain client. go test ./cmd/selfserve/internal/rawchain -bench Echo
 func BenchmarkEcho(b *testing.B) {
-	signer, err := auth.NewSigner([]byte(strings.Repeat("k", 32)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := rawchain.Start(rawchain.Config{Dir: b.TempDir(), Signer: signer})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s, signer := start(b)
 	tok, err := signer.Sign(auth.Claims{Subject: "op", Roles: []string{auth.Operator}, Expires: time.Now().Add(time.Hour).Unix()})
 	if err != nil {
 		b.Fatal(err)
