@@ -181,6 +181,10 @@ type purchase struct {
 	b           *buyer
 	payer       *billingv1.Payer
 	unit, total int64 // minor units of payer's currency: one license's price and the first term's
+	// descs is the invoice line's description in every language, made
+	// before the transaction: it is the dearest part of the purchase's
+	// record, and the store's writer is shared.
+	descs map[string]string
 }
 
 // checkPurchase checks a purchase before anything is written: the
@@ -227,7 +231,8 @@ func (s *Service) checkPurchase(ctx context.Context, req *commercev1.PurchaseSub
 	if err != nil {
 		return nil, errs.Field("quantity", "the total overflows")
 	}
-	return &purchase{req: req, b: b, payer: p, unit: unit, total: total}, nil
+	descs := terms.Describe(terms.Line{Kind: terms.LinePurchase, Quantity: req.GetQuantity(), Frequency: req.GetBillingFrequency()}, b.product.DisplayName)
+	return &purchase{req: req, b: b, payer: p, unit: unit, total: total, descs: descs}, nil
 }
 
 // Bought describes a subscription bought outright: who bought what, how
@@ -290,7 +295,7 @@ func (pu *purchase) write(tx kv.Tx, now time.Time) (*commercev1.Subscription, *s
 	if err != nil {
 		return nil, nil, err
 	}
-	descs := terms.Describe(terms.Line{Kind: terms.LinePurchase, Quantity: sub.Quantity, Frequency: sub.BillingFrequency}, b.product.DisplayName)
+	descs := pu.descs
 	m.Pending = []store.Step{
 		{Kind: store.StepCharge, Key: sub.Name + "/orders/" + store.OrderID(order), Profile: req.GetBillingProfile(), Order: order, Actor: sub.Purchaser,
 			Lines: []store.Line{{Type: int32(billingv1.LineItem_PURCHASE), Description: descs[locale.Code(locale.English)], Descriptions: descs,

@@ -4,6 +4,8 @@ package locale
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/text/language"
 	"google.golang.org/grpc/metadata"
@@ -25,10 +27,39 @@ const Header = "accept-language"
 
 // Match picks the supported language that best fits an Accept-Language value
 // (quality values and fallbacks included: fr-CA gives fr, zh-Hans gives zh-CN).
+// Answers are remembered for the first maxMatched distinct values (callers
+// send few: a header costs 0.5 to 1.5 µs to parse and match, and every
+// request and invoice line asks).
 func Match(acceptLanguage string) language.Tag {
 	if acceptLanguage == "" {
 		return English
 	}
+	if t, ok := matched.Load(acceptLanguage); ok {
+		return t.(language.Tag)
+	}
+	t := match(acceptLanguage)
+	if matchedCount.Load() < maxMatched && len(acceptLanguage) <= maxMatchedLen {
+		if _, loaded := matched.LoadOrStore(acceptLanguage, t); !loaded {
+			matchedCount.Add(1)
+		}
+	}
+	return t
+}
+
+// maxMatched bounds how many Accept-Language values Match remembers, and
+// maxMatchedLen how long one may be, so that callers sending made-up values
+// cannot grow it without end.
+const (
+	maxMatched    = 1024
+	maxMatchedLen = 128
+)
+
+var (
+	matched      sync.Map // Accept-Language value → language.Tag
+	matchedCount atomic.Int32
+)
+
+func match(acceptLanguage string) language.Tag {
 	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
 	if err != nil || len(tags) == 0 {
 		return English

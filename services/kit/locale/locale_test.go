@@ -1,8 +1,18 @@
 package locale
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestMatch(t *testing.T) {
+	for pass := range 2 { // the second from what Match remembered
+		testMatch(t, pass)
+	}
+}
+
+func testMatch(t *testing.T, pass int) {
 	for _, tc := range []struct{ in, want string }{
 		{"", "en"},
 		{"fr", "fr"},
@@ -18,7 +28,30 @@ func TestMatch(t *testing.T) {
 		{"en-GB", "en"},
 	} {
 		if got := Code(Match(tc.in)); got != tc.want {
-			t.Errorf("Match(%q) = %s, want %s", tc.in, got, tc.want)
+			t.Errorf("pass %d: Match(%q) = %s, want %s", pass, tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestMatchRemembersABoundedNumber: made-up values are still matched, but
+// past maxMatched of them (or longer than maxMatchedLen) none is kept.
+func TestMatchRemembersABoundedNumber(t *testing.T) {
+	for i := range 3 * maxMatched {
+		v := fmt.Sprintf("fr-x-%d", i)
+		if got := Code(Match(v)); got != "fr" {
+			t.Fatalf("Match(%q) = %s, want fr", v, got)
+		}
+	}
+	long := "sv," + strings.Repeat("en-GB;q=0.1,", 20) + "fr;q=0.1"
+	if got := Code(Match(long)); got != "sv" {
+		t.Errorf("Match of a long value = %s, want sv", got)
+	}
+	if _, ok := matched.Load(long); ok {
+		t.Error("a value longer than maxMatchedLen was kept")
+	}
+	n := 0
+	matched.Range(func(any, any) bool { n++; return true })
+	if n > maxMatched || int(matchedCount.Load()) != n {
+		t.Errorf("%d values kept (counted %d), at most %d", n, matchedCount.Load(), maxMatched)
 	}
 }

@@ -301,7 +301,8 @@ func (b *bencher) run(ctx context.Context) error {
 		"assign loads: one operation is an assign and an unassign of the caller's own user (two requests, two durable commits); the raw chain does the same",
 		"ratios: to the raw chain at the same concurrency, per operation for assign cycles, per request for every other load",
 		"CPU: user+system time of the serving processes (not the load generator) from /proc, in 10 ms ticks, per operation",
-		"bbolt-update/local: plain bbolt in the bench's own process, one db.Update (one commit, its fsyncs) of one key an operation, its CPU the bench process's: the disk's bound on a chain of durable commits; the raw chain and the services share commits between callers, so they can pass it")
+		"bbolt-update/local: plain bbolt in the bench's own process, one db.Update (one commit, its fsyncs) of one key an operation, its CPU the bench process's: the disk's bound on a chain of durable commits; the raw chain and the services share commits between callers, so they can pass it",
+		"raw-chain-purchase/json: the purchase's shape with no logic, in the raw chain's process: HTTP, a commit, a call that commits in a second file, a call that commits in a third, a last commit; what a purchase cannot go below on this machine")
 	return nil
 }
 
@@ -403,6 +404,9 @@ func (b *bencher) runRaw(ctx context.Context) error {
 	for _, n := range b.concAll() {
 		b.measure(ctx, benchLoad{name: "raw-chain/json", system: "raw", conc: n, requests: 2, procs: cpu,
 			op: benchCycle(b.http, addrs.HTTP, names.Format(names.License, benchOrg, "raw"), op, users)})
+	}
+	for _, n := range b.concEnds() {
+		b.measure(ctx, benchLoad{name: "raw-chain-purchase/json", system: "raw", conc: n, requests: 1, procs: cpu, op: b.rawPurchase(addrs.HTTP, op)})
 	}
 	for _, target := range []struct{ name, addr string }{{"echo/grpc", addrs.Echo}, {"echo-chain/grpc", addrs.ChainEcho}} {
 		conn, err := serve.Dial(target.addr)
@@ -823,6 +827,17 @@ func (b *bencher) purchase(sys *benchSys, fx *benchFixtures, tag string) benchOp
 	return func(ctx context.Context, w *benchWorker) error {
 		body := fmt.Appendf(nil, `%s-%d-%d"}`, prefix, w.id, w.n)
 		return w.timed(func() error { _, err := b.http.do(ctx, http.MethodPost, url, fx.buyer, body); return err })
+	}
+}
+
+// rawPurchase is the purchase load's request sent to the raw chain's
+// purchase shape.
+func (b *bencher) rawPurchase(base, token string) benchOp {
+	url := base + "/v1/organizations/" + benchOrg + "/subscriptions:purchase"
+	prefix := fmt.Sprintf(`{"product":"products/raw","quantity":1,"billingFrequency":"MONTHLY","billingProfile":"billingAccounts/raw/billingProfiles/raw","requestId":"bench-%s-raw`, b.runID)
+	return func(ctx context.Context, w *benchWorker) error {
+		body := fmt.Appendf(nil, `%s-%d-%d"}`, prefix, w.id, w.n)
+		return w.timed(func() error { _, err := b.http.do(ctx, http.MethodPost, url, token, body); return err })
 	}
 }
 

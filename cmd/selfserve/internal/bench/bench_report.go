@@ -43,6 +43,10 @@ func (r *Report) purchaseGoals(add goalAdder, primary string, top int) {
 		ops, p99, cpu = p.OpsRatio, p.P99Ratio, p.ServerCPUUsPerOp
 		d = fmt.Sprintf("%.0f purchases/s vs raw %.0f requests/s; p99 %.2f vs raw %.2f ms", p.OpsPerSec, p.OpsPerSec/benchDeref(p.OpsRatio), p.P99Ms, p.P99Ms/benchDeref(p.P99Ratio))
 		dc = benchByProcess(p.CPUByProcess)
+		if raw := r.find("raw-chain-purchase/json", "raw", top); raw != nil && raw.ServerCPUUsPerOp != nil {
+			// The floor: the purchase's hops and commits with no logic.
+			dc += fmt.Sprintf("; the raw purchase shape %.0f µs at %.0f purchases/s", *raw.ServerCPUUsPerOp, raw.OpsPerSec)
+		}
 	}
 	notRun := "not measured in this run"
 	add(fmt.Sprintf("purchase (three services) c=%d: ops/s / raw chain requests/s", top), ">=", 0.5, "x", ops, d, notRun)

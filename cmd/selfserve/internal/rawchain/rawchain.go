@@ -1,6 +1,7 @@
 // Package rawchain is the reference `selfserve bench` measures the product
 // against: the same libraries (net/http, grpc-gateway, gRPC, bbolt) in the
-// same shape as the product's assign path, with no product logic.
+// same shape as the product's assign and purchase paths, with no product
+// logic.
 //
 //	HTTP → grpc-gateway mux → front gRPC server → back gRPC server → bbolt Batch
 //
@@ -8,6 +9,11 @@
 // by calling the back over a real loopback connection; the back writes (or
 // deletes) one key per user with db.Batch on a file opened with
 // MaxBatchDelay = 1 ms, as kv.Open does, and answers a small License.
+//
+// The front also implements SubscriptionService.PurchaseSubscription in the
+// purchase's shape (see purchase.go): two commits of its own around a call
+// to a billing-like and a licensing-like server, each committing to a file
+// of its own.
 //
 // It also serves the cheapest unary call there is (ClockService.GetClock
 // answering a constant) twice: on a bare grpc.Server, and behind
@@ -22,6 +28,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -30,6 +37,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	commercev1 "github.com/selfserve/selfserve/gen/go/selfserve/commerce/v1"
 	licensingv1 "github.com/selfserve/selfserve/gen/go/selfserve/licensing/v1"
 	operatorv1 "github.com/selfserve/selfserve/gen/go/selfserve/operator/v1"
 	"github.com/selfserve/selfserve/services/kit/auth"
@@ -61,16 +69,19 @@ type Config struct {
 type Servers struct {
 	Addrs Addrs
 
-	db      *bolt.DB
-	http    *http.Server
-	grpcs   []*grpc.Server
-	chain   *serve.Server
-	conn    *grpc.ClientConn
-	cancel  context.CancelFunc
-	serving chan error
+	dbs   []*bolt.DB
+	http  *http.Server
+	grpcs []*grpc.Server
+	chain *serve.Server
+	conns []*grpc.ClientConn
+
+	closing  sync.Once
+	closeErr error
+	cancel   context.CancelFunc
+	serving  chan error
 }
 
-// Start opens the bbolt file and starts every server on 127.0.0.1 ports.
+// Start opens the bbolt files and starts every server on 127.0.0.1 ports.
 func Start(cfg Config) (*Servers, error) {
 	if cfg.Signer == nil {
 		return nil, errors.New("rawchain: a signer is required")
@@ -79,71 +90,41 @@ func Start(cfg Config) (*Servers, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db, err := bolt.Open(filepath.Join(cfg.Dir, "raw.db"), 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
-	if err != nil {
-		return nil, err
-	}
-	db.MaxBatchDelay = time.Millisecond
-	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists(bucket); return err }); err != nil {
-		db.Close()
-		return nil, err
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Servers{db: db, cancel: cancel, serving: make(chan error, 5)}
+	s := &Servers{cancel: cancel, serving: make(chan error, 8)}
 	fail := func(err error) (*Servers, error) {
 		s.Close()
 		return nil, err
 	}
-	listen := func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
-
-	backLis, err := listen()
+	db, err := s.open(cfg.Dir, "raw.db")
 	if err != nil {
 		return fail(err)
 	}
 	back := grpc.NewServer()
 	licensingv1.RegisterLicensingServiceServer(back, &backServer{db: db})
-	s.serveGRPC(back, backLis)
-	s.Addrs.Back = backLis.Addr().String()
-
-	s.conn, err = grpc.NewClient(s.Addrs.Back, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
+	if s.Addrs.Back, err = s.serveGRPC(back); err != nil {
 		return fail(err)
 	}
-	frontLis, err := listen()
+	backConn, err := s.dial(s.Addrs.Back)
 	if err != nil {
 		return fail(err)
 	}
 	front := grpc.NewServer()
-	licensingv1.RegisterLicensingServiceServer(front, &frontServer{back: licensingv1.NewLicensingServiceClient(s.conn)})
-	s.serveGRPC(front, frontLis)
-	s.Addrs.Front = frontLis.Addr().String()
-
-	mux := runtime.NewServeMux()
-	if err := licensingv1.RegisterLicensingServiceHandlerFromEndpoint(ctx, mux, s.Addrs.Front,
-		[]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}); err != nil {
+	licensingv1.RegisterLicensingServiceServer(front, &frontServer{back: licensingv1.NewLicensingServiceClient(backConn)})
+	if err := s.startPurchase(cfg.Dir, front); err != nil {
 		return fail(err)
 	}
-	httpLis, err := listen()
-	if err != nil {
+	if s.Addrs.Front, err = s.serveGRPC(front); err != nil {
 		return fail(err)
 	}
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := s.http.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
-			s.serving <- err
-		}
-	}()
-	s.Addrs.HTTP = "http://" + httpLis.Addr().String()
-
-	echoLis, err := listen()
-	if err != nil {
+	if err := s.serveHTTP(ctx); err != nil {
 		return fail(err)
 	}
 	echo := grpc.NewServer()
 	operatorv1.RegisterClockServiceServer(echo, echoServer{})
-	s.serveGRPC(echo, echoLis)
-	s.Addrs.Echo = echoLis.Addr().String()
-
+	if s.Addrs.Echo, err = s.serveGRPC(echo); err != nil {
+		return fail(err)
+	}
 	chainLis, err := listen()
 	if err != nil {
 		return fail(err)
@@ -159,20 +140,79 @@ func Start(cfg Config) (*Servers, error) {
 	return s, nil
 }
 
-func (s *Servers) serveGRPC(srv *grpc.Server, lis net.Listener) {
+func listen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+// open opens a bbolt file of dir with one bucket, batching commits over
+// 1 ms as kv.Open does.
+func (s *Servers) open(dir, name string) (*bolt.DB, error) {
+	db, err := bolt.Open(filepath.Join(dir, name), 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, err
+	}
+	s.dbs = append(s.dbs, db)
+	db.MaxBatchDelay = time.Millisecond
+	return db, db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists(bucket); return err })
+}
+
+// dial opens a plain loopback client connection to addr.
+func (s *Servers) dial(addr string) (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err == nil {
+		s.conns = append(s.conns, conn)
+	}
+	return conn, err
+}
+
+// serveHTTP serves the grpc-gateway mux of the front's two services.
+func (s *Servers) serveHTTP(ctx context.Context) error {
+	mux := runtime.NewServeMux()
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if err := licensingv1.RegisterLicensingServiceHandlerFromEndpoint(ctx, mux, s.Addrs.Front, opts); err != nil {
+		return err
+	}
+	if err := commercev1.RegisterSubscriptionServiceHandlerFromEndpoint(ctx, mux, s.Addrs.Front, opts); err != nil {
+		return err
+	}
+	httpLis, err := listen()
+	if err != nil {
+		return err
+	}
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.http.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+			s.serving <- err
+		}
+	}()
+	s.Addrs.HTTP = "http://" + httpLis.Addr().String()
+	return nil
+}
+
+// serveGRPC serves srv on a new loopback port and answers its address.
+func (s *Servers) serveGRPC(srv *grpc.Server) (string, error) {
+	lis, err := listen()
+	if err != nil {
+		return "", err
+	}
 	s.grpcs = append(s.grpcs, srv)
 	go func() {
 		if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			s.serving <- err
 		}
 	}()
+	return lis.Addr().String(), nil
 }
 
 // Failed reports the first server that stopped on its own.
 func (s *Servers) Failed() <-chan error { return s.serving }
 
-// Close stops every server and closes the file.
+// Close stops every server and closes the files; later calls answer what
+// the first did.
 func (s *Servers) Close() error {
+	s.closing.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Servers) close() error {
 	s.cancel()
 	var errList []error
 	if s.http != nil {
@@ -183,10 +223,13 @@ func (s *Servers) Close() error {
 	for i := len(s.grpcs) - 1; i >= 0; i-- {
 		s.grpcs[i].Stop()
 	}
-	if s.conn != nil {
-		errList = append(errList, s.conn.Close())
+	for _, c := range s.conns {
+		errList = append(errList, c.Close())
 	}
-	return errors.Join(append(errList, s.db.Close())...)
+	for _, db := range s.dbs {
+		errList = append(errList, db.Close())
+	}
+	return errors.Join(errList...)
 }
 
 var bucket = []byte("assignments")

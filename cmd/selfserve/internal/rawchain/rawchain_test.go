@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -23,11 +25,16 @@ import (
 
 func start(t testing.TB) (*rawchain.Servers, *auth.Signer) {
 	t.Helper()
+	return startIn(t, t.TempDir())
+}
+
+func startIn(t testing.TB, dir string) (*rawchain.Servers, *auth.Signer) {
+	t.Helper()
 	signer, err := auth.NewSigner([]byte(strings.Repeat("k", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := rawchain.Start(rawchain.Config{Dir: t.TempDir(), Signer: signer})
+	s, err := rawchain.Start(rawchain.Config{Dir: dir, Signer: signer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +61,52 @@ func TestChain(t *testing.T) {
 		if resp.StatusCode != 200 || json.Unmarshal(raw, &body) != nil || body["name"] != "organizations/contoso/licenses/raw" {
 			t.Fatalf("%s: %d %s", verb, resp.StatusCode, raw)
 		}
+	}
+}
+
+// TestPurchase buys through the purchase's shape and finds its four
+// commits in the three files once the servers are closed.
+func TestPurchase(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := startIn(t, dir)
+	resp, err := http.Post(s.Addrs.HTTP+"/v1/organizations/contoso/subscriptions:purchase", "application/json",
+		strings.NewReader(`{"product":"products/raw","quantity":3,"billingFrequency":"MONTHLY","billingProfile":"billingAccounts/a/billingProfiles/p","requestId":"r1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var sub struct{ Name, Product, State string }
+	if resp.StatusCode != 200 || json.Unmarshal(raw, &sub) != nil || !strings.HasPrefix(sub.Name, "organizations/contoso/subscriptions/") ||
+		sub.Product != "products/raw" || sub.State != "ACTIVE" {
+		t.Fatalf("purchase: %d %s", resp.StatusCode, raw)
+	}
+	if resp, err := http.Post(s.Addrs.HTTP+"/v1/organizations/contoso/subscriptions:purchase", "application/json", strings.NewReader(`{}`)); err != nil || resp.StatusCode == 200 {
+		t.Errorf("a purchase of nothing: %v %v, want an error", resp.Status, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct {
+		file, key string
+		want      bool
+	}{
+		{"raw-subscriptions.db", sub.Name, true},
+		{"raw-subscriptions.db", "hidden/" + sub.Name, false},
+		{"raw-charges.db", sub.Name + "/orders/1", true},
+		{"raw-pools.db", sub.Name, true},
+	} {
+		db, err := bolt.Open(filepath.Join(dir, f.file), 0o600, &bolt.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.View(func(tx *bolt.Tx) error {
+			if got := tx.Bucket([]byte("assignments")).Get([]byte(f.key)) != nil; got != f.want {
+				t.Errorf("%s: %q stored %v, want %v", f.file, f.key, got, f.want)
+			}
+			return nil
+		})
+		db.Close()
 	}
 }
 
