@@ -302,7 +302,8 @@ func (b *bencher) run(ctx context.Context) error {
 		"ratios: to the raw chain at the same concurrency, per operation for assign cycles, per request for every other load",
 		"CPU: user+system time of the serving processes (not the load generator) from /proc, in 10 ms ticks, per operation",
 		"bbolt-update/local: plain bbolt in the bench's own process, one db.Update (one commit, its fsyncs) of one key an operation, its CPU the bench process's: the disk's bound on a chain of durable commits; the raw chain and the services share commits between callers, so they can pass it",
-		"raw-chain-purchase/json: the purchase's shape with no logic, in the raw chain's process: HTTP, a commit, a call that commits in a second file, a call that commits in a third, a last commit; what a purchase cannot go below on this machine")
+		"raw-chain-purchase/json: the purchase's shape with no logic, in the raw chain's process: HTTP, a commit, a call that commits in a second file, a call that commits in a third, a last commit; what a purchase cannot go below on this machine",
+		"raw-chain-list/json: the list's shape with no logic: a page of 50 subscriptions read from a file, their pools read from another over a call, written by grpc-gateway's protojson marshaler")
 	return nil
 }
 
@@ -404,6 +405,10 @@ func (b *bencher) runRaw(ctx context.Context) error {
 	for _, n := range b.concAll() {
 		b.measure(ctx, benchLoad{name: "raw-chain/json", system: "raw", conc: n, requests: 2, procs: cpu,
 			op: benchCycle(b.http, addrs.HTTP, names.Format(names.License, benchOrg, "raw"), op, users)})
+	}
+	for _, n := range b.concMid() {
+		b.measure(ctx, benchLoad{name: "raw-chain-list/json", system: "raw", conc: n, requests: 1, procs: cpu,
+			op: benchGet(b.http, addrs.HTTP+"/v1/organizations/"+rawchain.ListOrg+"/subscriptions?pageSize=50", op)})
 	}
 	for _, n := range b.concEnds() {
 		b.measure(ctx, benchLoad{name: "raw-chain-purchase/json", system: "raw", conc: n, requests: 1, procs: cpu, op: b.rawPurchase(addrs.HTTP, op)})

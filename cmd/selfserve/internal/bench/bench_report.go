@@ -72,6 +72,10 @@ func (r *Report) listGoals(add goalAdder, primary string) {
 			gw = benchRatio(g, perReq)
 			dg = fmt.Sprintf("gateway %.0f µs a page vs raw chain %.0f µs a request", g, perReq)
 		}
+		if rl := r.find("raw-chain-list/json", "raw", c); rl != nil && rl.ServerCPUUsPerOp != nil {
+			// The floor: the list's hops and reads with no logic.
+			d += fmt.Sprintf("; the raw list shape %.0f pages/s, %.0f µs a page (list %.0f µs)", rl.OpsPerSec, *rl.ServerCPUUsPerOp, benchDeref(l.ServerCPUUsPerOp))
+		}
 	}
 	notRun := "not measured in this run"
 	add(fmt.Sprintf("list subscriptions c=%d (JSON): ops/s / raw chain requests/s", c), ">=", 0.6, "x", ops, d, notRun)

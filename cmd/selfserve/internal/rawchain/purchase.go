@@ -29,7 +29,7 @@ import (
 // cannot go below on this machine, whatever its logic costs.
 
 // startPurchase serves the charges and pools servers, each on a file of its
-// own, and registers the purchase on front.
+// own, and registers the purchase and the list (see list.go) on front.
 func (s *Servers) startPurchase(dir string, front *grpc.Server) error {
 	p := &purchaseFront{}
 	var err error
@@ -41,6 +41,9 @@ func (s *Servers) startPurchase(dir string, front *grpc.Server) error {
 		return err
 	}
 	if pools.db, err = s.open(dir, "raw-pools.db"); err != nil {
+		return err
+	}
+	if err := fillList(p.db, pools.db); err != nil {
 		return err
 	}
 	for _, b := range []struct {

@@ -13,7 +13,9 @@
 // The front also implements SubscriptionService.PurchaseSubscription in the
 // purchase's shape (see purchase.go): two commits of its own around a call
 // to a billing-like and a licensing-like server, each committing to a file
-// of its own.
+// of its own; and SubscriptionService.ListSubscriptions in the list's
+// shape (see list.go): a page read from the front's file and its pools from
+// the licensing-like server's.
 //
 // It also serves the cheapest unary call there is (ClockService.GetClock
 // answering a constant) twice: on a bare grpc.Server, and behind

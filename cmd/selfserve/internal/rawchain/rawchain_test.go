@@ -3,6 +3,7 @@ package rawchain_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -107,6 +108,46 @@ func TestPurchase(t *testing.T) {
 			return nil
 		})
 		db.Close()
+	}
+}
+
+// TestList pages through the list's shape: every subscription once, in
+// pages of 50, each with its pool's assigned count.
+func TestList(t *testing.T) {
+	s, _ := start(t)
+	seen, token := 0, ""
+	for range rawchain.ListSize/50 + 1 {
+		resp, err := http.Get(s.Addrs.HTTP + "/v1/organizations/" + rawchain.ListOrg + "/subscriptions?pageSize=50&pageToken=" + token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var page struct {
+			Subscriptions []struct {
+				Name             string
+				AssignedLicenses int32
+			}
+			NextPageToken string
+		}
+		if resp.StatusCode != 200 || json.Unmarshal(raw, &page) != nil {
+			t.Fatalf("list: %d %s", resp.StatusCode, raw)
+		}
+		for _, sub := range page.Subscriptions {
+			if want := fmt.Sprintf("organizations/%s/subscriptions/s%06d", rawchain.ListOrg, seen); sub.Name != want || sub.AssignedLicenses != int32(seen%6) {
+				t.Fatalf("item %d: %+v, want %s with %d assigned", seen, sub, want, seen%6)
+			}
+			seen++
+		}
+		if token = page.NextPageToken; token == "" {
+			break
+		}
+		if len(page.Subscriptions) != 50 {
+			t.Fatalf("a page of %d before the end", len(page.Subscriptions))
+		}
+	}
+	if seen != rawchain.ListSize || token != "" {
+		t.Errorf("listed %d, want %d, token %q", seen, rawchain.ListSize, token)
 	}
 }
 
