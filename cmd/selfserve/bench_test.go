@@ -37,7 +37,8 @@ func TestBenchQuick(t *testing.T) {
 
 	want := map[string]bool{}
 	for _, name := range []string{"raw-chain/json", "echo/grpc", "echo-chain/grpc", "assign/json", "assign/grpc", "get-organization/json",
-		"get-organization/grpc", "list-subscriptions/json", "purchase/json", "list-invoices/json", "bbolt-update/local"} {
+		"get-organization/grpc", "list-subscriptions/json", "purchase/json", "list-invoices/json", "bbolt-update/local",
+		"raw-chain-purchase/json", "raw-chain-list/json"} {
 		for _, c := range []int{1, 16} {
 			want[fmt.Sprintf("%s c=%d", name, c)] = true
 		}
@@ -96,6 +97,15 @@ func TestBenchQuick(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("target %q missing", name)
+		}
+	}
+	// The purchase and list targets name their shapes' figures, the floors
+	// of what they can reach.
+	for _, g := range rep.Targets {
+		for prefix, shape := range map[string]string{"purchase (three services) c=16: CPU": "the raw purchase shape ", "list subscriptions c=16 (JSON): ops/s": "the raw list shape "} {
+			if strings.HasPrefix(g.Name, prefix) && !strings.Contains(g.Detail, shape) {
+				t.Errorf("%s: detail %q lacks %q", g.Name, g.Detail, shape)
+			}
 		}
 	}
 	if rep.Dev == nil || rep.Dev.FirstStartSeconds <= 0 {
