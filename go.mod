@@ -143,6 +143,7 @@ tool (
 require (
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.31.0
+	github.com/prometheus/common v0.67.5
 	github.com/selfserve/selfserve/gen v0.0.0-00010101000000-000000000000
 	github.com/selfserve/selfserve/services/billing v0.0.0-00010101000000-000000000000
 	github.com/selfserve/selfserve/services/commerce v0.0.0-00010101000000-000000000000

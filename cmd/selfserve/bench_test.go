@@ -99,6 +99,19 @@ func TestBenchQuick(t *testing.T) {
 			t.Errorf("target %q missing", name)
 		}
 	}
+	// A purchase commits twice in commerce and once in billing and in
+	// licensing, whatever the sharing of commits.
+	for _, l := range rep.Loads {
+		if l.Name != "purchase/json" {
+			continue
+		}
+		for name, calls := range map[string]float64{"commerce": 2, "billing": 1, "licensing": 1} {
+			c, ok := l.CommitsByProcess[name]
+			if got := c.PerOp * c.CallsPerCommit; !ok || got < calls*0.8 || got > calls*1.5 {
+				t.Errorf("purchase/json c=%d: %s committed %+v (%.2f calls an operation), want about %.0f", l.Concurrency, name, c, got, calls)
+			}
+		}
+	}
 	// The purchase and list targets name their shapes' figures, the floors
 	// of what they can reach.
 	for _, g := range rep.Targets {
@@ -129,7 +142,7 @@ func TestBenchQuick(t *testing.T) {
 	// The same report as tables.
 	var text bytes.Buffer
 	rep.Print(&text)
-	for _, s := range append([]string{"ops/raw", "RSS idle MB", "list-invoices/json"}, targets...) {
+	for _, s := range append([]string{"ops/raw", "RSS idle MB", "list-invoices/json", "commits/op (calls a commit)"}, targets...) {
 		if !strings.Contains(text.String(), s) {
 			t.Errorf("table output lacks %q:\n%s", s, text.String())
 		}

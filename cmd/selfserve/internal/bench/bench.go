@@ -179,7 +179,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	s.Duration, s.Warmup = s.duration.String(), s.warmup.String()
 
-	b := &bencher{s: s, log: stderr, http: newBenchHTTP(), lim: benchLimits{duration: s.duration, warmup: s.warmup, maxOps: s.MaxOps}}
+	b := &bencher{s: s, log: stderr, http: newBenchHTTP(), lim: benchLimits{duration: s.duration, warmup: s.warmup, maxOps: s.MaxOps}, metricsByPID: map[int]string{}}
 	b.report = Report{Command: strings.TrimSpace("selfserve bench " + strings.Join(args, " ")), Settings: s,
 		Host: benchHost{CPUs: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}}
 	defer b.stopAll()
@@ -210,6 +210,8 @@ type bencher struct {
 
 	mu       sync.Mutex
 	children []*benchChild
+	// metricsByPID is the /metrics URL of each component the bench started.
+	metricsByPID map[int]string
 }
 
 func (b *bencher) logf(format string, args ...any) {
@@ -339,6 +341,9 @@ func (b *bencher) measure(ctx context.Context, l benchLoad) {
 	if ctx.Err() != nil || !b.selected(l.name) {
 		return
 	}
+	if l.metrics == nil {
+		l.metrics = b.metricsOf(l.procs)
+	}
 	r := l.run(ctx, b.lim)
 	cpu := "?"
 	if r.ServerCPUUsPerOp != nil {
@@ -349,6 +354,26 @@ func (b *bencher) measure(ctx context.Context, l benchLoad) {
 		b.logf("  first error: %s", r.FirstError)
 	}
 	b.report.Loads = append(b.report.Loads, r)
+}
+
+// metricsOf is the /metrics URL of each of procs that the bench started
+// with --metrics-addr; nil unless it knows them all.
+func (b *bencher) metricsOf(procs map[string]int) map[string]string {
+	out := map[string]string{}
+	for name, pid := range procs {
+		if name == "gateway" {
+			continue // no store
+		}
+		url, ok := b.metricsByPID[pid]
+		if !ok {
+			return nil
+		}
+		out[name] = url
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // selected tells whether --only lets a load run.
@@ -518,10 +543,11 @@ func (s *benchSys) procs() map[string]int {
 // startSystem starts the four components as separate processes on dir, each
 // with its own data directory and the shared key, on free loopback ports.
 func (b *bencher) startSystem(ctx context.Context, label, dir string, extra ...string) (*benchSys, error) {
-	ports, err := benchFreeAddrs(4)
+	ports, err := benchFreeAddrs(7)
 	if err != nil {
 		return nil, err
 	}
+	metricsAddrs := map[string]string{"licensing": ports[4], "billing": ports[5], "commerce": ports[6]}
 	addrs := []string{"--licensing-addr", ports[1], "--commerce-addr", ports[2], "--billing-addr", ports[3]}
 	sys := &benchSys{label: label, dir: dir, url: "http://" + ports[0], licensing: ports[1], pids: map[string]int{}, children: map[string]*benchChild{}, idle: map[string]int64{}}
 	for _, name := range []string{"licensing", "billing", "commerce", "gateway"} {
@@ -532,6 +558,7 @@ func (b *bencher) startSystem(ctx context.Context, label, dir string, extra ...s
 			if name != "billing" {
 				args = append(args, "--seed=true")
 			}
+			args = append(args, "--metrics-addr", metricsAddrs[name])
 		}
 		c, err := startBenchChild(b.exe, label+"/"+name, args, nil)
 		if err != nil {
@@ -539,6 +566,9 @@ func (b *bencher) startSystem(ctx context.Context, label, dir string, extra ...s
 		}
 		b.track(c)
 		sys.children[name], sys.pids[name] = c, c.pid()
+		if addr, ok := metricsAddrs[name]; ok {
+			b.metricsByPID[c.pid()] = "http://" + addr + "/metrics"
+		}
 	}
 	var all []*benchChild
 	for _, c := range sys.children {

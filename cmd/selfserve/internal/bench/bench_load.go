@@ -50,6 +50,10 @@ type benchLoad struct {
 	// procs are the processes that serve the load, by name, whose CPU time
 	// is read before and after; empty when unknown.
 	procs map[string]int
+	// metrics are the /metrics URLs of the processes that serve the load,
+	// by name, whose store commits are counted before and after; empty
+	// when unknown.
+	metrics map[string]string
 }
 
 // benchResult is what a load measured. Latencies are in milliseconds.
@@ -74,6 +78,9 @@ type benchResult struct {
 	ServerCPUUsPerOp *float64 `json:"serverCpuUsPerOp"`
 	// The same for each serving process.
 	CPUByProcess map[string]float64 `json:"cpuUsPerOpByProcess,omitempty"`
+	// The durable commits of each serving process's store per operation,
+	// and how many calls a commit carried.
+	CommitsByProcess map[string]BenchCommits `json:"commitsByProcess,omitempty"`
 	// The bench process's own CPU per operation (the load generator).
 	ClientCPUUsPerOp float64 `json:"clientCpuUsPerOp"`
 	// Ratios to the raw chain at the same concurrency: per operation for
@@ -104,12 +111,15 @@ func (l benchLoad) run(ctx context.Context, lim benchLimits) benchResult {
 			w.ops, w.reqs, w.errors, w.firstErr = w.ops[:0], w.reqs[:0], 0, nil
 		}
 	}
+	commits0, commitsOK := benchReadCommits(ctx, l.metrics)
 	cpu0, cpuOK := benchSnapshot(l.procs)
 	self0, _ := benchSelfCPU()
 	elapsed := l.drive(ctx, workers, lim.duration, lim.maxOps)
 	self1, _ := benchSelfCPU()
 	cpu1, ok := benchSnapshot(l.procs)
 	cpuOK = cpuOK && ok
+	commits1, ok := benchReadCommits(ctx, l.metrics)
+	commitsOK = commitsOK && ok
 
 	r := benchResult{Name: l.name, System: l.system, Concurrency: l.conc, RequestsPerOp: l.requests, Seconds: elapsed.Seconds()}
 	var ops, reqs []time.Duration
@@ -141,6 +151,9 @@ func (l benchLoad) run(ctx context.Context, lim benchLimits) benchResult {
 			r.ServerCPUUsPerOp = &v
 		}
 		r.ClientCPUUsPerOp = float64((self1 - self0).Microseconds()) / float64(r.Ops)
+		if commitsOK {
+			r.CommitsByProcess = benchCommitsPerOp(commits0, commits1, r.Ops)
+		}
 	}
 	return r
 }

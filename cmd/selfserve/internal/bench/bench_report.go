@@ -311,6 +311,7 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	r.printCommits(w)
 	for _, l := range r.Loads {
 		if l.FirstError != "" {
 			fmt.Fprintf(w, "  %s %s c=%d first error: %s\n", l.Name, l.System, l.Concurrency, l.FirstError)
@@ -343,4 +344,34 @@ func (r *Report) Print(w io.Writer) {
 	if len(r.Notes) > 0 {
 		fmt.Fprintf(w, "\nnotes:\n  %s\n", strings.Join(r.Notes, "\n  "))
 	}
+}
+
+// printCommits prints each load's durable commits by process: commits per
+// operation, and the calls a commit carried.
+func (r *Report) printCommits(w io.Writer) {
+	stores := []string{"licensing", "commerce", "billing"}
+	var rows []benchResult
+	for _, l := range r.Loads {
+		if len(l.CommitsByProcess) > 0 {
+			rows = append(rows, l)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "commits/op (calls a commit)\tstore\tc\t%s\t\n", strings.Join(stores, "\t"))
+	for _, l := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t", l.Name, l.System, l.Concurrency)
+		for _, name := range stores {
+			if c, ok := l.CommitsByProcess[name]; ok {
+				fmt.Fprintf(tw, "%.2f (%.1f)\t", c.PerOp, c.CallsPerCommit)
+			} else {
+				fmt.Fprint(tw, "-\t")
+			}
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
 }
