@@ -27,8 +27,9 @@ const Header = "accept-language"
 
 // Match picks the supported language that best fits an Accept-Language value
 // (quality values and fallbacks included: fr-CA gives fr, zh-Hans gives zh-CN).
-// Answers are remembered for the first maxMatched distinct values (callers
-// send few: a header costs 0.5 to 1.5 µs to parse and match, and every
+// Answers are remembered for the first maxMatched or so distinct values
+// (callers that race past the count may add a few more; callers send few
+// values, and a header costs 0.5 to 1.5 µs to parse and match, where every
 // request and invoice line asks).
 func Match(acceptLanguage string) language.Tag {
 	if acceptLanguage == "" {
