@@ -295,10 +295,9 @@ func (pu *purchase) write(tx kv.Tx, now time.Time) (*commercev1.Subscription, *s
 	if err != nil {
 		return nil, nil, err
 	}
-	descs := pu.descs
 	m.Pending = []store.Step{
 		{Kind: store.StepCharge, Key: sub.Name + "/orders/" + store.OrderID(order), Profile: req.GetBillingProfile(), Order: order, Actor: sub.Purchaser,
-			Lines: []store.Line{{Type: int32(billingv1.LineItem_PURCHASE), Description: descs[locale.Code(locale.English)], Descriptions: descs,
+			Lines: []store.Line{{Type: int32(billingv1.LineItem_PURCHASE), Description: pu.descs[locale.Code(locale.English)], Descriptions: pu.descs,
 				Quantity: sub.Quantity, Start: now, End: sub.EndTime.AsTime(), Amount: pu.total}}},
 		{Kind: store.StepCreatePool, Version: 1, Product: sub.Product, Purchaser: sub.Purchaser, Channel: int32(b.channel), Total: sub.Quantity, State: int32(licensingv1.License_ENABLED)},
 		eventStep(commercev1.Event_SUBSCRIPTION_PURCHASED, b.caller, b.user.GetDisplayName(), map[string]string{"count": fmt.Sprint(sub.Quantity)}),

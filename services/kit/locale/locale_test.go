@@ -4,12 +4,33 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"golang.org/x/text/language"
 )
 
 func TestMatch(t *testing.T) {
+	forget()
 	for pass := range 2 { // the second from what Match remembered
 		testMatch(t, pass)
 	}
+	// Every value but the empty one is remembered, with its answer.
+	n := 0
+	matched.Range(func(k, v any) bool {
+		if Match(k.(string)) != v.(language.Tag) {
+			t.Errorf("%q remembered as %v", k, v)
+		}
+		n++
+		return true
+	})
+	if n != 11 || matchedCount.Load() != 11 {
+		t.Errorf("%d values remembered (counted %d), want the 11 asked", n, matchedCount.Load())
+	}
+}
+
+// forget empties what Match remembered.
+func forget() {
+	matched.Clear()
+	matchedCount.Store(0)
 }
 
 func testMatch(t *testing.T, pass int) {
@@ -36,6 +57,7 @@ func testMatch(t *testing.T, pass int) {
 // TestMatchRemembersABoundedNumber: made-up values are still matched, but
 // past maxMatched of them (or longer than maxMatchedLen) none is kept.
 func TestMatchRemembersABoundedNumber(t *testing.T) {
+	forget()
 	for i := range 3 * maxMatched {
 		v := fmt.Sprintf("fr-x-%d", i)
 		if got := Code(Match(v)); got != "fr" {
@@ -51,7 +73,7 @@ func TestMatchRemembersABoundedNumber(t *testing.T) {
 	}
 	n := 0
 	matched.Range(func(any, any) bool { n++; return true })
-	if n > maxMatched || int(matchedCount.Load()) != n {
+	if n != maxMatched || int(matchedCount.Load()) != n {
 		t.Errorf("%d values kept (counted %d), at most %d", n, matchedCount.Load(), maxMatched)
 	}
 }
